@@ -1,0 +1,104 @@
+/* The freestanding syscall server: what a child made by clone runs until it execs or exits.
+ *
+ * Built without libc and without touching TLS: a CLONE_VM child shares the address space of
+ * the Node thread that cloned it, including that thread's %fs, so errno, stack protector
+ * canaries and every libc function would scribble on the parent's thread state. Every
+ * syscall goes through rsys_raw_syscall. A test checks the object with nm and objdump. */
+#include <asm/signal.h>
+#include <asm/unistd.h>
+#include <linux/errno.h>
+#include <linux/fcntl.h>
+#include <linux/prctl.h>
+
+#include "rsyscall.h"
+
+/* The kernel's struct sigaction for rt_sigaction on x86_64 (not libc's). */
+struct kernel_sigaction {
+	unsigned long handler;
+	unsigned long flags;
+	unsigned long restorer;
+	unsigned long mask;
+};
+
+/* The kernel's signal set is one unsigned long on x86_64: signals 1..64. */
+#define KERNEL_NSIG ((long)(8 * sizeof(unsigned long)))
+
+#define SYSCALL3(nr, a, b, c) rsys_raw_syscall((long)(a), (long)(b), (long)(c), 0, 0, 0, (nr))
+
+static void reset_signals(void)
+{
+	struct kernel_sigaction old, dfl;
+	dfl.handler = (unsigned long)SIG_DFL;
+	dfl.flags = 0;
+	dfl.restorer = 0;
+	dfl.mask = 0;
+	for (long sig = 1; sig <= KERNEL_NSIG; sig++) {
+		if (sig == SIGKILL || sig == SIGSTOP)
+			continue;
+		if (rsys_raw_syscall(sig, 0, (long)&old, sizeof(old.mask), 0, 0, __NR_rt_sigaction) < 0)
+			continue;
+		if (old.handler != (unsigned long)SIG_DFL)
+			rsys_raw_syscall(sig, (long)&dfl, 0, sizeof(dfl.mask), 0, 0, __NR_rt_sigaction);
+	}
+}
+
+static long startup(long infd, long outfd, long flags, long close_fd, long expected_ppid)
+{
+	if (flags & RSYS_RESET_SIGNALS)
+		reset_signals();
+	if (flags & RSYS_UNBLOCK_ALL) {
+		unsigned long empty = 0;
+		rsys_raw_syscall(SIG_SETMASK, (long)&empty, 0, sizeof(empty), 0, 0, __NR_rt_sigprocmask);
+	}
+	if (flags & RSYS_PDEATHSIG) {
+		long ret = SYSCALL3(__NR_prctl, PR_SET_PDEATHSIG, SIGKILL, 0);
+		if (ret < 0)
+			return ret;
+		/* The parent may have died before the death signal was armed. */
+		if (SYSCALL3(__NR_getppid, 0, 0, 0) != expected_ppid)
+			return -ESRCH;
+	}
+	if (flags & RSYS_CLOSE_FD)
+		SYSCALL3(__NR_close, close_fd, 0, 0);
+	if (flags & RSYS_CLOEXEC_SOCKET) {
+		SYSCALL3(__NR_fcntl, infd, F_SETFD, FD_CLOEXEC);
+		SYSCALL3(__NR_fcntl, outfd, F_SETFD, FD_CLOEXEC);
+	}
+	return 0;
+}
+
+/* Transfer exactly len bytes, retrying on EINTR and short transfers. Returns len, 0 on EOF
+ * before the first byte, or a negative errno (-EPIPE on EOF in the middle). */
+static long transfer(long nr, long fd, char *buf, long len)
+{
+	long done = 0;
+	while (done < len) {
+		long ret = SYSCALL3(nr, fd, buf + done, len - done);
+		if (ret == -EINTR)
+			continue;
+		if (ret < 0)
+			return ret;
+		if (ret == 0)
+			return done == 0 ? 0 : -EPIPE;
+		done += ret;
+	}
+	return done;
+}
+
+long rsys_server(long infd, long outfd, long flags, long close_fd, long expected_ppid)
+{
+	long ret = startup(infd, outfd, flags, close_fd, expected_ppid);
+	if (ret < 0)
+		return ret;
+	for (;;) {
+		struct rsys_request req;
+		ret = transfer(__NR_read, infd, (char *)&req, sizeof(req));
+		if (ret <= 0)
+			return ret;
+		long result = rsys_raw_syscall(req.args[0], req.args[1], req.args[2], req.args[3],
+		                               req.args[4], req.args[5], req.nr);
+		ret = transfer(__NR_write, outfd, (char *)&result, sizeof(result));
+		if (ret <= 0)
+			return ret < 0 ? ret : -EPIPE;
+	}
+}

@@ -1,0 +1,63 @@
+// Argument checks for syscall methods: wrong types and sizes fail with a TypeError before any
+// syscall is made, and failed syscalls get the context a reader needs (the path).
+import { BaseFileDescriptor } from "./handle/fd.js";
+import { Pointer, WrittenPointer } from "./handle/pointer.js";
+import { SyscallError, type SyscallErrorContext } from "./near/errors.js";
+
+/** Throws unless `value` is an integer that fits a C int (or unsigned int, for flags). */
+export function checkInt(name: string, value: unknown): number {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < -(2 ** 31) || value > 2 ** 32 - 1) {
+    throw new TypeError(`${name} must be an integer that fits 32 bits, got ${describe(value)}`);
+  }
+  return value;
+}
+
+/** Throws unless `value` is an integer usable as a 64-bit argument (offsets, lengths). */
+export function checkInt64(name: string, value: unknown): number | bigint {
+  if (typeof value === "bigint") {
+    if (BigInt.asIntN(64, value) !== value) throw new TypeError(`${name} does not fit 64 bits: ${value}`);
+    return value;
+  }
+  if (typeof value !== "number" || !Number.isSafeInteger(value)) {
+    throw new TypeError(`${name} must be an integer or a bigint, got ${describe(value)}`);
+  }
+  return value;
+}
+
+/** Throws unless `value` is a Pointer (a WrittenPointer when `written`). */
+export function checkPointer<P extends Pointer<unknown>>(name: string, value: unknown, written = false): P {
+  const cls = written ? WrittenPointer : Pointer;
+  if (!(value instanceof cls)) {
+    throw new TypeError(
+      `${name} must be a ${cls.name} (from thr.${written ? "ptr" : "malloc"}), got ${describe(value)}`,
+    );
+  }
+  return value as P;
+}
+
+/** Throws unless `value` is a FileDescriptor. */
+export function checkFd<F extends BaseFileDescriptor>(name: string, value: unknown): F {
+  if (!(value instanceof BaseFileDescriptor))
+    throw new TypeError(`${name} must be a FileDescriptor, got ${describe(value)}`);
+  return value as F;
+}
+
+/** Adds `context` to a SyscallError that `promise` rejects with. */
+export function withContext<T>(promise: Promise<T>, context: SyscallErrorContext): Promise<T> {
+  return promise.catch((e: unknown) => {
+    throw e instanceof SyscallError ? e.annotate(context) : e;
+  });
+}
+
+/** The path a pointer holds, for error messages. */
+export function pathOf(ptr: WrittenPointer<unknown>): string {
+  const v = ptr.value;
+  return typeof v === "string" ? v : Buffer.isBuffer(v) ? v.toString() : String(v);
+}
+
+export function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (typeof value === "object") return `a ${value.constructor?.name ?? "object"}`;
+  if (typeof value === "string") return JSON.stringify(value);
+  return `${typeof value} ${String(value)}`;
+}

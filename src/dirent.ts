@@ -1,0 +1,80 @@
+// <dirent.h>: directory entries (getdents64).
+//
+//   const dir = await thr.task.open(await thr.ptr("/etc"), O.RDONLY | O.DIRECTORY);
+//   const [valid] = await dir.getdents(await thr.malloc(DirentList, 4096));
+//   for (const entry of await valid.read()) entry.name;
+import { checkPointer, withContext } from "./args.js";
+import * as gen from "./gen/constants.js";
+import * as layouts from "./gen/layouts.js";
+import { BaseFileDescriptor } from "./handle/fd.js";
+import type { Pointer, ReadablePointer } from "./handle/pointer.js";
+import { type Flag, family } from "./near/flags.js";
+import * as raw from "./near/syscalls.js";
+import { type Serializer, StructReader } from "./struct.js";
+
+export const DT = family("DT", gen.DT);
+export type DT = Flag<"DT">;
+
+/** One `struct linux_dirent64`. */
+export class Dirent {
+  constructor(
+    readonly inode: bigint,
+    /** The opaque position after this entry, for lseek. */
+    readonly offset: bigint,
+    readonly type: DT,
+    readonly name: string,
+  ) {}
+}
+
+const nameOffset = layouts.linux_dirent64.fields.d_name[0];
+
+/** The records one getdents64 call returns. Allocate with `malloc(DirentList, size)`. */
+export class DirentList extends Array<Dirent> {
+  static getSerializer(): Serializer<DirentList> {
+    return direntListSerializer;
+  }
+}
+
+const direntListSerializer: Serializer<DirentList> = {
+  toBytes() {
+    throw new TypeError("directory entries are written by the kernel, not by us");
+  },
+  fromBytes(bytes) {
+    const list = new DirentList();
+    let off = 0;
+    while (off + nameOffset <= bytes.length) {
+      const r = new StructReader(bytes.subarray(off), { size: nameOffset, fields: layouts.linux_dirent64.fields });
+      const reclen = r.uint("d_reclen");
+      if (reclen < nameOffset || off + reclen > bytes.length)
+        throw new RangeError(`bad dirent record length ${reclen} at ${off}`);
+      const nameBytes = bytes.subarray(off + nameOffset, off + reclen);
+      const end = nameBytes.indexOf(0);
+      list.push(
+        new Dirent(
+          r.big("d_ino"),
+          r.big("d_off", true),
+          r.uint("d_type") as DT,
+          nameBytes.toString("utf8", 0, end < 0 ? undefined : end),
+        ),
+      );
+      off += reclen;
+    }
+    return list;
+  },
+};
+
+export class DirentFileDescriptor extends BaseFileDescriptor {
+  /**
+   * `getdents64(fd, dirp, count)`: read directory entries into `buf`. Returns the filled part and
+   * the rest; the filled part is empty at the end of the directory.
+   * @see https://man7.org/linux/man-pages/man2/getdents64.2.html
+   */
+  async getdents(buf: Pointer<DirentList>): Promise<[ReadablePointer<DirentList>, Pointer<DirentList>]> {
+    checkPointer("buf", buf);
+    const task = this.task;
+    const n = await withContext(raw.getdents64(task.sysif, this.borrow(task), buf.borrow(task), buf.size()), {
+      fd: this.near,
+    });
+    return buf.readableSplit(n);
+  }
+}

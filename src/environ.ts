@@ -1,0 +1,106 @@
+// Environment: a thread's environment variables, and looking up executables in its PATH.
+//
+//   const cat = await thr.environ.which("cat");   // Command("/usr/bin/cat", ["cat"])
+//   thr.environ.get("HOME");
+import { Command } from "./command.js";
+import { O } from "./fcntl.js";
+import type { RAM } from "./memory/ram.js";
+import { SyscallError } from "./near/errors.js";
+import { stringSerializer } from "./struct.js";
+import { Stat } from "./sys/stat.js";
+import type { Task } from "./task.js";
+import { OK } from "./unistd/index.js";
+
+/** `which` found no executable file of that name in PATH. */
+export class ExecutableNotFoundError extends Error {
+  override name = "ExecutableNotFoundError";
+  constructor(
+    readonly executable: string,
+    readonly path: string,
+  ) {
+    super(`${executable}: no executable file of that name in PATH=${path}`);
+  }
+}
+
+export class Environment {
+  readonly #vars: Map<string, string>;
+  readonly #found = new Map<string, string>();
+
+  constructor(
+    readonly task: Task,
+    readonly ram: RAM,
+    vars: Readonly<Record<string, string>>,
+  ) {
+    this.#vars = new Map(Object.entries(vars));
+  }
+
+  /** The value of `key`, or `fallback` when it is unset. */
+  get(key: string): string | undefined;
+  get(key: string, fallback: string): string;
+  get(key: string, fallback?: string): string | undefined {
+    return this.#vars.get(key) ?? fallback;
+  }
+
+  has(key: string): boolean {
+    return this.#vars.has(key);
+  }
+
+  /** All variables, as `KEY=value` strings: an envp. */
+  toEnvp(): string[] {
+    return [...this.#vars].map(([k, v]) => `${k}=${v}`);
+  }
+
+  /** A copy of the variables as an object. */
+  toObject(): Record<string, string> {
+    return Object.fromEntries(this.#vars);
+  }
+
+  /** `$TMPDIR`, or `/tmp`. */
+  get tmpdir(): string {
+    return this.get("TMPDIR") || "/tmp";
+  }
+
+  /** A Command running `/bin/sh`. */
+  get sh(): Command {
+    return new Command("/bin/sh", ["sh"], {});
+  }
+
+  /**
+   * The first executable regular file called `name` in PATH, as a Command with argv `[name]`.
+   * Throws ExecutableNotFoundError when there is none. A `name` containing a slash is used as it is.
+   * Results are cached per name.
+   */
+  async which(name: string): Promise<Command> {
+    if (typeof name !== "string" || name === "") throw new TypeError("which: the name must be a non-empty string");
+    const cached = this.#found.get(name);
+    if (cached) return new Command(cached, [name], {});
+    const path = this.get("PATH", "");
+    const candidates = name.includes("/") ? [name] : path.split(":").map((dir) => `${dir || "."}/${name}`);
+    for (const candidate of candidates) {
+      if (await this.#isExecutableFile(candidate)) {
+        this.#found.set(name, candidate);
+        return new Command(candidate, [name], {});
+      }
+    }
+    throw new ExecutableNotFoundError(name, path);
+  }
+
+  async #isExecutableFile(path: string): Promise<boolean> {
+    const pathPtr = await this.ram.ptr(stringSerializer, path);
+    try {
+      await this.task.access(pathPtr, OK.X);
+      const fd = await this.task.open(pathPtr, O.PATH);
+      try {
+        const stat = await (await fd.fstat(await this.ram.malloc(Stat.getSerializer(), Stat.sizeof))).read();
+        return stat.isFile();
+      } finally {
+        await fd.close();
+      }
+    } catch (e) {
+      if (e instanceof SyscallError) return false;
+      throw e;
+    } finally {
+      pathPtr.free();
+    }
+  }
+}

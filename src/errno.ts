@@ -1,0 +1,2 @@
+// <errno.h>: errno values by name (`ERRNO.ENOENT === 2`), as SyscallError's `errno` reports them.
+export { ERRNO } from "./gen/errno.js";

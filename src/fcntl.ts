@@ -1,0 +1,99 @@
+// <fcntl.h>: open flags, *at() flags, fcntl commands; openat and fcntl.
+//
+//   import { O } from "rsyscall/fcntl";
+//   const fd = await thr.task.open(await thr.ptr("/etc/hostname"), O.RDONLY);
+//   const flags = await fd.fcntl(F.GETFL);
+import { checkInt, checkPointer, pathOf, withContext } from "./args.js";
+import * as gen from "./gen/constants.js";
+import { BaseFileDescriptor } from "./handle/fd.js";
+import type { WrittenPointer } from "./handle/pointer.js";
+import { BaseTask } from "./handle/task.js";
+import { type Flag, family } from "./near/flags.js";
+import { asFd } from "./near/ids.js";
+import * as raw from "./near/syscalls.js";
+
+export const O = family("O", gen.O);
+export type O = Flag<"O">;
+export const AT = family("AT", gen.AT);
+export type AT = Flag<"AT">;
+export const F = family("F", gen.F);
+export type F = Flag<"F">;
+/** File descriptor flags (`FD_CLOEXEC`), for `F.GETFD`/`F.SETFD`. */
+export const FD = family("FD", gen.FD);
+export type FD = Flag<"FD">;
+export const F_SEAL = family("F_SEAL", gen.F_SEAL);
+export type F_SEAL = Flag<"F_SEAL">;
+
+/** The `dirfd` that means "the current directory". */
+export const AT_FDCWD = asFd(gen.AT.FDCWD);
+
+/** A path argument: a pointer to a NUL-terminated string we wrote. */
+export type PathPointer = WrittenPointer<string>;
+
+export class FcntlTask extends BaseTask {
+  /**
+   * `openat(AT_FDCWD, pathname, flags, mode)`: open a file relative to the current directory.
+   * Close-on-exec is always added.
+   * @see https://man7.org/linux/man-pages/man2/openat.2.html
+   */
+  async open(path: PathPointer, flags: O, mode = 0o644): Promise<this["_fd"]> {
+    checkPointer("path", path, true);
+    checkInt("flags", flags);
+    checkInt("mode", mode);
+    this.collectGarbage();
+    const n = await withContext(raw.openat(this.sysif, AT_FDCWD, path.borrow(this), flags | O.CLOEXEC, mode), {
+      path: pathOf(path),
+    });
+    return this.makeFd(n);
+  }
+}
+
+export class FcntlFileDescriptor extends BaseFileDescriptor {
+  /**
+   * `openat(dirfd, pathname, flags, mode)`: open a file relative to this directory.
+   * Close-on-exec is always added.
+   * @see https://man7.org/linux/man-pages/man2/openat.2.html
+   */
+  async openat(path: PathPointer, flags: O, mode = 0o644): Promise<this["task"]["_fd"]> {
+    checkPointer("path", path, true);
+    checkInt("flags", flags);
+    checkInt("mode", mode);
+    const task = this.task;
+    task.collectGarbage();
+    const n = await withContext(raw.openat(task.sysif, this.borrow(task), path.borrow(task), flags | O.CLOEXEC, mode), {
+      path: pathOf(path),
+    });
+    return task.makeFd(n);
+  }
+
+  /**
+   * `fcntl(fd, cmd, arg)`: the integer-argument commands (F.GETFD, F.SETFD, F.GETFL, F.SETFL,
+   * F.DUPFD_CLOEXEC, F.ADD_SEALS, ...). Returns the result.
+   * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
+   */
+  async fcntl(cmd: F, arg: number = 0): Promise<number> {
+    checkInt("cmd", cmd);
+    checkInt("arg", arg);
+    const task = this.task;
+    return withContext(raw.fcntl(task.sysif, this.borrow(task), cmd, arg), { fd: this.near });
+  }
+
+  /** `fcntl(fd, F_SETFD, 0)`: let this fd survive exec. Refuses while other handles name it.
+   *  @see https://man7.org/linux/man-pages/man2/fcntl.2.html */
+  async disableCloexec(): Promise<void> {
+    if (!this.isOnlyHandle()) throw new Error(`${this}: other handles name this fd; cannot make it inheritable`);
+    await this.fcntl(F.SETFD, 0);
+  }
+
+  /** `fcntl(fd, F_SETFD, FD_CLOEXEC)`: close this fd at exec.
+   *  @see https://man7.org/linux/man-pages/man2/fcntl.2.html */
+  async enableCloexec(): Promise<void> {
+    await this.fcntl(F.SETFD, FD.CLOEXEC);
+  }
+
+  /** `disableCloexec`, then the fd number: for passing an fd to a program as an argument. */
+  async asArgument(): Promise<number> {
+    await this.disableCloexec();
+    return this.near;
+  }
+}

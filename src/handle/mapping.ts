@@ -1,0 +1,44 @@
+// A memory mapping in some task's address space: the unit the allocator carves pointers from.
+import type { AddressSpace } from "../far.js";
+import type { Flag } from "../near/flags.js";
+import type { Address } from "../near/ids.js";
+import * as raw from "../near/syscalls.js";
+import type { SyscallInterface } from "../near/sysif.js";
+
+/** What a mapping needs of the task that made it. */
+export interface MappingOwner {
+  readonly sysif: SyscallInterface;
+  readonly addressSpace: AddressSpace;
+}
+
+/** `mmap(2)`'s result: `length` bytes at `address`, unmapped once by `munmap()`. */
+export class MemoryMapping {
+  #mapped = true;
+  constructor(
+    readonly task: MappingOwner,
+    readonly address: Address,
+    readonly length: number,
+  ) {}
+
+  get mapped(): boolean {
+    return this.#mapped;
+  }
+
+  /** `munmap(addr, length)`: remove the mapping.
+   *  @see https://man7.org/linux/man-pages/man2/munmap.2.html */
+  async munmap(): Promise<void> {
+    if (!this.#mapped) return;
+    this.#mapped = false;
+    await raw.munmap(this.task.sysif, this.address, this.length);
+  }
+
+  /** `madvise(addr, length, advice)`: advise the kernel about the whole mapping.
+   *  @see https://man7.org/linux/man-pages/man2/madvise.2.html */
+  async madvise(advice: Flag<"MADV">): Promise<void> {
+    await raw.madvise(this.task.sysif, this.address, this.length, advice);
+  }
+
+  toString(): string {
+    return `MemoryMapping(0x${this.address.toString(16)}, ${this.length})`;
+  }
+}

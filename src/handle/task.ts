@@ -1,0 +1,59 @@
+// The base of `Task`: one process we can make syscalls in, and the namespaces it is in. The
+// syscall methods of the header modules are composed onto `Task` (see src/task.ts).
+import type { AddressSpace, MountNamespace, PidNamespace } from "../far.js";
+import type { Fd, Pid } from "../near/ids.js";
+import * as raw from "../near/syscalls.js";
+import type { SyscallInterface } from "../near/sysif.js";
+import { BaseFileDescriptor, type FileDescriptorTable } from "./fd.js";
+
+export interface TaskNamespaces {
+  fdTable: FileDescriptorTable;
+  addressSpace: AddressSpace;
+  pidns: PidNamespace;
+  mountns: MountNamespace;
+}
+
+export class BaseTask implements TaskNamespaces {
+  /**
+   * The handle class this task makes: methods that return new fds are typed `this["_fd"]`, so
+   * the composed `Task` returns the composed `FileDescriptor`. Type-level only.
+   */
+  declare readonly _fd: BaseFileDescriptor;
+
+  sysif: SyscallInterface;
+  /** This process's id, in the pid namespace of the process that made it. */
+  readonly pid: Pid;
+  fdTable: FileDescriptorTable;
+  addressSpace: AddressSpace;
+  pidns: PidNamespace;
+  mountns: MountNamespace;
+
+  constructor(sysif: SyscallInterface, pid: Pid, namespaces: TaskNamespaces) {
+    this.sysif = sysif;
+    this.pid = pid;
+    this.fdTable = namespaces.fdTable;
+    this.addressSpace = namespaces.addressSpace;
+    this.pidns = namespaces.pidns;
+    this.mountns = namespaces.mountns;
+  }
+
+  /** Makes a handle for fd number `n` of this task's table (one the kernel just gave us). */
+  makeFd(n: Fd): this["_fd"] {
+    return new BaseFileDescriptor(this, n);
+  }
+
+  /**
+   * Closes the fds of this task's table whose handles were all dropped without being closed.
+   * Runs before every fd-creating syscall; call it directly to reclaim fds sooner.
+   */
+  collectGarbage(): void {
+    for (const n of this.fdTable.takeDropped()) {
+      // Nobody can observe this close's outcome: the fd has no handle left.
+      raw.close(this.sysif, n as Fd).catch(() => {});
+    }
+  }
+
+  toString(): string {
+    return `Task(pid ${this.pid})`;
+  }
+}

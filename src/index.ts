@@ -1,0 +1,27 @@
+// rsyscall: Linux system calls as methods on objects that stand for processes.
+//
+//   import { localThread as thr } from "rsyscall";
+//   import { O } from "rsyscall/fcntl";
+//   const fd = await thr.task.open(await thr.ptr("/etc/hostname"), O.RDONLY);
+//   const [valid] = await fd.read(await thr.malloc(Buffer, 4096));
+//   console.log((await valid.read()).toString());
+//
+// Header modules are subpaths named after their C header: "rsyscall/sys/socket", "rsyscall/fcntl".
+import "./netinet/in.js";
+import "./sys/un.js";
+
+export { Command } from "./command.js";
+export { Environment, ExecutableNotFoundError } from "./environ.js";
+export {
+  AddressSpaceMismatchError,
+  FDTableMismatchError,
+  NamespaceMismatchError,
+  PidNamespaceMismatchError,
+} from "./far.js";
+export { ClosedFileDescriptorError, UseAfterFreeError } from "./handle/errors.js";
+export { MemoryMapping } from "./handle/mapping.js";
+export { LinearPointer, Pointer, ReadablePointer, WrittenPointer } from "./handle/pointer.js";
+export { SyscallError, SyscallHangupError, SyscallSendError } from "./near/errors.js";
+export { FileDescriptor, Task } from "./task.js";
+export { localThread } from "./tasks/local.js";
+export { Thread } from "./thread.js";

@@ -1,0 +1,27 @@
+// The JavaScript face of the native core (native/): the addon, built by `npm install`.
+import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
+
+export interface NativeCore {
+  /** Performs the syscall described in `callBuffer`; returns the raw result (-4095..-1 = -errno). */
+  syscall(): number;
+  /** Copies `length` bytes at `address` into a new Buffer. */
+  memRead(address: number, length: number): Buffer;
+  /** Copies `bytes` to `address`. */
+  memWrite(address: number, bytes: Uint8Array): void;
+  /** An ArrayBuffer over `length` bytes at `address`; never freed by V8. */
+  view(address: number, length: number): ArrayBuffer;
+  /** Shared argument block: see native/addon.c. */
+  readonly callBuffer: ArrayBuffer;
+  /** Address of rsys_trampoline, where clone children start. */
+  readonly trampolineAddress: number;
+  /** Address of rsys_server, the freestanding syscall server. */
+  readonly serverAddress: number;
+}
+
+const buildDir = fileURLToPath(new URL("../build/Release/", import.meta.url));
+
+export const native: NativeCore = createRequire(import.meta.url)(`${buildDir}rsyscall_native.node`);
+
+/** Path of the standalone `rsyscall-server` program. */
+export const serverProgramPath = `${buildDir}rsyscall-server`;

@@ -1,0 +1,80 @@
+// Errors of the near layer: a failed syscall, and a syscall whose outcome is unknown because
+// the process serving it went away.
+import { errnoMessages, errnoNames } from "../gen/errno.js";
+
+export interface SyscallErrorContext {
+  /** The path the syscall was given, when there was one. */
+  path?: string;
+  /** The second path (rename, link, symlink). */
+  dest?: string;
+  /** The file descriptor the syscall was made on. */
+  fd?: number;
+}
+
+/**
+ * A syscall returned -errno. Shaped like Node's `SystemError` from `node:fs`: `code` is the
+ * errno name (`"ENOENT"`), `syscall` the syscall's name (`"openat"`), `path` the path when one
+ * was given. Unlike `node:fs`, `errno` is the positive Linux value, as in
+ * `os.constants.errno` and `rsyscall`'s `ERRNO` table.
+ */
+export class SyscallError extends Error {
+  readonly errno: number;
+  readonly code: string;
+  readonly syscall: string;
+  path?: string;
+  dest?: string;
+  fd?: number;
+
+  constructor(errno: number, syscall: string, context: SyscallErrorContext = {}) {
+    const code = errnoNames[errno] ?? `E${errno}`;
+    const description = errnoMessages[errno] ?? "unknown error";
+    super(SyscallError.message(code, description, syscall, context));
+    this.name = "SyscallError";
+    this.errno = errno;
+    this.code = code;
+    this.syscall = syscall;
+    if (context.path !== undefined) this.path = context.path;
+    if (context.dest !== undefined) this.dest = context.dest;
+    if (context.fd !== undefined) this.fd = context.fd;
+  }
+
+  /** Adds context (a path, an fd) that only a higher layer knows; returns this error. */
+  annotate(context: SyscallErrorContext): this {
+    Object.assign(this, context);
+    const description = errnoMessages[this.errno] ?? "unknown error";
+    this.message = SyscallError.message(this.code, description, this.syscall, { ...this, ...context });
+    return this;
+  }
+
+  private static message(code: string, description: string, syscall: string, c: SyscallErrorContext) {
+    const lower = description.charAt(0).toLowerCase() + description.slice(1);
+    let msg = `${code}: ${lower}, ${syscall}`;
+    if (c.path !== undefined) msg += ` '${c.path}'`;
+    if (c.dest !== undefined) msg += ` -> '${c.dest}'`;
+    if (c.path === undefined && c.fd !== undefined) msg += ` (fd ${c.fd})`;
+    return msg;
+  }
+}
+
+/**
+ * The process serving syscalls went away (it exited, or exec'd) after a request was sent:
+ * whether the syscall ran is unknown. For `execve` and `exit`, this is the success case.
+ */
+export class SyscallHangupError extends Error {
+  readonly syscall: string;
+  constructor(syscall: string, reason: string) {
+    super(`${syscall}: the process serving syscalls hung up (${reason}); the syscall may or may not have run`);
+    this.name = "SyscallHangupError";
+    this.syscall = syscall;
+  }
+}
+
+/** A syscall was refused before it was sent: the interface is closed. It did not run. */
+export class SyscallSendError extends Error {
+  readonly syscall: string;
+  constructor(syscall: string, reason: string) {
+    super(`${syscall}: not sent, ${reason}`);
+    this.name = "SyscallSendError";
+    this.syscall = syscall;
+  }
+}

@@ -1,0 +1,101 @@
+// One raw function per syscall: the number and the arguments in the kernel's order, nothing
+// else. Arguments are near ids and plain numbers; lengths are explicit here (the handle layer
+// derives them from pointers). Flags the kernel takes as `unsigned long` are passed through
+// `>>> 0`, since a JavaScript `|` with bit 31 set yields a negative number.
+//
+// Listed alphabetically. The typed, validated methods are in the header modules.
+import { SYS } from "../gen/sys.js";
+import type { Address, Fd, Pid } from "./ids.js";
+import type { SyscallInterface as S } from "./sysif.js";
+
+type Len = number;
+type Int = number;
+type Ret = Promise<number>;
+
+export const accept4 = (s: S, fd: Fd, addr: Address | 0, addrlen: Address | 0, flags: Int) =>
+  s.syscall(SYS.accept4, fd, addr, addrlen, flags) as Promise<Fd>;
+export const bind = (s: S, fd: Fd, addr: Address, addrlen: Len): Ret => s.syscall(SYS.bind, fd, addr, addrlen);
+export const chdir = (s: S, path: Address): Ret => s.syscall(SYS.chdir, path);
+export const chroot = (s: S, path: Address): Ret => s.syscall(SYS.chroot, path);
+export const close = (s: S, fd: Fd): Ret => s.syscall(SYS.close, fd);
+export const connect = (s: S, fd: Fd, addr: Address, addrlen: Len): Ret => s.syscall(SYS.connect, fd, addr, addrlen);
+export const dup3 = (s: S, oldfd: Fd, newfd: Fd, flags: Int) => s.syscall(SYS.dup3, oldfd, newfd, flags) as Promise<Fd>;
+export const eventfd2 = (s: S, initval: Int, flags: Int) => s.syscall(SYS.eventfd2, initval, flags) as Promise<Fd>;
+export const exit = (s: S, status: Int): Ret => s.syscall(SYS.exit, status);
+export const faccessat2 = (s: S, dirfd: Fd, path: Address, mode: Int, flags: Int): Ret =>
+  s.syscall(SYS.faccessat2, dirfd, path, mode, flags);
+export const fchdir = (s: S, fd: Fd): Ret => s.syscall(SYS.fchdir, fd);
+export const fchmod = (s: S, fd: Fd, mode: Int): Ret => s.syscall(SYS.fchmod, fd, mode);
+export const fcntl = (s: S, fd: Fd, cmd: Int, arg: number | bigint): Ret => s.syscall(SYS.fcntl, fd, cmd, arg);
+export const fstat = (s: S, fd: Fd, statbuf: Address): Ret => s.syscall(SYS.fstat, fd, statbuf);
+export const ftruncate = (s: S, fd: Fd, length: number | bigint): Ret => s.syscall(SYS.ftruncate, fd, length);
+export const getdents64 = (s: S, fd: Fd, dirp: Address, count: Len): Ret => s.syscall(SYS.getdents64, fd, dirp, count);
+export const getgid = (s: S): Ret => s.syscall(SYS.getgid);
+export const getpeername = (s: S, fd: Fd, addr: Address, addrlen: Address): Ret =>
+  s.syscall(SYS.getpeername, fd, addr, addrlen);
+export const getpgid = (s: S, pid: Pid | 0) => s.syscall(SYS.getpgid, pid) as Promise<Pid>;
+export const getpid = (s: S) => s.syscall(SYS.getpid) as Promise<Pid>;
+export const getppid = (s: S) => s.syscall(SYS.getppid) as Promise<Pid>;
+export const getsockname = (s: S, fd: Fd, addr: Address, addrlen: Address): Ret =>
+  s.syscall(SYS.getsockname, fd, addr, addrlen);
+export const getsockopt = (s: S, fd: Fd, level: Int, optname: Int, optval: Address, optlen: Address): Ret =>
+  s.syscall(SYS.getsockopt, fd, level, optname, optval, optlen);
+export const getuid = (s: S): Ret => s.syscall(SYS.getuid);
+export const kill = (s: S, pid: Pid | Int, sig: Int): Ret => s.syscall(SYS.kill, pid, sig);
+export const linkat = (s: S, olddirfd: Fd, oldpath: Address, newdirfd: Fd, newpath: Address, flags: Int): Ret =>
+  s.syscall(SYS.linkat, olddirfd, oldpath, newdirfd, newpath, flags);
+export const listen = (s: S, fd: Fd, backlog: Int): Ret => s.syscall(SYS.listen, fd, backlog);
+export const lseek = (s: S, fd: Fd, offset: number | bigint, whence: Int): Ret =>
+  s.syscall(SYS.lseek, fd, offset, whence);
+export const madvise = (s: S, addr: Address, length: Len, advice: Int): Ret =>
+  s.syscall(SYS.madvise, addr, length, advice);
+export const memfd_create = (s: S, name: Address, flags: Int) =>
+  s.syscall(SYS.memfd_create, name, flags >>> 0) as Promise<Fd>;
+export const mkdirat = (s: S, dirfd: Fd, path: Address, mode: Int): Ret => s.syscall(SYS.mkdirat, dirfd, path, mode);
+export const mmap = (
+  s: S,
+  addr: Address | 0,
+  length: Len,
+  prot: Int,
+  flags: Int,
+  fd: Fd | -1,
+  offset: number | bigint,
+) => s.syscall(SYS.mmap, addr, length, prot, flags, fd, offset) as Promise<Address>;
+export const munmap = (s: S, addr: Address, length: Len): Ret => s.syscall(SYS.munmap, addr, length);
+export const openat = (s: S, dirfd: Fd, path: Address, flags: Int, mode: Int) =>
+  s.syscall(SYS.openat, dirfd, path, flags, mode) as Promise<Fd>;
+export const pipe2 = (s: S, pipefd: Address, flags: Int): Ret => s.syscall(SYS.pipe2, pipefd, flags);
+export const pread64 = (s: S, fd: Fd, buf: Address, count: Len, offset: number | bigint): Ret =>
+  s.syscall(SYS.pread64, fd, buf, count, offset);
+export const pwrite64 = (s: S, fd: Fd, buf: Address, count: Len, offset: number | bigint): Ret =>
+  s.syscall(SYS.pwrite64, fd, buf, count, offset);
+export const read = (s: S, fd: Fd, buf: Address, count: Len): Ret => s.syscall(SYS.read, fd, buf, count);
+export const readlinkat = (s: S, dirfd: Fd, path: Address, buf: Address, size: Len): Ret =>
+  s.syscall(SYS.readlinkat, dirfd, path, buf, size);
+export const recvfrom = (
+  s: S,
+  fd: Fd,
+  buf: Address,
+  len: Len,
+  flags: Int,
+  addr: Address | 0,
+  addrlen: Address | 0,
+): Ret => s.syscall(SYS.recvfrom, fd, buf, len, flags, addr, addrlen);
+export const renameat2 = (s: S, olddirfd: Fd, oldpath: Address, newdirfd: Fd, newpath: Address, flags: Int): Ret =>
+  s.syscall(SYS.renameat2, olddirfd, oldpath, newdirfd, newpath, flags);
+export const sendto = (s: S, fd: Fd, buf: Address, len: Len, flags: Int, addr: Address | 0, addrlen: Len): Ret =>
+  s.syscall(SYS.sendto, fd, buf, len, flags, addr, addrlen);
+export const setpgid = (s: S, pid: Pid | 0, pgid: Pid | 0): Ret => s.syscall(SYS.setpgid, pid, pgid);
+export const setsid = (s: S) => s.syscall(SYS.setsid) as Promise<Pid>;
+export const setsockopt = (s: S, fd: Fd, level: Int, optname: Int, optval: Address | 0, optlen: Len): Ret =>
+  s.syscall(SYS.setsockopt, fd, level, optname, optval, optlen);
+export const shutdown = (s: S, fd: Fd, how: Int): Ret => s.syscall(SYS.shutdown, fd, how);
+export const socket = (s: S, domain: Int, type: Int, protocol: Int) =>
+  s.syscall(SYS.socket, domain, type, protocol) as Promise<Fd>;
+export const socketpair = (s: S, domain: Int, type: Int, protocol: Int, sv: Address): Ret =>
+  s.syscall(SYS.socketpair, domain, type, protocol, sv);
+export const symlinkat = (s: S, target: Address, newdirfd: Fd, linkpath: Address): Ret =>
+  s.syscall(SYS.symlinkat, target, newdirfd, linkpath);
+export const unlinkat = (s: S, dirfd: Fd, path: Address, flags: Int): Ret =>
+  s.syscall(SYS.unlinkat, dirfd, path, flags);
+export const write = (s: S, fd: Fd, buf: Address, count: Len): Ret => s.syscall(SYS.write, fd, buf, count);

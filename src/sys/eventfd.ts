@@ -1,0 +1,26 @@
+// <sys/eventfd.h>: eventfd2.
+//
+//   const efd = await thr.task.eventfd(0);
+//   await efd.write(await thr.ptr(new Int64(1)));
+import { checkInt } from "../args.js";
+import * as gen from "../gen/constants.js";
+import { BaseTask } from "../handle/task.js";
+import { type Flag, family } from "../near/flags.js";
+import * as raw from "../near/syscalls.js";
+
+export const EFD = family("EFD", gen.EFD);
+export type EFD = Flag<"EFD">;
+
+export class EventfdTask extends BaseTask {
+  /**
+   * `eventfd2(initval, flags)`: make an event counter fd; read and write it as an Int64.
+   * Close-on-exec is always added.
+   * @see https://man7.org/linux/man-pages/man2/eventfd.2.html
+   */
+  async eventfd(initval: number, flags: EFD = 0 as EFD): Promise<this["_fd"]> {
+    checkInt("initval", initval);
+    checkInt("flags", flags);
+    this.collectGarbage();
+    return this.makeFd(await raw.eventfd2(this.sysif, initval, flags | EFD.CLOEXEC));
+  }
+}

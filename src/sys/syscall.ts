@@ -1,0 +1,2 @@
+// <sys/syscall.h>: x86_64 system call numbers by name (`SYS.getpid`), for raw use.
+export { SYS } from "../gen/sys.js";

@@ -1,0 +1,101 @@
+// The composition: `Task` and `FileDescriptor` with the syscall methods of every header module.
+// Each family is a class in its header module, extending the handle base class; its methods are
+// copied here, so a family class keeps its helpers outside the class (copied methods cannot reach
+// `#private` members). Adding a family touches its header module and one line in each list below.
+import { DirentFileDescriptor } from "./dirent.js";
+import { FcntlFileDescriptor, FcntlTask } from "./fcntl.js";
+import { BaseFileDescriptor } from "./handle/fd.js";
+import { BaseTask } from "./handle/task.js";
+import type { Fd } from "./near/ids.js";
+import { SignalTask } from "./signal.js";
+import { StdioFileDescriptor, StdioTask } from "./stdio.js";
+import { EventfdTask } from "./sys/eventfd.js";
+import { MmanFileDescriptor, MmanTask } from "./sys/mman.js";
+import { SocketFileDescriptor, SocketTask } from "./sys/socket.js";
+import { StatFileDescriptor, StatTask } from "./sys/stat.js";
+import {
+  CredentialsTask,
+  CwdFileDescriptor,
+  CwdTask,
+  DupFileDescriptor,
+  FsFileDescriptor,
+  FsTask,
+  IoFileDescriptor,
+  PipeTask,
+} from "./unistd/index.js";
+
+/** A file descriptor accessed through some Task, with every fd syscall as a method. */
+export interface FileDescriptor
+  extends CwdFileDescriptor,
+    DirentFileDescriptor,
+    DupFileDescriptor,
+    FcntlFileDescriptor,
+    FsFileDescriptor,
+    IoFileDescriptor,
+    MmanFileDescriptor,
+    SocketFileDescriptor,
+    StatFileDescriptor,
+    StdioFileDescriptor {}
+export class FileDescriptor extends BaseFileDescriptor {
+  declare readonly task: Task;
+}
+compose(FileDescriptor, [
+  CwdFileDescriptor,
+  DirentFileDescriptor,
+  DupFileDescriptor,
+  FcntlFileDescriptor,
+  FsFileDescriptor,
+  IoFileDescriptor,
+  MmanFileDescriptor,
+  SocketFileDescriptor,
+  StatFileDescriptor,
+  StdioFileDescriptor,
+]);
+
+/** A process we can make syscalls in, with every syscall not made on an fd as a method. */
+export interface Task
+  extends CredentialsTask,
+    CwdTask,
+    EventfdTask,
+    FcntlTask,
+    FsTask,
+    MmanTask,
+    PipeTask,
+    SignalTask,
+    SocketTask,
+    StatTask,
+    StdioTask {}
+export class Task extends BaseTask {
+  declare readonly _fd: FileDescriptor;
+
+  override makeFd(n: Fd): FileDescriptor {
+    return new FileDescriptor(this, n);
+  }
+}
+compose(Task, [
+  CredentialsTask,
+  CwdTask,
+  EventfdTask,
+  FcntlTask,
+  FsTask,
+  MmanTask,
+  PipeTask,
+  SignalTask,
+  SocketTask,
+  StatTask,
+  StdioTask,
+]);
+
+/** Copies the methods each family class defines (not those of the base) onto `target`. */
+function compose(
+  target: abstract new (...args: never[]) => object,
+  families: (abstract new (...args: never[]) => object)[],
+): void {
+  for (const family of families) {
+    for (const [name, descriptor] of Object.entries(Object.getOwnPropertyDescriptors(family.prototype))) {
+      if (name === "constructor") continue;
+      if (Object.hasOwn(target.prototype, name)) throw new Error(`${target.name}.${name} is defined by two families`);
+      Object.defineProperty(target.prototype, name, descriptor);
+    }
+  }
+}

@@ -1,0 +1,156 @@
+// Thread: everything needed to work with one process (its Task, memory, environment, stdio),
+// with helpers for the common patterns.
+//
+//   import { localThread as thr } from "rsyscall";
+//   const { read, write } = await thr.pipe();
+//   await thr.spit("/tmp/x", "text");
+import { checkFd, describe } from "./args.js";
+import type { Environment } from "./environ.js";
+import { O } from "./fcntl.js";
+import type { Pointer, WrittenPointer } from "./handle/pointer.js";
+import type { RAM } from "./memory/ram.js";
+import { type FixedSizeClass, type SerializableClass, serializerOf, serializerOfClass, sizeofClass } from "./struct.js";
+import { type AF, type SOCK, type Sockaddr, Sockbuf, Socketpair } from "./sys/socket.js";
+import type { FileDescriptor, Task } from "./task.js";
+import { Pipe } from "./unistd/index.js";
+
+export class Thread {
+  constructor(
+    /** The Task: every syscall of this process is a method on it. */
+    readonly task: Task,
+    /** Allocation and memory access in this process. */
+    readonly ram: RAM,
+    /** This process's environment variables. */
+    readonly environ: Environment,
+    /** fd 0. */
+    readonly stdin: FileDescriptor,
+    /** fd 1. */
+    readonly stdout: FileDescriptor,
+    /** fd 2. */
+    readonly stderr: FileDescriptor,
+  ) {}
+
+  /**
+   * Allocates memory for a type: `malloc(Int32)` for a fixed-size type, `malloc(Buffer, n)`,
+   * `malloc(String, n)` or `malloc(cls, n)` otherwise. The contents are unspecified.
+   */
+  malloc(cls: BufferConstructor, size: number): Promise<Pointer<Buffer>>;
+  malloc(cls: StringConstructor, size: number): Promise<Pointer<string>>;
+  malloc(cls: typeof Pipe): Promise<Pointer<Pipe<FileDescriptor>>>;
+  malloc(cls: typeof Socketpair): Promise<Pointer<Socketpair<FileDescriptor>>>;
+  malloc<T>(cls: FixedSizeClass<T, Task>, size?: number): Promise<Pointer<T>>;
+  malloc<T>(cls: SerializableClass<T, Task>, size: number): Promise<Pointer<T>>;
+  async malloc<T>(cls: unknown, size?: number): Promise<Pointer<T>> {
+    const serializer = serializerOfClass<T>(cls, this.task);
+    const fixed = sizeofClass(cls);
+    if (size === undefined) {
+      if (fixed === undefined) throw new TypeError(`malloc(${describe(cls)}) needs a size: its values vary in size`);
+      size = fixed;
+    } else if (fixed !== undefined && size < fixed) {
+      throw new TypeError(`malloc(${describe(cls)}, ${size}): it needs at least ${fixed} bytes`);
+    }
+    return this.ram.malloc(serializer, size);
+  }
+
+  /**
+   * Allocates memory for `data` and writes it there: a string (NUL-terminated), a Buffer
+   * (bytes as they are), or any value with a serializer (`new Int32(7)`, a Sockaddr).
+   */
+  ptr(data: string): Promise<WrittenPointer<string>>;
+  ptr(data: Buffer): Promise<WrittenPointer<Buffer>>;
+  ptr<T extends object>(data: T): Promise<WrittenPointer<T>>;
+  ptr<T>(data: T): Promise<WrittenPointer<T>> {
+    try {
+      return this.ram.ptr(serializerOf(data, this.task), data);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /** Makes a pipe: `{ read, write }`, both close-on-exec. */
+  async pipe(): Promise<Pipe<FileDescriptor>> {
+    return (await this.task.pipe(await this.malloc(Pipe))).read();
+  }
+
+  /** Makes a connected pair of sockets: `{ first, second }`, both close-on-exec. */
+  async socketpair(domain: AF, type: SOCK, protocol = 0): Promise<Socketpair<FileDescriptor>> {
+    return (await this.task.socketpair(domain, type, protocol, await this.malloc(Socketpair))).read();
+  }
+
+  /** Makes a socket (close-on-exec). */
+  socket(domain: AF, type: SOCK, protocol = 0): Promise<FileDescriptor> {
+    return this.task.socket(domain, type, protocol);
+  }
+
+  /**
+   * Binds `sock` to `addr`, then asks what address it got: the way to learn the port the kernel
+   * picked for port 0.
+   */
+  async bindGetsockname<T extends Sockaddr>(sock: FileDescriptor, addr: T): Promise<T> {
+    checkFd("sock", sock);
+    await sock.bind(await this.ptr(addr));
+    const room = await this.ram.malloc(addr.getSelfSerializer(), 128);
+    const sockbuf = await (await sock.getsockname(await this.ptr(new Sockbuf(room)))).read();
+    return sockbuf.buf.read();
+  }
+
+  /**
+   * Writes `text` to the file at `path` (created or truncated, `mode` when created), or to an fd,
+   * which is then closed. Returns the path, if one was given.
+   */
+  async spit(path: string | FileDescriptor, text: string | Buffer, mode = 0o644): Promise<string | undefined> {
+    const fd =
+      typeof path === "string"
+        ? await this.task.open(await this.ptr(path), O.of(O.WRONLY, O.CREAT, O.TRUNC), mode)
+        : checkFd<FileDescriptor>("path", path);
+    try {
+      let rest: Pointer<Buffer> = await this.ptr(typeof text === "string" ? Buffer.from(text) : text);
+      while (rest.size() > 0) {
+        const [written, unwritten] = await fd.write(rest);
+        written.free();
+        rest = unwritten;
+      }
+      rest.free();
+    } finally {
+      await fd.close();
+    }
+    return typeof path === "string" ? path : undefined;
+  }
+
+  /** Makes a directory; returns its path. */
+  async mkdir(path: string, mode = 0o755): Promise<string> {
+    const ptr = await this.ptr(path);
+    await this.task.mkdir(ptr, mode);
+    ptr.free();
+    return path;
+  }
+
+  /** Reads `fd` until end of file; returns everything read. (Blocks the thread while waiting.) */
+  async readToEof(fd: FileDescriptor, chunkSize = 65536): Promise<Buffer> {
+    checkFd("fd", fd);
+    const chunks: Buffer[] = [];
+    let buf: Pointer<Buffer> = await this.malloc(Buffer, chunkSize);
+    try {
+      for (;;) {
+        const [valid, rest] = await fd.read(buf);
+        if (valid.size() === 0) {
+          buf = valid.merge(rest);
+          return Buffer.concat(chunks);
+        }
+        chunks.push(await valid.read());
+        buf = valid.merge(rest);
+      }
+    } finally {
+      buf.free();
+    }
+  }
+
+  /** Changes the root directory. */
+  async chroot(path: string): Promise<void> {
+    await this.task.chroot(await this.ptr(path));
+  }
+
+  toString(): string {
+    return `Thread(${this.task})`;
+  }
+}

@@ -1,0 +1,82 @@
+// <unistd.h>, I/O: read, write, pread, pwrite, lseek.
+//
+// A transfer that may be partial consumes the buffer and returns it split in two:
+//   const [valid, rest] = await fd.read(await thr.malloc(Buffer, 4096));
+//   const [written, unwritten] = await fd.write(await thr.ptr(Buffer.from("hello")));
+import { checkInt, checkInt64, checkPointer, withContext } from "../args.js";
+import * as gen from "../gen/constants.js";
+import { BaseFileDescriptor } from "../handle/fd.js";
+import type { Pointer, ReadablePointer } from "../handle/pointer.js";
+import { type Flag, family } from "../near/flags.js";
+import * as raw from "../near/syscalls.js";
+
+export const SEEK = family("SEEK", gen.SEEK);
+export type SEEK = Flag<"SEEK">;
+
+export class IoFileDescriptor extends BaseFileDescriptor {
+  /**
+   * `read(fd, buf, count)`: read at most `buf.size()` bytes. Returns the filled part and the rest;
+   * at end of file the filled part is empty.
+   * @see https://man7.org/linux/man-pages/man2/read.2.html
+   */
+  async read<T>(buf: Pointer<T>): Promise<[ReadablePointer<T>, Pointer<T>]> {
+    checkPointer("buf", buf);
+    const task = this.task;
+    const n = await withContext(raw.read(task.sysif, this.borrow(task), buf.borrow(task), buf.size()), {
+      fd: this.near,
+    });
+    return buf.readableSplit(n);
+  }
+
+  /**
+   * `write(fd, buf, count)`: write `buf`. Returns the written part and the unwritten rest.
+   * @see https://man7.org/linux/man-pages/man2/write.2.html
+   */
+  async write<T>(buf: Pointer<T>): Promise<[Pointer<T>, Pointer<T>]> {
+    checkPointer("buf", buf);
+    const task = this.task;
+    const n = await withContext(raw.write(task.sysif, this.borrow(task), buf.borrow(task), buf.size()), {
+      fd: this.near,
+    });
+    return buf.split(n);
+  }
+
+  /**
+   * `pread64(fd, buf, count, offset)`: read at `offset` without moving the file offset.
+   * @see https://man7.org/linux/man-pages/man2/pread.2.html
+   */
+  async pread<T>(buf: Pointer<T>, offset: number | bigint): Promise<[ReadablePointer<T>, Pointer<T>]> {
+    checkPointer("buf", buf);
+    checkInt64("offset", offset);
+    const task = this.task;
+    const n = await withContext(raw.pread64(task.sysif, this.borrow(task), buf.borrow(task), buf.size(), offset), {
+      fd: this.near,
+    });
+    return buf.readableSplit(n);
+  }
+
+  /**
+   * `pwrite64(fd, buf, count, offset)`: write at `offset` without moving the file offset.
+   * @see https://man7.org/linux/man-pages/man2/pwrite.2.html
+   */
+  async pwrite<T>(buf: Pointer<T>, offset: number | bigint): Promise<[Pointer<T>, Pointer<T>]> {
+    checkPointer("buf", buf);
+    checkInt64("offset", offset);
+    const task = this.task;
+    const n = await withContext(raw.pwrite64(task.sysif, this.borrow(task), buf.borrow(task), buf.size(), offset), {
+      fd: this.near,
+    });
+    return buf.split(n);
+  }
+
+  /**
+   * `lseek(fd, offset, whence)`: move the file offset; returns the new offset.
+   * @see https://man7.org/linux/man-pages/man2/lseek.2.html
+   */
+  async lseek(offset: number | bigint, whence: SEEK): Promise<number> {
+    checkInt64("offset", offset);
+    checkInt("whence", whence);
+    const task = this.task;
+    return withContext(raw.lseek(task.sysif, this.borrow(task), offset, whence), { fd: this.near });
+  }
+}

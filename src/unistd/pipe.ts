@@ -1,0 +1,51 @@
+// <unistd.h>, pipes: pipe2.
+//
+//   const { read, write } = await thr.pipe();
+//   // or, with memory of your own:
+//   const pipe = await (await thr.task.pipe(await thr.malloc(Pipe))).read();
+import { checkInt, checkPointer } from "../args.js";
+import { O } from "../fcntl.js";
+import type { BaseFileDescriptor } from "../handle/fd.js";
+import { type LinearPointer, linearize, type Pointer, type Serializer } from "../handle/pointer.js";
+import { BaseTask } from "../handle/task.js";
+import { asFd } from "../near/ids.js";
+import * as raw from "../near/syscalls.js";
+
+/** The two ends `pipe2` makes. Reading a `Pipe` from memory makes the fd handles. */
+export class Pipe<F extends BaseFileDescriptor = BaseFileDescriptor> {
+  static readonly sizeof = 8;
+  constructor(
+    readonly read: F,
+    readonly write: F,
+  ) {}
+
+  static getSerializer<T extends BaseTask>(task: T): Serializer<Pipe<T["_fd"]>> {
+    return {
+      toBytes(pipe) {
+        const b = Buffer.alloc(8);
+        b.writeInt32LE(pipe.read.near, 0);
+        b.writeInt32LE(pipe.write.near, 4);
+        return b;
+      },
+      fromBytes(bytes) {
+        return new Pipe(task.makeFd(asFd(bytes.readInt32LE(0))), task.makeFd(asFd(bytes.readInt32LE(4))));
+      },
+    };
+  }
+}
+
+export class PipeTask extends BaseTask {
+  /**
+   * `pipe2(pipefd, flags)`: make a pipe; its two fd numbers land in `buf`, which must then be
+   * read once to get the handles. Close-on-exec is always added.
+   * @see https://man7.org/linux/man-pages/man2/pipe2.2.html
+   */
+  async pipe(buf: Pointer<Pipe<this["_fd"]>>, flags: O = 0 as O): Promise<LinearPointer<Pipe<this["_fd"]>>> {
+    checkPointer("buf", buf);
+    checkInt("flags", flags);
+    if (buf.size() < Pipe.sizeof) throw new TypeError(`pipe: buf has ${buf.size()} bytes, needs ${Pipe.sizeof}`);
+    this.collectGarbage();
+    await raw.pipe2(this.sysif, buf.borrow(this), flags | O.CLOEXEC);
+    return linearize(buf);
+  }
+}

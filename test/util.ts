@@ -1,0 +1,51 @@
+// Helpers shared by the tests: scratch directories and facts read from /proc, independently of
+// the library.
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after } from "node:test";
+
+/** A fresh directory under the system temp dir, removed when the test file ends. */
+export function scratchDir(prefix = "rsyscall-test-"): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** The open fd numbers of this process, from /proc/self/fd. */
+export function openFds(): number[] {
+  return readdirSync("/proc/self/fd").map(Number).sort((a, b) => a - b);
+}
+
+/** Where fd `n` of this process points, from /proc/self/fd. */
+export function fdTarget(n: number, pid: number | "self" = "self"): string {
+  return readlinkSync(`/proc/${pid}/fd/${n}`);
+}
+
+/** The FD_CLOEXEC bit of fd `n`, from /proc/self/fdinfo. */
+export function isCloexec(n: number): boolean {
+  const flags = /flags:\s+([0-7]+)/.exec(readFileSync(`/proc/self/fdinfo/${n}`, "utf8"))?.[1];
+  if (flags === undefined) throw new Error(`no flags for fd ${n}`);
+  return (Number.parseInt(flags, 8) & 0o2000000) !== 0;
+}
+
+/** A field of /proc/<pid>/status ("SigIgn", "PPid"). */
+export function procStatus(pid: number | "self", field: string): string {
+  const line = readFileSync(`/proc/${pid}/status`, "utf8")
+    .split("\n")
+    .find((l) => l.startsWith(`${field}:`));
+  if (line === undefined) throw new Error(`no ${field} in /proc/${pid}/status`);
+  return line.slice(field.length + 1).trim();
+}
+
+/** The mappings of this process, from /proc/self/maps. */
+export function mappings(): { start: number; end: number; line: string }[] {
+  return readFileSync("/proc/self/maps", "utf8")
+    .trim()
+    .split("\n")
+    .map((line) => {
+      const [range = ""] = line.split(" ");
+      const [start = "0", end = "0"] = range.split("-");
+      return { start: Number.parseInt(start, 16), end: Number.parseInt(end, 16), line };
+    });
+}
