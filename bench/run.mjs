@@ -2,8 +2,8 @@
 // shared, noisy machine. Run with `npm run bench`.
 import { readFileSync } from "node:fs";
 import { cpus } from "node:os";
-import { localThread } from "../dist/index.js";
 import { SYS } from "../dist/gen/sys.js";
+import { localThread } from "../dist/index.js";
 import { native } from "../dist/native.js";
 
 const ROUNDS = 7;
@@ -56,7 +56,9 @@ function mappingCount() {
   return readFileSync("/proc/self/maps", "utf8").trim().split("\n").length;
 }
 
-console.log(`rsyscall benchmarks: ${new Date().toISOString()}, Node ${process.version}, ${cpus().length} x ${cpus()[0]?.model}`);
+console.log(
+  `rsyscall benchmarks: ${new Date().toISOString()}, Node ${process.version}, ${cpus().length} x ${cpus()[0]?.model}`,
+);
 
 // Warm up both paths so the JIT has settled before measuring.
 rawGetpidLoop(200_000);
@@ -67,7 +69,8 @@ const raw = await nsPerCall(N, async (n) => rawGetpidLoop(n));
 const ours = await nsPerCall(N, taskGetpidLoop);
 const backToBack = await nsPerCall(N, taskGetpidBackToBack);
 const rawAwaited = await nsPerCall(N, rawGetpidAwaited);
-const row = (label, ns, note = "") => console.log(`  ${label.padEnd(46)} ${ns.toFixed(1).padStart(7)} ns  ${(ns / raw).toFixed(2)}x${note}`);
+const row = (label, ns, note = "") =>
+  console.log(`  ${label.padEnd(46)} ${ns.toFixed(1).padStart(7)} ns  ${(ns / raw).toFixed(2)}x${note}`);
 console.log("\nlocal syscall: getpid, median of 7 rounds of 1e6 calls; ratios against the raw addon syscall");
 row("raw addon syscall (sync loop, the floor)", raw);
 row("await localThread.task.getpid()", ours, "  (target <= 1.5x)");
@@ -78,14 +81,21 @@ row("await of the raw addon syscall", rawAwaited, "  (what `await` itself costs)
 const gc = globalThis.gc ?? (() => {});
 const snapshot = () => {
   gc();
-  return { heap: process.memoryUsage().heapUsed, rss: process.memoryUsage().rss, arenas: localThread.ram.allocator.arenas.length, maps: mappingCount() };
+  return {
+    heap: process.memoryUsage().heapUsed,
+    rss: process.memoryUsage().rss,
+    arenas: localThread.ram.allocator.arenas.length,
+    maps: mappingCount(),
+  };
 };
 const mib = (b) => `${(b / 2 ** 20).toFixed(1)} MiB`;
 await ptrFreeLoop(100_000);
 const before = snapshot();
 const cycle = await nsPerCall(N, ptrFreeLoop);
 const after = snapshot();
-console.log(`\nmemory: ${ROUNDS} x 1e6 localThread.ptr(string) + free() cycles${globalThis.gc ? "" : " (run with --expose-gc for heap figures)"}`);
+console.log(
+  `\nmemory: ${ROUNDS} x 1e6 localThread.ptr(string) + free() cycles${globalThis.gc ? "" : " (run with --expose-gc for heap figures)"}`,
+);
 console.log(`  ${cycle.toFixed(1)} ns per ptr+free`);
 console.log(`  live JS heap after GC   ${mib(before.heap)} -> ${mib(after.heap)}`);
 console.log(`  allocator arenas        ${before.arenas} -> ${after.arenas} (1 MiB each)`);

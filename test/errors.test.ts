@@ -3,7 +3,13 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { ClosedFileDescriptorError, FDTableMismatchError, localThread as thr, SyscallError, UseAfterFreeError } from "rsyscall";
+import {
+  ClosedFileDescriptorError,
+  FDTableMismatchError,
+  SyscallError,
+  localThread as thr,
+  UseAfterFreeError,
+} from "rsyscall";
 import { ERRNO } from "rsyscall/errno";
 import { O } from "rsyscall/fcntl";
 import { SockaddrIn } from "rsyscall/netinet/in";
@@ -22,7 +28,10 @@ async function stillUsable() {
 
 describe("wrong argument types fail before any syscall", () => {
   test("a string where a pointer is expected", async () => {
-    await assert.rejects(thr.task.open("/etc/hostname" as never, O.RDONLY), { name: "TypeError", message: /path must be a WrittenPointer/ });
+    await assert.rejects(thr.task.open("/etc/hostname" as never, O.RDONLY), {
+      name: "TypeError",
+      message: /path must be a WrittenPointer/,
+    });
     await stillUsable();
   });
 
@@ -37,7 +46,7 @@ describe("wrong argument types fail before any syscall", () => {
     await assert.rejects(thr.task.open(p, O.RDONLY, -(2 ** 40)), TypeError);
     const fd = await thr.task.open(p, O.RDONLY);
     await assert.rejects(fd.lseek(0.5, 0 as never), TypeError);
-    await assert.rejects(fd.pread(await thr.malloc(Buffer, 1), 2 ** 64 as never), TypeError);
+    await assert.rejects(fd.pread(await thr.malloc(Buffer, 1), (2 ** 64) as never), TypeError);
     await assert.rejects(fd.dup2(3 as never), TypeError);
     await fd.close();
     await stillUsable();

@@ -3,8 +3,8 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { ClosedFileDescriptorError, type FileDescriptor, localThread as thr, SyscallError } from "rsyscall";
-import { DT, DirentList } from "rsyscall/dirent";
+import { ClosedFileDescriptorError, type FileDescriptor, SyscallError, localThread as thr } from "rsyscall";
+import { DirentList, DT } from "rsyscall/dirent";
 import { AT, F, FD, O } from "rsyscall/fcntl";
 import { RENAME } from "rsyscall/stdio";
 import { Stat } from "rsyscall/sys/stat";
@@ -195,7 +195,11 @@ describe("the file system", () => {
     await d.symlinkat(await thr.ptr("/nowhere"), await thr.ptr("soft2"));
     const [t2] = await d.readlinkat(await thr.ptr("soft2"), await thr.malloc(String, 100));
     assert.equal(await t2.read(), "/nowhere");
-    await assert.rejects(thr.task.link(await p("orig"), await p("hard")), { code: "EEXIST", path: join(dir, "orig"), dest: join(dir, "hard") });
+    await assert.rejects(thr.task.link(await p("orig"), await p("hard")), {
+      code: "EEXIST",
+      path: join(dir, "orig"),
+      dest: join(dir, "hard"),
+    });
     await d.close();
   });
 

@@ -1,7 +1,7 @@
 // Memory: pointers, their typestate and lifetime, the allocator, and the struct framework.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { LinearPointer, localThread as thr, ReadablePointer, UseAfterFreeError, WrittenPointer } from "rsyscall";
+import { LinearPointer, ReadablePointer, localThread as thr, UseAfterFreeError, WrittenPointer } from "rsyscall";
 import { Int32, Int64, UInt32, UInt64 } from "rsyscall/struct";
 import { Pipe } from "rsyscall/unistd";
 import { mappings } from "./util.js";
@@ -135,7 +135,11 @@ describe("the allocator", () => {
       p.free();
     }
     assert.ok(addresses.size <= 4, `${addresses.size} distinct addresses: freed blocks are not reused`);
-    for (const a of addresses) assert.ok(before.some((m) => m.start <= a && a < m.end), `0x${a.toString(16)} is in a new mapping`);
+    for (const a of addresses)
+      assert.ok(
+        before.some((m) => m.start <= a && a < m.end),
+        `0x${a.toString(16)} is in a new mapping`,
+      );
   });
 
   test("blocks are 16-byte aligned and do not overlap", async () => {

@@ -4,7 +4,7 @@ import { execFileSync, spawn } from "node:child_process";
 import { once } from "node:events";
 import * as fs from "node:fs";
 import { describe, test } from "node:test";
-import { localThread as thr, MemoryMapping } from "rsyscall";
+import { MemoryMapping, localThread as thr } from "rsyscall";
 import { MFD } from "rsyscall/linux/memfd";
 import { SIG } from "rsyscall/signal";
 import { Int64 } from "rsyscall/struct";
@@ -49,7 +49,9 @@ describe("credentials", () => {
       console.log(JSON.stringify({ sid, pid: process.pid, session: Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[3]) }));
       await t.task.setsid().catch((e) => console.log(e.code));
     })`;
-    const [first = "", second] = execFileSync(process.execPath, ["-e", script], { encoding: "utf8" }).trim().split("\n");
+    const [first = "", second] = execFileSync(process.execPath, ["-e", script], { encoding: "utf8" })
+      .trim()
+      .split("\n");
     const { sid, pid, session } = JSON.parse(first);
     assert.equal(sid, pid);
     assert.equal(session, pid);

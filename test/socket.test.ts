@@ -95,7 +95,9 @@ describe("inet sockets", () => {
   test("bindGetsockname learns the port; a Node client connects; peer address via accept", async () => {
     const server = await thr.socket(AF.INET, SOCK.STREAM);
     await server.setsockopt(SOL.SOCKET, SO.REUSEADDR, await thr.ptr(new Int32(1)));
-    const opt = await (await server.getsockopt(SOL.SOCKET, SO.REUSEADDR, await thr.ptr(new Sockbuf(await thr.malloc(Int32))))).read();
+    const opt = await (
+      await server.getsockopt(SOL.SOCKET, SO.REUSEADDR, await thr.ptr(new Sockbuf(await thr.malloc(Int32))))
+    ).read();
     assert.equal((await opt.buf.read()).value, 1);
     const addr = await thr.bindGetsockname(server, new SockaddrIn(0, "127.0.0.1"));
     assert.ok(addr instanceof SockaddrIn);
@@ -103,7 +105,10 @@ describe("inet sockets", () => {
     await server.listen(5);
     const client = net.connect(addr.port, "127.0.0.1");
     await once(client, "connect");
-    const [conn, peerPtr] = await server.accept(0 as SOCK, await thr.ptr(new Sockbuf(await thr.malloc(SockaddrStorage))));
+    const [conn, peerPtr] = await server.accept(
+      0 as SOCK,
+      await thr.ptr(new Sockbuf(await thr.malloc(SockaddrStorage))),
+    );
     const peer = ((await (await peerPtr.read()).buf.read()) as SockaddrStorage).parse();
     assert.ok(peer instanceof SockaddrIn);
     assert.equal(peer.port, client.localPort);
@@ -122,7 +127,10 @@ describe("inet sockets", () => {
     const port = (probe.address() as net.AddressInfo).port;
     await new Promise((r) => probe.close(r));
     const sock = await thr.socket(AF.INET, SOCK.STREAM);
-    await assert.rejects(sock.connect(await thr.ptr(new SockaddrIn(port, "127.0.0.1"))), { code: "ECONNREFUSED", syscall: "connect" });
+    await assert.rejects(sock.connect(await thr.ptr(new SockaddrIn(port, "127.0.0.1"))), {
+      code: "ECONNREFUSED",
+      syscall: "connect",
+    });
     await sock.close();
   });
 
@@ -133,7 +141,11 @@ describe("inet sockets", () => {
     const bAddr = await thr.bindGetsockname(b, new SockaddrIn6(0, "::1"));
     assert.equal(aAddr.addr, "::1");
     await a.sendto(await thr.ptr(Buffer.from("datagram")), MSG.DONTWAIT, await thr.ptr(bAddr));
-    const [data, , from] = await b.recvfrom(await thr.malloc(Buffer, 64), MSG.DONTWAIT, await thr.ptr(new Sockbuf(await thr.malloc(SockaddrStorage))));
+    const [data, , from] = await b.recvfrom(
+      await thr.malloc(Buffer, 64),
+      MSG.DONTWAIT,
+      await thr.ptr(new Sockbuf(await thr.malloc(SockaddrStorage))),
+    );
     assert.equal((await data.read()).toString(), "datagram");
     const sender = Sockaddr.parse((await (await from.read()).buf.read()).toBytes());
     assert.ok(sender instanceof SockaddrIn6);

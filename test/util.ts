@@ -14,7 +14,9 @@ export function scratchDir(prefix = "rsyscall-test-"): string {
 
 /** The open fd numbers of this process, from /proc/self/fd. */
 export function openFds(): number[] {
-  return readdirSync("/proc/self/fd").map(Number).sort((a, b) => a - b);
+  return readdirSync("/proc/self/fd")
+    .map(Number)
+    .sort((a, b) => a - b);
 }
 
 /** Where fd `n` of this process points, from /proc/self/fd. */

@@ -35,7 +35,8 @@ export class RAM {
   /** Allocates room for `value`, writes it there, and returns the pointer that knows it. */
   async ptr<T>(serializer: Serializer<T>, value: T): Promise<WrittenPointer<T>> {
     const bytes = serializer.toBytes(value);
-    const allocation = this.allocator.allocateNow(bytes.length) ?? (await this.allocator.malloc(this.task, bytes.length));
+    const allocation =
+      this.allocator.allocateNow(bytes.length) ?? (await this.allocator.malloc(this.task, bytes.length));
     try {
       await this.gateway.write(allocation.address, bytes);
     } catch (e) {

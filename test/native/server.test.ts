@@ -22,7 +22,9 @@ const CLOEXEC_SOCKET = 8;
 function startServer(flags = 0, shellPrefix = "") {
   const args = ["3", "3", String(flags)];
   const child = shellPrefix
-    ? spawn("/bin/sh", ["-c", `${shellPrefix} exec "$0" "$@"`, serverProgram, ...args], { stdio: ["ignore", "inherit", "inherit", "pipe"] })
+    ? spawn("/bin/sh", ["-c", `${shellPrefix} exec "$0" "$@"`, serverProgram, ...args], {
+        stdio: ["ignore", "inherit", "inherit", "pipe"],
+      })
     : spawn(serverProgram, args, { stdio: ["ignore", "inherit", "inherit", "pipe"] });
   const sock = child.stdio[3] as Socket;
   const exited = once(child, "exit") as Promise<[number | null, NodeJS.Signals | null]>;
@@ -42,7 +44,7 @@ function startServer(flags = 0, shellPrefix = "") {
   const syscall = (nr: number, ...args: (number | bigint)[]): Promise<bigint> => {
     const req = Buffer.alloc(56);
     req.writeBigInt64LE(BigInt(nr), 0);
-    args.forEach((a, i) => req.writeBigInt64LE(BigInt(a), 8 + 8 * i));
+    for (const [i, a] of args.entries()) req.writeBigInt64LE(BigInt(a), 8 + 8 * i);
     sock.write(req);
     return new Promise((resolve) => waiters.push((b) => resolve(b.readBigInt64LE(0))));
   };
@@ -52,7 +54,11 @@ function startServer(flags = 0, shellPrefix = "") {
 describe("rsyscall-server", () => {
   test("performs syscalls in its own process and answers in order", async () => {
     const { child, sock, syscall, exited } = startServer();
-    const [pid, ppid, badClose] = await Promise.all([syscall(SYS.getpid), syscall(SYS.getppid), syscall(SYS.close, 999)]);
+    const [pid, ppid, badClose] = await Promise.all([
+      syscall(SYS.getpid),
+      syscall(SYS.getppid),
+      syscall(SYS.close, 999),
+    ]);
     assert.equal(pid, BigInt(child.pid!));
     assert.equal(ppid, BigInt(process.pid));
     assert.equal(badClose, BigInt(-ERRNO.EBADF));
@@ -102,13 +108,20 @@ describe("the server code", () => {
   const object = join(release, "obj.target", "rsyscall_native", "native", "server.o");
 
   test("calls nothing but the raw syscall entry (no libc)", () => {
-    const undefinedSymbols = execFileSync("nm", ["-u", object], { encoding: "utf8" }).trim().split("\n").map((l) => l.trim().split(/\s+/).pop());
+    const undefinedSymbols = execFileSync("nm", ["-u", object], { encoding: "utf8" })
+      .trim()
+      .split("\n")
+      .map((l) => l.trim().split(/\s+/).pop());
     assert.deepEqual(undefinedSymbols, ["rsys_raw_syscall"]);
   });
 
   test("never touches %fs (the cloning thread's TLS) and calls only rsys_raw_syscall directly", () => {
-    const disassembly = execFileSync("objdump", ["-d", "--no-show-raw-insn", join(release, "rsyscall_native.node")], { encoding: "utf8" });
-    const server = disassembly.split("\n\n").filter((block) => /^[0-9a-f]+ <rsys_(server|raw_syscall|trampoline)>:/.test(block));
+    const disassembly = execFileSync("objdump", ["-d", "--no-show-raw-insn", join(release, "rsyscall_native.node")], {
+      encoding: "utf8",
+    });
+    const server = disassembly
+      .split("\n\n")
+      .filter((block) => /^[0-9a-f]+ <rsys_(server|raw_syscall|trampoline)>:/.test(block));
     assert.equal(server.length, 3, "found the server, the syscall entry and the trampoline");
     const text = server.join("\n");
     assert.doesNotMatch(text, /%fs/);

@@ -1,6 +1,12 @@
 // Misuse that must not compile. `tsc -p test/types` (part of `npm test`) fails if a line under an
 // expect-error directive compiles, so each of these stays a type error.
-import { type FileDescriptor, type Pointer, type ReadablePointer, localThread as thr, type WrittenPointer } from "rsyscall";
+import {
+  type FileDescriptor,
+  type Pointer,
+  type ReadablePointer,
+  localThread as thr,
+  type WrittenPointer,
+} from "rsyscall";
 import { O } from "rsyscall/fcntl";
 import { SIG } from "rsyscall/signal";
 import { Int32 } from "rsyscall/struct";
