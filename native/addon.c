@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "poll.h"
 #include "rsyscall.h"
 
 static struct {
@@ -129,6 +130,9 @@ static napi_value init(napi_env env, napi_value exports)
 		{"memRead", NULL, mem_read, NULL, NULL, NULL, napi_enumerable, NULL},
 		{"memWrite", NULL, mem_write, NULL, NULL, NULL, napi_enumerable, NULL},
 		{"view", NULL, view, NULL, NULL, NULL, napi_enumerable, NULL},
+		{"watch", NULL, rsys_watch, NULL, NULL, NULL, napi_enumerable, NULL},
+		{"setWatchRef", NULL, rsys_set_watch_ref, NULL, NULL, NULL, napi_enumerable, NULL},
+		{"unwatch", NULL, rsys_unwatch, NULL, NULL, NULL, napi_enumerable, NULL},
 		{"callBuffer", NULL, NULL, NULL, NULL, call_buffer, napi_enumerable, NULL},
 		{"trampolineAddress", NULL, NULL, NULL, NULL, address_value(env, rsys_trampoline),
 		 napi_enumerable, NULL},

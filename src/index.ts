@@ -12,6 +12,7 @@ import "./sys/un.js";
 
 export { Command } from "./command.js";
 export { Environment, ExecutableNotFoundError } from "./environ.js";
+export { AsyncFileDescriptor, EpolledFileDescriptor, Epoller } from "./epoller.js";
 export {
   AddressSpaceMismatchError,
   FDTableMismatchError,

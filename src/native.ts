@@ -11,6 +11,13 @@ export interface NativeCore {
   memWrite(address: number, bytes: Uint8Array): void;
   /** An ArrayBuffer over `length` bytes at `address`; never freed by V8. */
   view(address: number, length: number): ArrayBuffer;
+  /** Calls `callback(status)` from the event loop whenever `fd` is readable (a uv_poll handle).
+   *  The handle does not keep the loop alive until `setWatchRef(handle, true)`. */
+  watch(fd: number, callback: (status: number) => void): WatchHandle;
+  /** Whether the watch keeps the event loop alive. */
+  setWatchRef(handle: WatchHandle, ref: boolean): void;
+  /** Stops watching; the handle must not be used again. */
+  unwatch(handle: WatchHandle): void;
   /** Shared argument block: see native/addon.c. */
   readonly callBuffer: ArrayBuffer;
   /** Address of rsys_trampoline, where clone children start. */
@@ -18,6 +25,9 @@ export interface NativeCore {
   /** Address of rsys_server, the freestanding syscall server. */
   readonly serverAddress: number;
 }
+
+/** An opaque uv_poll handle made by `watch`. */
+export type WatchHandle = { readonly __watch: unique symbol };
 
 const buildDir = fileURLToPath(new URL("../build/Release/", import.meta.url));
 

@@ -9,6 +9,7 @@ import { BaseTask } from "./handle/task.js";
 import type { Fd } from "./near/ids.js";
 import { SignalTask } from "./signal.js";
 import { StdioFileDescriptor, StdioTask } from "./stdio.js";
+import { EpollFileDescriptor, EpollTask } from "./sys/epoll.js";
 import { EventfdTask } from "./sys/eventfd.js";
 import { MmanFileDescriptor, MmanTask } from "./sys/mman.js";
 import { SocketFileDescriptor, SocketTask } from "./sys/socket.js";
@@ -29,6 +30,7 @@ export interface FileDescriptor
   extends CwdFileDescriptor,
     DirentFileDescriptor,
     DupFileDescriptor,
+    EpollFileDescriptor,
     FcntlFileDescriptor,
     FsFileDescriptor,
     IoFileDescriptor,
@@ -43,6 +45,7 @@ compose(FileDescriptor, [
   CwdFileDescriptor,
   DirentFileDescriptor,
   DupFileDescriptor,
+  EpollFileDescriptor,
   FcntlFileDescriptor,
   FsFileDescriptor,
   IoFileDescriptor,
@@ -56,6 +59,7 @@ compose(FileDescriptor, [
 export interface Task
   extends CredentialsTask,
     CwdTask,
+    EpollTask,
     EventfdTask,
     FcntlTask,
     FsTask,
@@ -75,6 +79,7 @@ export class Task extends BaseTask {
 compose(Task, [
   CredentialsTask,
   CwdTask,
+  EpollTask,
   EventfdTask,
   FcntlTask,
   FsTask,

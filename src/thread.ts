@@ -6,6 +6,7 @@
 //   await thr.spit("/tmp/x", "text");
 import { checkFd, describe } from "./args.js";
 import type { Environment } from "./environ.js";
+import { AsyncFileDescriptor, type Epoller, setNonblock as setNonblockFlag } from "./epoller.js";
 import { O } from "./fcntl.js";
 import type { Pointer, WrittenPointer } from "./handle/pointer.js";
 import type { RAM } from "./memory/ram.js";
@@ -28,7 +29,19 @@ export class Thread {
     readonly stdout: FileDescriptor,
     /** fd 2. */
     readonly stderr: FileDescriptor,
+    /** The epoll loop AsyncFileDescriptors of this thread wait in. */
+    readonly epoller: Epoller,
   ) {}
+
+  /**
+   * Makes an AsyncFileDescriptor of `fd`, registered with this thread's epoller. The fd must be
+   * O_NONBLOCK; pass `setNonblock` true to have that set first.
+   */
+  async makeAfd(fd: FileDescriptor, setNonblock = false): Promise<AsyncFileDescriptor> {
+    checkFd("fd", fd);
+    if (setNonblock) await setNonblockFlag(fd);
+    return AsyncFileDescriptor.make(this.epoller, this.ram, fd);
+  }
 
   /**
    * Allocates memory for a type: `malloc(Int32)` for a fixed-size type, `malloc(Buffer, n)`,

@@ -76,7 +76,16 @@ function collect() {
   }
   for (const [name, spec] of Object.entries(structs)) {
     bodies[spec.unit].push(`printf("s\\t${name}\\t%zu\\n", sizeof(${spec.type}));`);
-    for (const f of spec.fields) bodies[spec.unit].push(`F("${name}", ${spec.type}, ${f});`);
+    for (const f of spec.fields) {
+      // "name[]" is a flexible array member: it has an offset but no size.
+      const flexible = f.endsWith("[]");
+      const field = flexible ? f.slice(0, -2) : f;
+      bodies[spec.unit].push(
+        flexible
+          ? `printf("f\\t%s\\t%s\\t%zu\\t0\\n", "${name}", "${field}", offsetof(${spec.type}, ${field}));`
+          : `F("${name}", ${spec.type}, ${field});`,
+      );
+    }
   }
   const groups = {};
   for (const [group, spec] of Object.entries(macroGroups)) {

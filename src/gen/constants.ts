@@ -301,6 +301,45 @@ export const SIG = {
   SYS: 31,
 } as const;
 
+export const SA = {
+  NOCLDSTOP: 1,
+  NOCLDWAIT: 2,
+  SIGINFO: 4,
+  ONSTACK: 134217728,
+  RESTART: 268435456,
+  NODEFER: 1073741824,
+  RESETHAND: 2147483648,
+  RESTORER: 67108864,
+} as const;
+
+export const HowSIG = {
+  BLOCK: 0,
+  UNBLOCK: 1,
+  SETMASK: 2,
+} as const;
+
+export const CLOCK = {
+  REALTIME: 0,
+  MONOTONIC: 1,
+  PROCESS_CPUTIME_ID: 2,
+  THREAD_CPUTIME_ID: 3,
+  MONOTONIC_RAW: 4,
+  REALTIME_COARSE: 5,
+  MONOTONIC_COARSE: 6,
+  BOOTTIME: 7,
+  REALTIME_ALARM: 8,
+  BOOTTIME_ALARM: 9,
+  TAI: 11,
+} as const;
+
+export const RWF = {
+  HIPRI: 1,
+  DSYNC: 2,
+  SYNC: 4,
+  NOWAIT: 8,
+  APPEND: 16,
+} as const;
+
 export const PR = {
   SET_PDEATHSIG: 1,
   GET_PDEATHSIG: 2,
@@ -473,6 +512,51 @@ export const DT = {
   LNK: 10,
   SOCK: 12,
   WHT: 14,
+} as const;
+
+export const TFD = {
+  CLOEXEC: 524288,
+  NONBLOCK: 2048,
+} as const;
+
+export const TFD_TIMER = {
+  ABSTIME: 1,
+  CANCEL_ON_SET: 2,
+} as const;
+
+export const SFD = {
+  CLOEXEC: 524288,
+  NONBLOCK: 2048,
+} as const;
+
+export const IN = {
+  ACCESS: 1,
+  MODIFY: 2,
+  ATTRIB: 4,
+  CLOSE_WRITE: 8,
+  CLOSE_NOWRITE: 16,
+  CLOSE: 24,
+  OPEN: 32,
+  MOVED_FROM: 64,
+  MOVED_TO: 128,
+  MOVE: 192,
+  CREATE: 256,
+  DELETE: 512,
+  DELETE_SELF: 1024,
+  MOVE_SELF: 2048,
+  ALL_EVENTS: 4095,
+  UNMOUNT: 8192,
+  Q_OVERFLOW: 16384,
+  IGNORED: 32768,
+  ONLYDIR: 16777216,
+  DONT_FOLLOW: 33554432,
+  EXCL_UNLINK: 67108864,
+  MASK_CREATE: 268435456,
+  MASK_ADD: 536870912,
+  ISDIR: 1073741824,
+  ONESHOT: 2147483648,
+  CLOEXEC: 524288,
+  NONBLOCK: 2048,
 } as const;
 
 export const LIMITS = {

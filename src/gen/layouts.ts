@@ -59,6 +59,16 @@ export const epoll_event = {
   },
 } as const;
 
+export const kernel_sigaction = {
+  size: 32,
+  fields: {
+    sa_handler: [0, 8],
+    sa_flags: [8, 8],
+    sa_restorer: [16, 8],
+    sa_mask: [24, 8],
+  },
+} as const;
+
 export const sockaddr_storage = {
   size: 128,
   fields: {
@@ -71,6 +81,55 @@ export const timespec = {
   fields: {
     tv_sec: [0, 8],
     tv_nsec: [8, 8],
+  },
+} as const;
+
+export const itimerspec = {
+  size: 32,
+  fields: {
+    it_interval: [0, 16],
+    it_value: [16, 16],
+  },
+} as const;
+
+export const signalfd_siginfo = {
+  size: 128,
+  fields: {
+    ssi_signo: [0, 4],
+    ssi_errno: [4, 4],
+    ssi_code: [8, 4],
+    ssi_pid: [12, 4],
+    ssi_uid: [16, 4],
+    ssi_fd: [20, 4],
+    ssi_tid: [24, 4],
+    ssi_band: [28, 4],
+    ssi_overrun: [32, 4],
+    ssi_trapno: [36, 4],
+    ssi_status: [40, 4],
+    ssi_int: [44, 4],
+    ssi_ptr: [48, 8],
+    ssi_utime: [56, 8],
+    ssi_stime: [64, 8],
+    ssi_addr: [72, 8],
+  },
+} as const;
+
+export const inotify_event = {
+  size: 16,
+  fields: {
+    wd: [0, 4],
+    mask: [4, 4],
+    cookie: [8, 4],
+    len: [12, 4],
+    name: [16, 0],
+  },
+} as const;
+
+export const iovec = {
+  size: 16,
+  fields: {
+    iov_base: [0, 8],
+    iov_len: [8, 8],
   },
 } as const;
 

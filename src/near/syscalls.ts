@@ -20,6 +20,11 @@ export const chroot = (s: S, path: Address): Ret => s.syscall(SYS.chroot, path);
 export const close = (s: S, fd: Fd): Ret => s.syscall(SYS.close, fd);
 export const connect = (s: S, fd: Fd, addr: Address, addrlen: Len): Ret => s.syscall(SYS.connect, fd, addr, addrlen);
 export const dup3 = (s: S, oldfd: Fd, newfd: Fd, flags: Int) => s.syscall(SYS.dup3, oldfd, newfd, flags) as Promise<Fd>;
+export const epoll_create1 = (s: S, flags: Int) => s.syscall(SYS.epoll_create1, flags) as Promise<Fd>;
+export const epoll_ctl = (s: S, epfd: Fd, op: Int, fd: Fd, event: Address | 0): Ret =>
+  s.syscall(SYS.epoll_ctl, epfd, op, fd, event);
+export const epoll_wait = (s: S, epfd: Fd, events: Address, maxevents: Int, timeout: Int): Ret =>
+  s.syscall(SYS.epoll_wait, epfd, events, maxevents, timeout);
 export const eventfd2 = (s: S, initval: Int, flags: Int) => s.syscall(SYS.eventfd2, initval, flags) as Promise<Fd>;
 export const exit = (s: S, status: Int): Ret => s.syscall(SYS.exit, status);
 export const faccessat2 = (s: S, dirfd: Fd, path: Address, mode: Int, flags: Int): Ret =>
@@ -40,7 +45,12 @@ export const getsockname = (s: S, fd: Fd, addr: Address, addrlen: Address): Ret 
   s.syscall(SYS.getsockname, fd, addr, addrlen);
 export const getsockopt = (s: S, fd: Fd, level: Int, optname: Int, optval: Address, optlen: Address): Ret =>
   s.syscall(SYS.getsockopt, fd, level, optname, optval, optlen);
+export const gettid = (s: S) => s.syscall(SYS.gettid) as Promise<Pid>;
 export const getuid = (s: S): Ret => s.syscall(SYS.getuid);
+export const inotify_add_watch = (s: S, fd: Fd, path: Address, mask: Int): Ret =>
+  s.syscall(SYS.inotify_add_watch, fd, path, mask >>> 0);
+export const inotify_init1 = (s: S, flags: Int) => s.syscall(SYS.inotify_init1, flags) as Promise<Fd>;
+export const inotify_rm_watch = (s: S, fd: Fd, wd: Int): Ret => s.syscall(SYS.inotify_rm_watch, fd, wd);
 export const kill = (s: S, pid: Pid | Int, sig: Int): Ret => s.syscall(SYS.kill, pid, sig);
 export const linkat = (s: S, olddirfd: Fd, oldpath: Address, newdirfd: Fd, newpath: Address, flags: Int): Ret =>
   s.syscall(SYS.linkat, olddirfd, oldpath, newdirfd, newpath, flags);
@@ -67,8 +77,12 @@ export const openat = (s: S, dirfd: Fd, path: Address, flags: Int, mode: Int) =>
 export const pipe2 = (s: S, pipefd: Address, flags: Int): Ret => s.syscall(SYS.pipe2, pipefd, flags);
 export const pread64 = (s: S, fd: Fd, buf: Address, count: Len, offset: number | bigint): Ret =>
   s.syscall(SYS.pread64, fd, buf, count, offset);
+export const preadv2 = (s: S, fd: Fd, iov: Address, iovcnt: Int, offset: number | bigint, flags: Int): Ret =>
+  s.syscall(SYS.preadv2, fd, iov, iovcnt, offset, 0, flags);
 export const pwrite64 = (s: S, fd: Fd, buf: Address, count: Len, offset: number | bigint): Ret =>
   s.syscall(SYS.pwrite64, fd, buf, count, offset);
+export const pwritev2 = (s: S, fd: Fd, iov: Address, iovcnt: Int, offset: number | bigint, flags: Int): Ret =>
+  s.syscall(SYS.pwritev2, fd, iov, iovcnt, offset, 0, flags);
 export const read = (s: S, fd: Fd, buf: Address, count: Len): Ret => s.syscall(SYS.read, fd, buf, count);
 export const readlinkat = (s: S, dirfd: Fd, path: Address, buf: Address, size: Len): Ret =>
   s.syscall(SYS.readlinkat, dirfd, path, buf, size);
@@ -83,6 +97,10 @@ export const recvfrom = (
 ): Ret => s.syscall(SYS.recvfrom, fd, buf, len, flags, addr, addrlen);
 export const renameat2 = (s: S, olddirfd: Fd, oldpath: Address, newdirfd: Fd, newpath: Address, flags: Int): Ret =>
   s.syscall(SYS.renameat2, olddirfd, oldpath, newdirfd, newpath, flags);
+export const rt_sigaction = (s: S, sig: Int, act: Address | 0, oldact: Address | 0, sigsetsize: Len): Ret =>
+  s.syscall(SYS.rt_sigaction, sig, act, oldact, sigsetsize);
+export const rt_sigprocmask = (s: S, how: Int, set: Address | 0, oldset: Address | 0, sigsetsize: Len): Ret =>
+  s.syscall(SYS.rt_sigprocmask, how, set, oldset, sigsetsize);
 export const sendto = (s: S, fd: Fd, buf: Address, len: Len, flags: Int, addr: Address | 0, addrlen: Len): Ret =>
   s.syscall(SYS.sendto, fd, buf, len, flags, addr, addrlen);
 export const setpgid = (s: S, pid: Pid | 0, pgid: Pid | 0): Ret => s.syscall(SYS.setpgid, pid, pgid);
@@ -90,12 +108,20 @@ export const setsid = (s: S) => s.syscall(SYS.setsid) as Promise<Pid>;
 export const setsockopt = (s: S, fd: Fd, level: Int, optname: Int, optval: Address | 0, optlen: Len): Ret =>
   s.syscall(SYS.setsockopt, fd, level, optname, optval, optlen);
 export const shutdown = (s: S, fd: Fd, how: Int): Ret => s.syscall(SYS.shutdown, fd, how);
+export const signalfd4 = (s: S, fd: Fd | -1, mask: Address, sizemask: Len, flags: Int) =>
+  s.syscall(SYS.signalfd4, fd, mask, sizemask, flags) as Promise<Fd>;
 export const socket = (s: S, domain: Int, type: Int, protocol: Int) =>
   s.syscall(SYS.socket, domain, type, protocol) as Promise<Fd>;
 export const socketpair = (s: S, domain: Int, type: Int, protocol: Int, sv: Address): Ret =>
   s.syscall(SYS.socketpair, domain, type, protocol, sv);
 export const symlinkat = (s: S, target: Address, newdirfd: Fd, linkpath: Address): Ret =>
   s.syscall(SYS.symlinkat, target, newdirfd, linkpath);
+export const tgkill = (s: S, tgid: Pid, tid: Pid, sig: Int): Ret => s.syscall(SYS.tgkill, tgid, tid, sig);
+export const timerfd_create = (s: S, clockid: Int, flags: Int) =>
+  s.syscall(SYS.timerfd_create, clockid, flags) as Promise<Fd>;
+export const timerfd_gettime = (s: S, fd: Fd, curr: Address): Ret => s.syscall(SYS.timerfd_gettime, fd, curr);
+export const timerfd_settime = (s: S, fd: Fd, flags: Int, new_value: Address, old_value: Address | 0): Ret =>
+  s.syscall(SYS.timerfd_settime, fd, flags, new_value, old_value);
 export const unlinkat = (s: S, dirfd: Fd, path: Address, flags: Int): Ret =>
   s.syscall(SYS.unlinkat, dirfd, path, flags);
 export const write = (s: S, fd: Fd, buf: Address, count: Len): Ret => s.syscall(SYS.write, fd, buf, count);

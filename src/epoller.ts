@@ -1,0 +1,341 @@
+// The Epoller and AsyncFileDescriptor: non-blocking IO that waits in Node's event loop.
+//
+// One epoll instance per Epoller; each fd is registered once, edge-triggered, for every event.
+// For our own process, libuv watches the epoll fd (a uv_poll handle in the addon): when it is
+// readable, one epoll_wait(timeout 0) collects the edges. Nothing blocks the loop and nothing polls,
+// and the watch keeps the loop alive only while someone is waiting.
+//
+// Per registration we keep which events are known ready. Events from epoll set bits; an EAGAIN
+// clears them, but only if no new edge arrived while that syscall was in flight (a generation
+// count tells), since the edge that would have woken us has already been consumed. Registrations
+// start optimistic (readable and writable), so the first read is tried at once and a read in the
+// wrong direction (a pipe's write end) fails with EBADF instead of waiting forever.
+//
+//   const afd = await thr.makeAfd(fd, true);
+//   const bytes = await afd.readSomeBytes();
+//   await afd.writeAllBytes(Buffer.from("hello"));
+import { F, O } from "./fcntl.js";
+import * as layouts from "./gen/layouts.js";
+import { SYS } from "./gen/sys.js";
+import { ClosedFileDescriptorError } from "./handle/errors.js";
+import type { Pointer, ReadablePointer, WrittenPointer } from "./handle/pointer.js";
+import type { RAM } from "./memory/ram.js";
+import { native, type WatchHandle } from "./native.js";
+import { SyscallError } from "./near/errors.js";
+import { LocalSyscall, rawSyscall } from "./near/local.js";
+import { bytesSerializer, Int32 } from "./struct.js";
+import { EPOLL, EPOLL_CTL, EpollEvent } from "./sys/epoll.js";
+import { SO, type SOCK, SOL, Sockaddr, SockaddrStorage, Sockbuf } from "./sys/socket.js";
+import type { FileDescriptor, Task } from "./task.js";
+
+const READ_EVENTS = EPOLL.IN | EPOLL.RDHUP | EPOLL.HUP | EPOLL.ERR;
+const WRITE_EVENTS = EPOLL.OUT | EPOLL.ERR | EPOLL.HUP;
+const ALL_EVENTS = EPOLL.of(EPOLL.IN, EPOLL.OUT, EPOLL.RDHUP, EPOLL.PRI, EPOLL.ERR, EPOLL.HUP, EPOLL.ET);
+const EVENTS_PER_WAIT = 64;
+
+interface Waiter {
+  mask: number;
+  resolve: () => void;
+  reject: (e: unknown) => void;
+}
+
+/** One fd's registration: which events are known ready, and who waits for which. */
+export class EpolledFileDescriptor {
+  /** Events known ready (a bit mask of EPOLL). */
+  status = EPOLL.IN | EPOLL.OUT;
+  /** Counts edges from epoll, so that a stale EAGAIN does not clear a newer edge. */
+  generation = 0;
+  #waiters: Waiter[] = [];
+  #closed = false;
+
+  constructor(
+    readonly epoller: Epoller,
+    readonly id: number,
+    readonly fd: FileDescriptor,
+  ) {}
+
+  /** Resolves once any of `mask`'s events is known ready. */
+  waitFor(mask: number): Promise<void> {
+    if (this.#closed) return Promise.reject(new ClosedFileDescriptorError(`${this.fd} was removed from its epoller`));
+    if (this.status & mask) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.#waiters.push({ mask, resolve, reject });
+      this.epoller.waiterAdded();
+    });
+  }
+
+  /** Events arrived from epoll. */
+  posedge(events: number): void {
+    this.status |= events;
+    this.generation++;
+    if (this.#waiters.length === 0) return;
+    const still: Waiter[] = [];
+    for (const w of this.#waiters) {
+      if (w.mask & events) {
+        this.epoller.waiterRemoved();
+        w.resolve();
+      } else {
+        still.push(w);
+      }
+    }
+    this.#waiters = still;
+  }
+
+  /** A syscall said EAGAIN: forget `mask`, unless an edge arrived since `generation` was read. */
+  negedge(mask: number, generation: number): void {
+    if (generation === this.generation) this.status &= ~mask;
+  }
+
+  /** Runs `op` once the events in `mask` are ready, again after each EAGAIN. */
+  async retry<T>(mask: number, op: () => Promise<T>): Promise<T> {
+    for (;;) {
+      await this.waitFor(mask);
+      const generation = this.generation;
+      try {
+        return await op();
+      } catch (e) {
+        if (!(e instanceof SyscallError && e.code === "EAGAIN")) throw e;
+        this.negedge(mask, generation);
+      }
+    }
+  }
+
+  /** Removes the registration; waiters reject with ClosedFileDescriptorError. */
+  async delete(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const w of waiters) {
+      this.epoller.waiterRemoved();
+      w.reject(new ClosedFileDescriptorError(`${this.fd} was closed while waiting`));
+    }
+    await this.epoller.unregister(this);
+  }
+}
+
+/** An epoll instance whose waiting happens in Node's event loop. */
+export class Epoller {
+  readonly #registrations = new Map<number, EpolledFileDescriptor>();
+  readonly #events: Pointer<Buffer>;
+  #nextId = 1;
+  #waiting = 0;
+  #watch: WatchHandle | undefined;
+
+  private constructor(
+    readonly epfd: FileDescriptor,
+    readonly ram: RAM,
+    events: Pointer<Buffer>,
+  ) {
+    this.#events = events;
+  }
+
+  /** Makes an Epoller for `task`, which must be our own process (its epfd is watched by libuv). */
+  static async make(task: Task, ram: RAM): Promise<Epoller> {
+    if (!(task.sysif instanceof LocalSyscall)) throw new TypeError("Epoller.make: the task must be our own process");
+    const epfd = await task.epollCreate();
+    const events = await ram.malloc(bytesSerializer, EVENTS_PER_WAIT * EpollEvent.sizeof);
+    const epoller = new Epoller(epfd, ram, events);
+    epoller.#watch = native.watch(epfd.near, () => epoller.#collect());
+    return epoller;
+  }
+
+  /** Registers `fd` (which should be O_NONBLOCK) for every event, edge-triggered. */
+  async register(fd: FileDescriptor): Promise<EpolledFileDescriptor> {
+    const reg = new EpolledFileDescriptor(this, this.#nextId++, fd);
+    const event = await this.ram.ptr(EpollEvent.getSerializer(), new EpollEvent(reg.id, ALL_EVENTS));
+    try {
+      await this.epfd.forTask(fd.task).epollCtl(EPOLL_CTL.ADD, fd, event);
+    } finally {
+      event.free();
+    }
+    this.#registrations.set(reg.id, reg);
+    return reg;
+  }
+
+  /** Internal: the epoll_ctl(DEL) of a registration. */
+  async unregister(reg: EpolledFileDescriptor): Promise<void> {
+    this.#registrations.delete(reg.id);
+    if (reg.fd.valid) await this.epfd.forTask(reg.fd.task).epollCtl(EPOLL_CTL.DEL, reg.fd);
+  }
+
+  /** How many fds are registered. */
+  get size(): number {
+    return this.#registrations.size;
+  }
+
+  /** Internal: someone started waiting; keep the event loop alive. */
+  waiterAdded(): void {
+    if (this.#waiting++ === 0 && this.#watch) native.setWatchRef(this.#watch, true);
+  }
+
+  /** Internal: someone stopped waiting. */
+  waiterRemoved(): void {
+    if (--this.#waiting === 0 && this.#watch) native.setWatchRef(this.#watch, false);
+  }
+
+  /** Called by libuv when the epoll fd is readable: takes every pending event, without blocking. */
+  #collect(): void {
+    const task = this.epfd.task;
+    const address = this.#events.borrow(task);
+    for (;;) {
+      const n = rawSyscall(SYS.epoll_wait, this.epfd.near, address, EVENTS_PER_WAIT, 0);
+      if (n <= 0) return; // 0: nothing pending; -EINTR: libuv calls again while the fd is readable
+      const bytes = native.memRead(address, n * EpollEvent.sizeof);
+      for (let i = 0; i < n; i++) {
+        const off = i * EpollEvent.sizeof;
+        const id = Number(bytes.readBigUInt64LE(off + layouts.epoll_event.fields.data[0]));
+        this.#registrations.get(id)?.posedge(bytes.readUInt32LE(off + layouts.epoll_event.fields.events[0]));
+      }
+      if (n < EVENTS_PER_WAIT) return;
+    }
+  }
+
+  /** Stops watching and closes the epoll fd. Registrations are dropped. */
+  async close(): Promise<void> {
+    if (this.#watch) native.unwatch(this.#watch);
+    this.#watch = undefined;
+    for (const reg of [...this.#registrations.values()]) await reg.delete().catch(() => {});
+    this.#events.free();
+    await this.epfd.close();
+  }
+}
+
+/**
+ * A file descriptor whose IO waits for readiness in the event loop instead of blocking its
+ * thread. Each method waits for the events it needs, then makes the non-blocking syscall, and
+ * waits again after EAGAIN. The fd must be O_NONBLOCK (`thr.makeAfd(fd, true)` sets it).
+ */
+export class AsyncFileDescriptor {
+  private constructor(
+    readonly ram: RAM,
+    /** The fd every syscall is made on. */
+    readonly handle: FileDescriptor,
+    readonly epolled: EpolledFileDescriptor,
+  ) {}
+
+  /** Registers `fd` with `epoller`; the fd should already be O_NONBLOCK. */
+  static async make(epoller: Epoller, ram: RAM, fd: FileDescriptor): Promise<AsyncFileDescriptor> {
+    return new AsyncFileDescriptor(ram, fd, await epoller.register(fd));
+  }
+
+  /** `read(2)` without blocking: waits until readable. Returns [filled, rest]; filled is empty at EOF. */
+  read<T>(buf: Pointer<T>): Promise<[ReadablePointer<T>, Pointer<T>]> {
+    return this.epolled.retry(READ_EVENTS, () => this.handle.read(buf));
+  }
+
+  /** `write(2)` without blocking: waits until writable. Returns [written, rest]; may be partial. */
+  write<T>(buf: Pointer<T>): Promise<[Pointer<T>, Pointer<T>]> {
+    return this.epolled.retry(WRITE_EVENTS, () => this.handle.write(buf));
+  }
+
+  /** Writes all of `buf`, however many partial writes it takes. */
+  async writeAll<T>(buf: Pointer<T>): Promise<void> {
+    let rest = buf;
+    while (rest.size() > 0) {
+      const [written, unwritten] = await this.write(rest);
+      written.free();
+      rest = unwritten;
+    }
+    rest.free();
+  }
+
+  /** Reads at most `count` bytes (fewer on a partial read; none at EOF), allocating for each call. */
+  async readSomeBytes(count = 4096): Promise<Buffer> {
+    const buf = await this.ram.malloc(bytesSerializer, count);
+    const [valid, rest] = await this.read(buf).catch((e: unknown) => {
+      buf.free();
+      throw e;
+    });
+    const data = await valid.read();
+    valid.merge(rest).free();
+    return data;
+  }
+
+  /** Writes all of `data`. */
+  async writeAllBytes(data: Buffer | Uint8Array): Promise<void> {
+    await this.writeAll(
+      await this.ram.ptr(bytesSerializer, Buffer.from(data.buffer, data.byteOffset, data.byteLength)),
+    );
+  }
+
+  /** `accept4(2)` without blocking: waits for a connection. Close-on-exec is always added. */
+  accept(flags: SOCK = 0 as SOCK): Promise<FileDescriptor> {
+    return this.epolled.retry(READ_EVENTS, () => this.handle.accept(flags));
+  }
+
+  /** Like `accept`, also returning the peer's address. */
+  async acceptAddr(flags: SOCK = 0 as SOCK): Promise<[FileDescriptor, Sockaddr]> {
+    const room = await this.ram.malloc(SockaddrStorage.getSerializer(), SockaddrStorage.sizeof);
+    const sockbuf = await this.ram.ptr(new Sockbuf(room).getSelfSerializer(), new Sockbuf(room));
+    const [fd, filled] = await this.epolled.retry(READ_EVENTS, () => this.handle.accept(flags, sockbuf));
+    const addr = await (await filled.read()).buf.read();
+    return [fd, Sockaddr.parse(addr.toBytes())];
+  }
+
+  /**
+   * `connect(2)` without blocking: a connection in progress is waited for, then its outcome read
+   * with `getsockopt(SO_ERROR)`; a failure rejects with SyscallError as connect would.
+   */
+  async connect(addr: WrittenPointer<Sockaddr>): Promise<void> {
+    const generation = this.epolled.generation;
+    try {
+      await this.handle.connect(addr);
+      return;
+    } catch (e) {
+      if (!(e instanceof SyscallError && e.code === "EINPROGRESS")) throw e;
+    }
+    // An unconnected socket already reports EPOLLOUT; only an edge after connect counts.
+    this.epolled.negedge(EPOLL.OUT, generation);
+    await this.epolled.waitFor(EPOLL.OUT | EPOLL.ERR | EPOLL.HUP);
+    const room = await this.ram.malloc(Int32.getSerializer(), Int32.sizeof);
+    const sockbuf = await this.ram.ptr(new Sockbuf(room).getSelfSerializer(), new Sockbuf(room));
+    const result = await (await this.handle.getsockopt(SOL.SOCKET, SO.ERROR, sockbuf)).read();
+    const errno = (await result.buf.read()).value;
+    if (errno !== 0) {
+      const path = (addr.value as { path?: unknown }).path;
+      throw new SyscallError(errno, "connect", typeof path === "string" ? { path } : { fd: this.handle.near });
+    }
+  }
+
+  /** `bind(2)`, which never blocks. */
+  bind(addr: WrittenPointer<Sockaddr>): Promise<void> {
+    return this.handle.bind(addr);
+  }
+
+  /** Waits until the peer hangs up (EPOLLRDHUP or EPOLLHUP). */
+  waitForRdhup(): Promise<void> {
+    return this.epolled.waitFor(EPOLL.RDHUP | EPOLL.HUP);
+  }
+
+  /** An AsyncFileDescriptor for another fd on the same epoller (for example one from `accept`). */
+  makeNewAfd(fd: FileDescriptor): Promise<AsyncFileDescriptor> {
+    return AsyncFileDescriptor.make(this.epolled.epoller, this.ram, fd);
+  }
+
+  /** The same registration, making its syscalls through another handle to the fd (another task). */
+  withHandle(fd: FileDescriptor): AsyncFileDescriptor {
+    if (fd.near !== this.handle.near) throw new TypeError(`withHandle: ${fd} is not a handle to ${this.handle}`);
+    return new AsyncFileDescriptor(this.ram, fd, this.epolled);
+  }
+
+  /** Removes the fd from its epoller (waiters reject) and closes this handle. */
+  async close(): Promise<void> {
+    await this.epolled.delete();
+    if (this.handle.valid) await this.handle.invalidate();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  toString(): string {
+    return `AsyncFileDescriptor(${this.handle})`;
+  }
+}
+
+/** Sets O_NONBLOCK on `fd`, keeping its other status flags. */
+export async function setNonblock(fd: FileDescriptor): Promise<void> {
+  const flags = await fd.fcntl(F.GETFL);
+  if (!(flags & O.NONBLOCK)) await fd.fcntl(F.SETFL, flags | O.NONBLOCK);
+}

@@ -1,0 +1,63 @@
+// The raw syscall in our own process, through the addon's shared argument block (see
+// native/addon.c): numbers go in as doubles, bigints as full 64-bit values flagged in a mask.
+import { native } from "../native.js";
+import { SyscallError } from "./errors.js";
+import { MAX_ERRNO, type SyscallArg, type SyscallInterface, syscallName } from "./sysif.js";
+
+const f64 = new Float64Array(native.callBuffer, 0, 8);
+const i64 = new BigInt64Array(native.callBuffer, 64, 8);
+
+function put(k: number, v: SyscallArg): number {
+  if (typeof v === "number") {
+    f64[k] = v;
+    return 0;
+  }
+  i64[k] = BigInt.asIntN(64, v);
+  return 1 << k;
+}
+
+/**
+ * Performs a syscall in this process, synchronously, and returns the raw result (-4095..-1 is
+ * -errno). The floor every local syscall method stands on.
+ */
+export function rawSyscall(
+  nr: number,
+  a1: SyscallArg = 0,
+  a2: SyscallArg = 0,
+  a3: SyscallArg = 0,
+  a4: SyscallArg = 0,
+  a5: SyscallArg = 0,
+  a6: SyscallArg = 0,
+): number {
+  f64[0] = nr;
+  const mask = put(1, a1) | put(2, a2) | put(3, a3) | put(4, a4) | put(5, a5) | put(6, a6);
+  if (mask) i64[0] = BigInt(mask);
+  return native.syscall();
+}
+
+/** The full 64-bit result of the last rawSyscall, for the rare result beyond 2^53. */
+export function lastResult64(): bigint {
+  return i64[7] ?? 0n;
+}
+
+/** SyscallInterface for the Node process. */
+export class LocalSyscall implements SyscallInterface {
+  syscall(
+    nr: number,
+    a1?: SyscallArg,
+    a2?: SyscallArg,
+    a3?: SyscallArg,
+    a4?: SyscallArg,
+    a5?: SyscallArg,
+    a6?: SyscallArg,
+  ): Promise<number> {
+    const ret = rawSyscall(nr, a1, a2, a3, a4, a5, a6);
+    if (ret < 0 && ret >= -MAX_ERRNO) return Promise.reject(new SyscallError(-ret, syscallName(nr)));
+    return Promise.resolve(ret);
+  }
+
+  /** The Node process cannot go away under us; there is nothing to close. */
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
