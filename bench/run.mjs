@@ -1,7 +1,9 @@
 // Benchmarks, each against a baseline measured in the same run, so the ratios mean something on a
 // shared, noisy machine. Run with `npm run bench`.
 import { readFileSync } from "node:fs";
+import { Socket } from "node:net";
 import { cpus } from "node:os";
+import { Readable } from "node:stream";
 import { SYS } from "../dist/gen/sys.js";
 import { localThread } from "../dist/index.js";
 import { native } from "../dist/native.js";
@@ -100,3 +102,131 @@ console.log(`  ${cycle.toFixed(1)} ns per ptr+free`);
 console.log(`  live JS heap after GC   ${mib(before.heap)} -> ${mib(after.heap)}`);
 console.log(`  allocator arenas        ${before.arenas} -> ${after.arenas} (1 MiB each)`);
 console.log(`  RSS                     ${mib(before.rss)} -> ${mib(after.rss)} (V8 keeps heap pages it grew)`);
+
+// Async IO: the same bytes through a kernel pipe, 64 KiB at a time, by AsyncFileDescriptors and by
+// Node's own streams (Readable.pipe into a net.Socket, read by a net.Socket).
+const CHUNK = 64 * 1024;
+const TOTAL = 512 * 2 ** 20;
+const chunk = Buffer.alloc(CHUNK, 0x5a);
+
+async function afdPipe() {
+  const { read, write } = await localThread.pipe();
+  const r = await localThread.makeAfd(read, true);
+  const w = await localThread.makeAfd(write, true);
+  const start = process.hrtime.bigint();
+  const writing = (async () => {
+    for (let sent = 0; sent < TOTAL; sent += CHUNK) await w.writeAllBytes(chunk);
+    await w.close();
+  })();
+  let received = 0;
+  for (;;) {
+    const data = await r.readSomeBytes(CHUNK);
+    if (data.length === 0) break;
+    received += data.length;
+  }
+  await writing;
+  const secs = Number(process.hrtime.bigint() - start) / 1e9;
+  await r.close();
+  if (received !== TOTAL) throw new Error(`received ${received} of ${TOTAL}`);
+  return TOTAL / secs;
+}
+
+// The same, keeping the bytes in our memory: one buffer each side, reused (no copies into or out
+// of JavaScript; what a program forwarding data between fds does).
+async function afdPipeReused() {
+  const { read, write } = await localThread.pipe();
+  const r = await localThread.makeAfd(read, true);
+  const w = await localThread.makeAfd(write, true);
+  const start = process.hrtime.bigint();
+  const writing = (async () => {
+    let buf = await localThread.ptr(chunk);
+    for (let sent = 0; sent < TOTAL; sent += CHUNK) {
+      let done;
+      let rest = buf;
+      while (rest.size() > 0) {
+        const [written, unwritten] = await w.write(rest);
+        done = done ? done.merge(written) : written;
+        rest = unwritten;
+      }
+      buf = done.merge(rest);
+    }
+    buf.free();
+    await w.close();
+  })();
+  let received = 0;
+  let buf = await localThread.malloc(Buffer, CHUNK);
+  for (;;) {
+    const [valid, rest] = await r.read(buf);
+    if (valid.size() === 0) break;
+    received += valid.size();
+    buf = valid.merge(rest);
+  }
+  await writing;
+  const secs = Number(process.hrtime.bigint() - start) / 1e9;
+  await r.close();
+  if (received !== TOTAL) throw new Error(`received ${received} of ${TOTAL}`);
+  return TOTAL / secs;
+}
+
+async function nodePipe() {
+  const { read, write } = await localThread.pipe();
+  const reader = new Socket({ fd: read.release(), readable: true, writable: false });
+  const writer = new Socket({ fd: write.release(), readable: false, writable: true });
+  const start = process.hrtime.bigint();
+  let received = 0;
+  reader.on("data", (d) => (received += d.length));
+  const ended = new Promise((resolve) => reader.on("end", resolve));
+  Readable.from(
+    (function* () {
+      for (let sent = 0; sent < TOTAL; sent += CHUNK) yield chunk;
+    })(),
+  ).pipe(writer);
+  await ended;
+  const secs = Number(process.hrtime.bigint() - start) / 1e9;
+  reader.destroy();
+  if (received !== TOTAL) throw new Error(`received ${received} of ${TOTAL}`);
+  return TOTAL / secs;
+}
+
+async function median(rounds, f) {
+  const xs = [];
+  for (let i = 0; i < rounds; i++) xs.push(await f());
+  xs.sort((a, b) => a - b);
+  return xs[Math.floor(rounds / 2)];
+}
+
+await afdPipe();
+await afdPipeReused();
+await nodePipe();
+const reused = await median(5, afdPipeReused);
+const copied = await median(5, afdPipe);
+const node64 = await median(5, nodePipe);
+const gib = (bps) => `${(bps / 2 ** 30).toFixed(2)} GiB/s`;
+console.log(`\npipe throughput: ${TOTAL / 2 ** 20} MiB in 64 KiB chunks through a kernel pipe, median of 5`);
+console.log(
+  `  AsyncFileDescriptor, write/read of reused buffers     ${gib(reused)}  ${(reused / node64).toFixed(2)}x Node`,
+);
+console.log(
+  `  AsyncFileDescriptor, writeAllBytes/readSomeBytes       ${gib(copied)}  ${(copied / node64).toFixed(2)}x Node (a copy in, a copy out)`,
+);
+console.log(`  Node streams (Readable.pipe into net.Socket)          ${gib(node64)}`);
+
+// Memory per AsyncFileDescriptor, registered and then waiting in a read.
+const pipes = [];
+const heap0 = snapshot().heap;
+for (let i = 0; i < 1000; i++) {
+  const { read, write } = await localThread.pipe();
+  pipes.push({ r: await localThread.makeAfd(read, true), write });
+}
+const heap1 = snapshot().heap;
+const reads = pipes.map(({ r }) => r.readSomeBytes(16));
+const heap2 = snapshot().heap;
+console.log("\n1000 AsyncFileDescriptors waiting at once (JS heap after GC)");
+console.log(`  per registration    ${((heap1 - heap0) / 1000).toFixed(0)} bytes (pipe handles included)`);
+console.log(`  per waiting read    ${((heap2 - heap1) / 1000).toFixed(0)} bytes more`);
+for (const { write } of pipes) await write.write(await localThread.ptr(Buffer.from("x")));
+await Promise.all(reads);
+for (const { r, write } of pipes) {
+  await r.close();
+  await write.close();
+}

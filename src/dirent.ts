@@ -30,6 +30,11 @@ const nameOffset = layouts.linux_dirent64.fields.d_name[0];
 
 /** The records one getdents64 call returns. Allocate with `malloc(DirentList, size)`. */
 export class DirentList extends Array<Dirent> {
+  // map, filter and slice give plain arrays.
+  static override get [Symbol.species]() {
+    return Array;
+  }
+
   static getSerializer(): Serializer<DirentList> {
     return direntListSerializer;
   }

@@ -86,6 +86,20 @@ export class EpolledFileDescriptor {
     if (generation === this.generation) this.status &= ~mask;
   }
 
+  /**
+   * Runs `attempt` once the events in `mask` are ready, and again after each time it reports
+   * EAGAIN by resolving undefined (the cheap path of tryRead and tryWrite).
+   */
+  async retryUntilDefined<T>(mask: number, attempt: () => Promise<T | undefined>): Promise<T> {
+    for (;;) {
+      if (!(this.status & mask)) await this.waitFor(mask);
+      const generation = this.generation;
+      const result = await attempt();
+      if (result !== undefined) return result;
+      this.negedge(mask, generation);
+    }
+  }
+
   /** Runs `op` once the events in `mask` are ready, again after each EAGAIN. */
   async retry<T>(mask: number, op: () => Promise<T>): Promise<T> {
     for (;;) {
@@ -118,6 +132,8 @@ export class EpolledFileDescriptor {
 export class Epoller {
   readonly #registrations = new Map<number, EpolledFileDescriptor>();
   readonly #events: Pointer<Buffer>;
+  /** The events buffer as JavaScript sees it (our own memory), to parse without a copy. */
+  readonly #eventsView: Buffer;
   #nextId = 1;
   #waiting = 0;
   #watch: WatchHandle | undefined;
@@ -128,6 +144,7 @@ export class Epoller {
     events: Pointer<Buffer>,
   ) {
     this.#events = events;
+    this.#eventsView = Buffer.from(native.view(events.near, events.size()));
   }
 
   /** Makes an Epoller for `task`, which must be our own process (its epfd is watched by libuv). */
@@ -181,7 +198,7 @@ export class Epoller {
     for (;;) {
       const n = rawSyscall(SYS.epoll_wait, this.epfd.near, address, EVENTS_PER_WAIT, 0);
       if (n <= 0) return; // 0: nothing pending; -EINTR: libuv calls again while the fd is readable
-      const bytes = native.memRead(address, n * EpollEvent.sizeof);
+      const bytes = this.#eventsView;
       for (let i = 0; i < n; i++) {
         const off = i * EpollEvent.sizeof;
         const id = Number(bytes.readBigUInt64LE(off + layouts.epoll_event.fields.data[0]));
@@ -221,12 +238,12 @@ export class AsyncFileDescriptor {
 
   /** `read(2)` without blocking: waits until readable. Returns [filled, rest]; filled is empty at EOF. */
   read<T>(buf: Pointer<T>): Promise<[ReadablePointer<T>, Pointer<T>]> {
-    return this.epolled.retry(READ_EVENTS, () => this.handle.read(buf));
+    return this.epolled.retryUntilDefined(READ_EVENTS, () => this.handle.tryRead(buf));
   }
 
   /** `write(2)` without blocking: waits until writable. Returns [written, rest]; may be partial. */
   write<T>(buf: Pointer<T>): Promise<[Pointer<T>, Pointer<T>]> {
-    return this.epolled.retry(WRITE_EVENTS, () => this.handle.write(buf));
+    return this.epolled.retryUntilDefined(WRITE_EVENTS, () => this.handle.tryWrite(buf));
   }
 
   /** Writes all of `buf`, however many partial writes it takes. */

@@ -22,7 +22,9 @@ export {
 export { ClosedFileDescriptorError, UseAfterFreeError } from "./handle/errors.js";
 export { MemoryMapping } from "./handle/mapping.js";
 export { LinearPointer, Pointer, ReadablePointer, WrittenPointer } from "./handle/pointer.js";
+export { Inotify, Watch } from "./inotify-watch.js";
 export { SyscallError, SyscallHangupError, SyscallSendError } from "./near/errors.js";
+export type { SyscallArg, SyscallInterface } from "./near/sysif.js";
 export { FileDescriptor, Task } from "./task.js";
 export { localThread } from "./tasks/local.js";
 export { Thread } from "./thread.js";

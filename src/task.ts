@@ -11,9 +11,13 @@ import { SignalTask } from "./signal.js";
 import { StdioFileDescriptor, StdioTask } from "./stdio.js";
 import { EpollFileDescriptor, EpollTask } from "./sys/epoll.js";
 import { EventfdTask } from "./sys/eventfd.js";
+import { InotifyFileDescriptor, InotifyTask } from "./sys/inotify.js";
 import { MmanFileDescriptor, MmanTask } from "./sys/mman.js";
+import { SignalfdFileDescriptor, SignalfdTask } from "./sys/signalfd.js";
 import { SocketFileDescriptor, SocketTask } from "./sys/socket.js";
 import { StatFileDescriptor, StatTask } from "./sys/stat.js";
+import { TimerfdFileDescriptor, TimerfdTask } from "./sys/timerfd.js";
+import { UioFileDescriptor } from "./sys/uio.js";
 import {
   CredentialsTask,
   CwdFileDescriptor,
@@ -33,11 +37,15 @@ export interface FileDescriptor
     EpollFileDescriptor,
     FcntlFileDescriptor,
     FsFileDescriptor,
+    InotifyFileDescriptor,
     IoFileDescriptor,
     MmanFileDescriptor,
+    SignalfdFileDescriptor,
     SocketFileDescriptor,
     StatFileDescriptor,
-    StdioFileDescriptor {}
+    StdioFileDescriptor,
+    TimerfdFileDescriptor,
+    UioFileDescriptor {}
 export class FileDescriptor extends BaseFileDescriptor {
   declare readonly task: Task;
 }
@@ -48,11 +56,15 @@ compose(FileDescriptor, [
   EpollFileDescriptor,
   FcntlFileDescriptor,
   FsFileDescriptor,
+  InotifyFileDescriptor,
   IoFileDescriptor,
   MmanFileDescriptor,
+  SignalfdFileDescriptor,
   SocketFileDescriptor,
   StatFileDescriptor,
   StdioFileDescriptor,
+  TimerfdFileDescriptor,
+  UioFileDescriptor,
 ]);
 
 /** A process we can make syscalls in, with every syscall not made on an fd as a method. */
@@ -63,12 +75,15 @@ export interface Task
     EventfdTask,
     FcntlTask,
     FsTask,
+    InotifyTask,
     MmanTask,
     PipeTask,
     SignalTask,
+    SignalfdTask,
     SocketTask,
     StatTask,
-    StdioTask {}
+    StdioTask,
+    TimerfdTask {}
 export class Task extends BaseTask {
   declare readonly _fd: FileDescriptor;
 
@@ -83,12 +98,15 @@ compose(Task, [
   EventfdTask,
   FcntlTask,
   FsTask,
+  InotifyTask,
   MmanTask,
   PipeTask,
   SignalTask,
+  SignalfdTask,
   SocketTask,
   StatTask,
   StdioTask,
+  TimerfdTask,
 ]);
 
 /** Copies the methods each family class defines (not those of the base) onto `target`. */

@@ -1,5 +1,9 @@
-// <time.h>: Timespec.
+// <time.h>: Timespec, Itimerspec, clock ids.
+//
+//   const timer = new Itimerspec(Timespec.fromSeconds(0.5), Timespec.fromSeconds(0.1));  // interval, value
+import * as gen from "./gen/constants.js";
 import * as layouts from "./gen/layouts.js";
+import { type Flag, family } from "./near/flags.js";
 import { type Serializer, StructReader, StructWriter } from "./struct.js";
 
 const NS_PER_S = 1_000_000_000;
@@ -37,5 +41,42 @@ const timespecSerializer: Serializer<Timespec> = {
   fromBytes(bytes) {
     const r = new StructReader(bytes, layouts.timespec);
     return new Timespec(r.int("tv_sec"), r.int("tv_nsec"));
+  },
+};
+
+/** Clock ids: `CLOCK_MONOTONIC` is `CLOCK.MONOTONIC`. */
+export const CLOCK = family("CLOCK", gen.CLOCK);
+export type CLOCK = Flag<"CLOCK">;
+
+/** `struct itimerspec`: a first expiration (`value`) and a period after it (`interval`, 0: once). */
+export class Itimerspec {
+  static readonly sizeof = layouts.itimerspec.size;
+  readonly interval: Timespec;
+  readonly value: Timespec;
+
+  /** Times are Timespecs or seconds. A zero `value` disarms a timer. */
+  constructor(interval: Timespec | number, value: Timespec | number) {
+    this.interval = typeof interval === "number" ? Timespec.fromSeconds(interval) : interval;
+    this.value = typeof value === "number" ? Timespec.fromSeconds(value) : value;
+  }
+
+  static getSerializer(): Serializer<Itimerspec> {
+    return itimerspecSerializer;
+  }
+}
+
+const itimerspecSerializer: Serializer<Itimerspec> = {
+  toBytes(t) {
+    const w = new StructWriter(layouts.itimerspec);
+    w.raw("it_interval", timespecSerializer.toBytes(t.interval));
+    w.raw("it_value", timespecSerializer.toBytes(t.value));
+    return w.bytes;
+  },
+  fromBytes(bytes) {
+    const r = new StructReader(bytes, layouts.itimerspec);
+    return new Itimerspec(
+      timespecSerializer.fromBytes(r.raw("it_interval")),
+      timespecSerializer.fromBytes(r.raw("it_value")),
+    );
   },
 };

@@ -124,6 +124,18 @@ export class BaseFileDescriptor {
     }
   }
 
+  /**
+   * Gives up this handle without closing the fd, and returns its number: for handing the fd to
+   * code outside the library (a `net.Socket`), which then owns it. Refuses while other handles
+   * name the fd, since they would outlive it.
+   */
+  release(): number {
+    if (!this.isOnlyHandle()) throw new Error(`${this}: other handles to this fd exist; cannot give it away`);
+    this.#valid = false;
+    this.task.fdTable.remove(this);
+    return this.near;
+  }
+
   /** A handle to the same fd through another task that shares this fd table. */
   forTask<T extends BaseTask>(task: T): T["_fd"] {
     this.borrow(task);

@@ -22,8 +22,10 @@ export interface Serializer<T> {
 
 /** Moves bytes in and out of a task's memory (a memcpy for our own process). */
 export interface MemoryGateway {
-  read(address: Address, length: number): Promise<Buffer>;
-  write(address: Address, bytes: Uint8Array): Promise<void>;
+  /** Copies `length` bytes at `address`, which lies in `mapping`. */
+  read(mapping: MemoryMapping, address: Address, length: number): Promise<Buffer>;
+  /** Copies `bytes` to `address`, which lies in `mapping`. */
+  write(mapping: MemoryMapping, address: Address, bytes: Uint8Array): Promise<void>;
 }
 
 /**
@@ -96,7 +98,7 @@ export class Pointer<T> {
   /** Reads and deserializes the value at this pointer. */
   async read(): Promise<T> {
     this.validate();
-    return this.serializer.fromBytes(await this.gateway.read(this.#address, this.#size));
+    return this.serializer.fromBytes(await this.gateway.read(this.allocation.mapping, this.#address, this.#size));
   }
 
   /** Writes `value` here, consuming this pointer; returns a pointer that knows the value. */
@@ -106,7 +108,7 @@ export class Pointer<T> {
     if (bytes.length > this.#size) {
       throw new RangeError(`value takes ${bytes.length} bytes but this pointer has ${this.#size}`);
     }
-    await this.gateway.write(this.#address, bytes);
+    await this.gateway.write(this.allocation.mapping, this.#address, bytes);
     return new WrittenPointer(this.consume(), value);
   }
 

@@ -38,7 +38,7 @@ export class RAM {
     const allocation =
       this.allocator.allocateNow(bytes.length) ?? (await this.allocator.malloc(this.task, bytes.length));
     try {
-      await this.gateway.write(allocation.address, bytes);
+      await this.gateway.write(allocation.mapping, allocation.address, bytes);
     } catch (e) {
       allocation.release();
       throw e;

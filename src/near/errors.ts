@@ -21,9 +21,10 @@ export class SyscallError extends Error {
   readonly errno: number;
   readonly code: string;
   readonly syscall: string;
-  path?: string;
-  dest?: string;
-  fd?: number;
+  // Declared, not defined: absent context stays absent, as on Node's errors.
+  declare path?: string;
+  declare dest?: string;
+  declare fd?: number;
 
   constructor(errno: number, syscall: string, context: SyscallErrorContext = {}) {
     const code = errnoNames[errno] ?? `E${errno}`;

@@ -9,6 +9,9 @@ export type Pid = number & { readonly __near: "Pid" };
 /** A virtual address, in some address space. */
 export type Address = number & { readonly __near: "Address" };
 
+/** An inotify watch descriptor, in some inotify instance. */
+export type WatchDescriptor = number & { readonly __near: "WatchDescriptor" };
+
 export const asFd = (n: number): Fd => n as Fd;
 export const asPid = (n: number): Pid => n as Pid;
 export const asAddress = (n: number): Address => n as Address;

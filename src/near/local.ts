@@ -56,6 +56,18 @@ export class LocalSyscall implements SyscallInterface {
     return Promise.resolve(ret);
   }
 
+  syscallRaw(
+    nr: number,
+    a1?: SyscallArg,
+    a2?: SyscallArg,
+    a3?: SyscallArg,
+    a4?: SyscallArg,
+    a5?: SyscallArg,
+    a6?: SyscallArg,
+  ): Promise<number> {
+    return Promise.resolve(rawSyscall(nr, a1, a2, a3, a4, a5, a6));
+  }
+
   /** The Node process cannot go away under us; there is nothing to close. */
   close(): Promise<void> {
     return Promise.resolve();

@@ -84,6 +84,8 @@ export const pwrite64 = (s: S, fd: Fd, buf: Address, count: Len, offset: number 
 export const pwritev2 = (s: S, fd: Fd, iov: Address, iovcnt: Int, offset: number | bigint, flags: Int): Ret =>
   s.syscall(SYS.pwritev2, fd, iov, iovcnt, offset, 0, flags);
 export const read = (s: S, fd: Fd, buf: Address, count: Len): Ret => s.syscall(SYS.read, fd, buf, count);
+/** read that resolves -errno instead of rejecting; see SyscallInterface.syscallRaw. */
+export const readRaw = (s: S, fd: Fd, buf: Address, count: Len): Ret => s.syscallRaw(SYS.read, fd, buf, count);
 export const readlinkat = (s: S, dirfd: Fd, path: Address, buf: Address, size: Len): Ret =>
   s.syscall(SYS.readlinkat, dirfd, path, buf, size);
 export const recvfrom = (
@@ -125,3 +127,5 @@ export const timerfd_settime = (s: S, fd: Fd, flags: Int, new_value: Address, ol
 export const unlinkat = (s: S, dirfd: Fd, path: Address, flags: Int): Ret =>
   s.syscall(SYS.unlinkat, dirfd, path, flags);
 export const write = (s: S, fd: Fd, buf: Address, count: Len): Ret => s.syscall(SYS.write, fd, buf, count);
+/** write that resolves -errno instead of rejecting; see SyscallInterface.syscallRaw. */
+export const writeRaw = (s: S, fd: Fd, buf: Address, count: Len): Ret => s.syscallRaw(SYS.write, fd, buf, count);

@@ -20,6 +20,20 @@ export interface SyscallInterface {
     a5?: SyscallArg,
     a6?: SyscallArg,
   ): Promise<number>;
+  /**
+   * Like `syscall`, but resolves with the raw result, -errno included, instead of rejecting: for
+   * callers to whom an error is routine (EAGAIN in a non-blocking loop), where an exception would
+   * cost more than the syscall. Still rejects when the target went away.
+   */
+  syscallRaw(
+    nr: number,
+    a1?: SyscallArg,
+    a2?: SyscallArg,
+    a3?: SyscallArg,
+    a4?: SyscallArg,
+    a5?: SyscallArg,
+    a6?: SyscallArg,
+  ): Promise<number>;
   /** Stops accepting requests. Requests already sent still settle. */
   close(): Promise<void>;
 }
@@ -34,3 +48,8 @@ export function syscallName(nr: number): string {
 
 /** The largest result that is an error: the kernel returns -4095..-1 for -errno. */
 export const MAX_ERRNO = 4095;
+
+/** Whether a raw result is -errno. */
+export function isErrno(result: number): boolean {
+  return result < 0 && result >= -MAX_ERRNO;
+}

@@ -49,6 +49,11 @@ const epollEventSerializer: Serializer<EpollEvent> = {
 
 /** What epoll_wait fills: as many events as fit. Allocate with `malloc(EpollEventList, n * EpollEvent.sizeof)`. */
 export class EpollEventList extends Array<EpollEvent> {
+  // map, filter and slice give plain arrays.
+  static override get [Symbol.species]() {
+    return Array;
+  }
+
   static getSerializer(): Serializer<EpollEventList> {
     return epollEventListSerializer;
   }

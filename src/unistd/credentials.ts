@@ -1,4 +1,4 @@
-// <unistd.h>, process identity: getpid, getppid, getuid, getgid, getpgid, setpgid, setsid.
+// <unistd.h>, process identity: getpid, gettid, getppid, getuid, getgid, getpgid, setpgid, setsid.
 import { checkInt } from "../args.js";
 import { BaseTask } from "../handle/task.js";
 import { asPid, type Pid } from "../near/ids.js";
@@ -9,6 +9,12 @@ export class CredentialsTask extends BaseTask {
    *  @see https://man7.org/linux/man-pages/man2/getpid.2.html */
   getpid(): Promise<Pid> {
     return raw.getpid(this.sysif);
+  }
+
+  /** `gettid()`: the id of the calling thread (for our own process: Node's main thread).
+   *  @see https://man7.org/linux/man-pages/man2/gettid.2.html */
+  gettid(): Promise<Pid> {
+    return raw.gettid(this.sysif);
   }
 
   /** `getppid()`: the parent's process id.

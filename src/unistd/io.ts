@@ -5,10 +5,13 @@
 //   const [written, unwritten] = await fd.write(await thr.ptr(Buffer.from("hello")));
 import { checkInt, checkInt64, checkPointer, withContext } from "../args.js";
 import * as gen from "../gen/constants.js";
+import { ERRNO } from "../gen/errno.js";
 import { BaseFileDescriptor } from "../handle/fd.js";
 import type { Pointer, ReadablePointer } from "../handle/pointer.js";
+import { SyscallError } from "../near/errors.js";
 import { type Flag, family } from "../near/flags.js";
 import * as raw from "../near/syscalls.js";
+import { isErrno } from "../near/sysif.js";
 
 export const SEEK = family("SEEK", gen.SEEK);
 export type SEEK = Flag<"SEEK">;
@@ -38,6 +41,34 @@ export class IoFileDescriptor extends BaseFileDescriptor {
     const n = await withContext(raw.write(task.sysif, this.borrow(task), buf.borrow(task), buf.size()), {
       fd: this.near,
     });
+    return buf.split(n);
+  }
+
+  /**
+   * `read(fd, buf, count)`, for non-blocking loops: like `read`, but resolves undefined where read
+   * would reject with EAGAIN (no exception per wait).
+   * @see https://man7.org/linux/man-pages/man2/read.2.html
+   */
+  async tryRead<T>(buf: Pointer<T>): Promise<[ReadablePointer<T>, Pointer<T>] | undefined> {
+    checkPointer("buf", buf);
+    const task = this.task;
+    const n = await raw.readRaw(task.sysif, this.borrow(task), buf.borrow(task), buf.size());
+    if (n === -ERRNO.EAGAIN) return undefined;
+    if (isErrno(n)) throw new SyscallError(-n, "read", { fd: this.near });
+    return buf.readableSplit(n);
+  }
+
+  /**
+   * `write(fd, buf, count)`, for non-blocking loops: like `write`, but resolves undefined where
+   * write would reject with EAGAIN.
+   * @see https://man7.org/linux/man-pages/man2/write.2.html
+   */
+  async tryWrite<T>(buf: Pointer<T>): Promise<[Pointer<T>, Pointer<T>] | undefined> {
+    checkPointer("buf", buf);
+    const task = this.task;
+    const n = await raw.writeRaw(task.sysif, this.borrow(task), buf.borrow(task), buf.size());
+    if (n === -ERRNO.EAGAIN) return undefined;
+    if (isErrno(n)) throw new SyscallError(-n, "write", { fd: this.near });
     return buf.split(n);
   }
 

@@ -1,0 +1,154 @@
+// A file system watcher on inotify: one inotify fd read asynchronously, its events sorted to
+// per-path Watches.
+//
+//   const inotify = await Inotify.make(thr);
+//   const watch = await inotify.add("/tmp/dir", IN.CREATE);
+//   const event = await watch.waitUntilEvent(IN.CREATE, "new-file");
+//   await watch.remove();  await inotify.close();
+import { AsyncFileDescriptor, type Epoller } from "./epoller.js";
+import type { RAM } from "./memory/ram.js";
+import { stringSerializer } from "./struct.js";
+import { IN, type InotifyEvent, InotifyEventList, type WatchDescriptor } from "./sys/inotify.js";
+import type { Task } from "./task.js";
+
+const READ_SIZE = 4096;
+
+/** What Inotify needs of a thread. */
+export interface InotifyThread {
+  readonly task: Task;
+  readonly ram: RAM;
+  readonly epoller: Epoller;
+}
+
+export class Inotify {
+  readonly #watches = new Map<number, Watch>();
+  #reader: Promise<void> | undefined;
+
+  private constructor(
+    readonly afd: AsyncFileDescriptor,
+    readonly ram: RAM,
+  ) {}
+
+  /** Makes an inotify instance in `thr`, read through its epoller. */
+  static async make(thr: InotifyThread): Promise<Inotify> {
+    const fd = await thr.task.inotifyInit(IN.NONBLOCK);
+    return new Inotify(await AsyncFileDescriptor.make(thr.epoller, thr.ram, fd), thr.ram);
+  }
+
+  /** Watches `path` for the events in `mask`. Adding a path twice gives the same Watch. */
+  async add(path: string, mask: IN): Promise<Watch> {
+    const ptr = await this.ram.ptr(stringSerializer, path);
+    try {
+      const wd = await this.afd.handle.inotifyAddWatch(ptr, mask);
+      let watch = this.#watches.get(wd);
+      if (!watch) {
+        watch = new Watch(this, wd, path);
+        this.#watches.set(wd, watch);
+      }
+      return watch;
+    } finally {
+      ptr.free();
+    }
+  }
+
+  /** Internal: reads events while some watch waits for them. */
+  pump(): void {
+    if (this.#reader) return;
+    this.#reader = this.#read().finally(() => {
+      this.#reader = undefined;
+      if ([...this.#watches.values()].some((w) => w.waiting)) this.pump();
+    });
+  }
+
+  async #read(): Promise<void> {
+    try {
+      while ([...this.#watches.values()].some((w) => w.waiting)) {
+        const buf = await this.ram.malloc(InotifyEventList.getSerializer(), READ_SIZE);
+        const [valid, rest] = await this.afd.read(buf);
+        const events = await valid.read();
+        valid.merge(rest).free();
+        for (const event of events) this.#deliver(event);
+      }
+    } catch (e) {
+      for (const watch of this.#watches.values()) watch.fail(e);
+    }
+  }
+
+  #deliver(event: InotifyEvent): void {
+    if (event.mask & IN.Q_OVERFLOW) {
+      for (const watch of this.#watches.values()) watch.deliver(event);
+      return;
+    }
+    const watch = this.#watches.get(event.wd);
+    if (!watch) return;
+    watch.deliver(event);
+    if (event.mask & IN.IGNORED) this.#watches.delete(event.wd);
+  }
+
+  /** Closes the inotify fd; waiting watches reject. */
+  async close(): Promise<void> {
+    await this.afd.close();
+  }
+}
+
+/** The events of one watched path. */
+export class Watch {
+  #queue: InotifyEvent[] = [];
+  #waiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
+  #removed = false;
+
+  constructor(
+    readonly inotify: Inotify,
+    readonly wd: WatchDescriptor,
+    readonly path: string,
+  ) {}
+
+  /** Whether someone waits for events. */
+  get waiting(): boolean {
+    return this.#waiters.length > 0;
+  }
+
+  /** The events that arrived since the last call; waits for at least one. */
+  async wait(): Promise<InotifyEvent[]> {
+    while (this.#queue.length === 0) {
+      if (this.#removed) throw new Error(`watch of ${this.path} was removed`);
+      await new Promise<void>((resolve, reject) => {
+        this.#waiters.push({ resolve, reject });
+        this.inotify.pump();
+      });
+    }
+    const events = this.#queue;
+    this.#queue = [];
+    return events;
+  }
+
+  /** Waits for an event with any bit of `mask` (and, when given, this `name`), skipping others. */
+  async waitUntilEvent(mask: IN, name?: string): Promise<InotifyEvent> {
+    for (;;) {
+      const events = await this.wait();
+      const i = events.findIndex((e) => e.mask & mask && (name === undefined || e.name === name));
+      if (i >= 0) {
+        this.#queue = [...events.slice(i + 1), ...this.#queue];
+        return events[i]!;
+      }
+    }
+  }
+
+  /** `inotify_rm_watch`, then waits for the IN_IGNORED that confirms it. */
+  async remove(): Promise<void> {
+    await this.inotify.afd.handle.inotifyRmWatch(this.wd);
+    if (!this.#removed) await this.waitUntilEvent(IN.IGNORED);
+  }
+
+  /** Internal: an event for this watch arrived. */
+  deliver(event: InotifyEvent): void {
+    this.#queue.push(event);
+    if (event.mask & IN.IGNORED) this.#removed = true;
+    for (const w of this.#waiters.splice(0)) w.resolve();
+  }
+
+  /** Internal: reading failed. */
+  fail(e: unknown): void {
+    for (const w of this.#waiters.splice(0)) w.reject(e);
+  }
+}

@@ -1,0 +1,105 @@
+// <sys/inotify.h>: file system events: inotify_init1, inotify_add_watch, inotify_rm_watch.
+// The higher-level watcher is src/inotify-watch.ts (Inotify, Watch).
+//
+//   const ifd = await thr.task.inotifyInit(IN.NONBLOCK);
+//   const wd = await ifd.inotifyAddWatch(await thr.ptr("/tmp"), IN.CREATE);
+import { checkInt, checkPointer, pathOf, withContext } from "../args.js";
+import type { PathPointer } from "../fcntl.js";
+import * as gen from "../gen/constants.js";
+import * as layouts from "../gen/layouts.js";
+import { BaseFileDescriptor } from "../handle/fd.js";
+import { BaseTask } from "../handle/task.js";
+import { type Flag, family } from "../near/flags.js";
+import type { WatchDescriptor } from "../near/ids.js";
+import * as raw from "../near/syscalls.js";
+import { type Serializer, StructReader } from "../struct.js";
+
+/** Events and flags: `IN_CREATE` is `IN.CREATE`; `IN.NONBLOCK`/`IN.CLOEXEC` for inotifyInit. */
+export const IN = family("IN", gen.IN);
+export type IN = Flag<"IN">;
+export type { WatchDescriptor };
+
+const L = layouts.inotify_event;
+const NAME_OFFSET = L.fields.name[0];
+
+/** One `struct inotify_event`; `name` is empty for events on the watched object itself. */
+export class InotifyEvent {
+  constructor(
+    readonly wd: WatchDescriptor,
+    readonly mask: IN,
+    readonly cookie: number,
+    readonly name: string,
+  ) {}
+}
+
+/** The events one read returns. Allocate with `malloc(InotifyEventList, size)` (4096 is plenty). */
+export class InotifyEventList extends Array<InotifyEvent> {
+  // map, filter and slice give plain arrays.
+  static override get [Symbol.species]() {
+    return Array;
+  }
+
+  static getSerializer(): Serializer<InotifyEventList> {
+    return {
+      toBytes() {
+        throw new TypeError("inotify events are written by the kernel");
+      },
+      fromBytes(bytes) {
+        const list = new InotifyEventList();
+        for (let off = 0; off + NAME_OFFSET <= bytes.length; ) {
+          const r = new StructReader(bytes.subarray(off), { size: NAME_OFFSET, fields: L.fields });
+          const len = r.uint("len");
+          const name = bytes.subarray(off + NAME_OFFSET, off + NAME_OFFSET + len);
+          const end = name.indexOf(0);
+          list.push(
+            new InotifyEvent(
+              r.int("wd") as WatchDescriptor,
+              r.uint("mask") as IN,
+              r.uint("cookie"),
+              name.toString("utf8", 0, end < 0 ? len : end),
+            ),
+          );
+          off += NAME_OFFSET + len;
+        }
+        return list;
+      },
+    };
+  }
+}
+
+export class InotifyTask extends BaseTask {
+  /**
+   * `inotify_init1(flags)`: make an inotify instance. Close-on-exec is always added.
+   * @see https://man7.org/linux/man-pages/man2/inotify_init1.2.html
+   */
+  async inotifyInit(flags: IN = 0 as IN): Promise<this["_fd"]> {
+    checkInt("flags", flags);
+    this.collectGarbage();
+    return this.makeFd(await raw.inotify_init1(this.sysif, flags | IN.CLOEXEC));
+  }
+}
+
+export class InotifyFileDescriptor extends BaseFileDescriptor {
+  /**
+   * `inotify_add_watch(fd, pathname, mask)`: watch a path for the events in `mask`.
+   * @see https://man7.org/linux/man-pages/man2/inotify_add_watch.2.html
+   */
+  async inotifyAddWatch(path: PathPointer, mask: IN): Promise<WatchDescriptor> {
+    checkPointer("path", path, true);
+    checkInt("mask", mask);
+    const task = this.task;
+    const wd = await withContext(raw.inotify_add_watch(task.sysif, this.borrow(task), path.borrow(task), mask), {
+      path: pathOf(path),
+    });
+    return wd as WatchDescriptor;
+  }
+
+  /**
+   * `inotify_rm_watch(fd, wd)`: stop a watch; an `IN.IGNORED` event follows.
+   * @see https://man7.org/linux/man-pages/man2/inotify_rm_watch.2.html
+   */
+  async inotifyRmWatch(wd: WatchDescriptor): Promise<void> {
+    checkInt("wd", wd);
+    await withContext(raw.inotify_rm_watch(this.task.sysif, this.borrow(this.task), wd), { fd: this.near });
+  }
+}

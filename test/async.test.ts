@@ -1,0 +1,193 @@
+// Async IO: the Epoller in Node's event loop and AsyncFileDescriptor, against real pipes and sockets.
+import assert from "node:assert/strict";
+import { once } from "node:events";
+import * as net from "node:net";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import { ClosedFileDescriptorError, type SyscallArg, type SyscallInterface, Task, localThread as thr } from "rsyscall";
+import { SockaddrIn } from "rsyscall/netinet/in";
+import { AF, SHUT, SOCK } from "rsyscall/sys/socket";
+import { SockaddrUn } from "rsyscall/sys/un";
+import { scratchDir } from "./util.js";
+
+async function asyncPipe() {
+  const { read, write } = await thr.pipe();
+  return { r: await thr.makeAfd(read, true), w: await thr.makeAfd(write, true) };
+}
+
+const tick = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+// A bug here tends to hang a wait forever: each test fails after its timeout instead.
+const limit = { timeout: 20_000 };
+
+describe("AsyncFileDescriptor over pipes", limit, () => {
+  test("a read waits for a later write without blocking the event loop", async () => {
+    const { r, w } = await asyncPipe();
+    let reading = true;
+    const got = r.readSomeBytes().finally(() => (reading = false));
+    await tick(20);
+    assert.ok(reading, "still waiting: nothing was written");
+    await w.writeAllBytes(Buffer.from("later"));
+    assert.equal((await got).toString(), "later");
+    await r.close();
+    await w.close();
+  });
+
+  for (const count of [5, 500]) {
+    test(`${count} concurrent pipes each deliver their own data`, async () => {
+      const pipes = await Promise.all(Array.from({ length: count }, asyncPipe));
+      const reads = pipes.map(({ r }) => r.readSomeBytes());
+      await Promise.all(pipes.map(({ w }, i) => w.writeAllBytes(Buffer.from(`pipe ${i}`))));
+      const results = await Promise.all(reads);
+      assert.deepEqual(
+        results.map((b) => b.toString()),
+        pipes.map((_, i) => `pipe ${i}`),
+      );
+      for (const { r, w } of pipes) {
+        await r.close();
+        await w.close();
+      }
+    });
+  }
+
+  test("8 MiB through a pipe arrives intact", async () => {
+    const { r, w } = await asyncPipe();
+    const data = Buffer.alloc(8 << 20);
+    for (let i = 0; i < data.length; i += 4) data.writeUInt32LE(i, i);
+    const writing = w.writeAllBytes(data).then(() => w.close());
+    const chunks: Buffer[] = [];
+    for (;;) {
+      const chunk = await r.readSomeBytes(65536);
+      if (chunk.length === 0) break;
+      chunks.push(chunk);
+    }
+    await writing;
+    assert.ok(Buffer.concat(chunks).equals(data));
+    await r.close();
+  });
+
+  test("a read in the wrong direction fails with EBADF at once", async () => {
+    const { r, w } = await asyncPipe();
+    const start = process.hrtime.bigint();
+    await assert.rejects(w.read(await thr.malloc(Buffer, 8)), { code: "EBADF", syscall: "read" });
+    assert.ok(process.hrtime.bigint() - start < 1_000_000_000n, "within a second");
+    await assert.rejects(r.write(await thr.ptr(Buffer.from("x"))), { code: "EBADF", syscall: "write" });
+    await r.close();
+    await w.close();
+  });
+
+  test("an EAGAIN that returns after the data and its edge arrived still completes the read", async () => {
+    // A syscall interface that performs each syscall at once but hands back read's result only
+    // when told: the EAGAIN of an empty pipe is returned after data was written and epoll saw it.
+    const local = thr.task.sysif;
+    let release: (() => void) | undefined;
+    const hold = (nr: number, result: Promise<number>): Promise<number> => {
+      if (release !== undefined || nr !== 0 /* read */) return result;
+      result.catch(() => {}); // handled once released
+      return new Promise((resolve, reject) => {
+        release = () => result.then(resolve, reject);
+      });
+    };
+    const delayed: SyscallInterface = {
+      syscall: (nr: number, ...args: SyscallArg[]) => hold(nr, local.syscall(nr, ...args)),
+      syscallRaw: (nr: number, ...args: SyscallArg[]) => hold(nr, local.syscallRaw(nr, ...args)),
+      close: () => local.close(),
+    };
+    const slowTask = new Task(delayed, thr.task.pid, thr.task);
+    const { r, w } = await asyncPipe();
+    const slow = r.withHandle(r.handle.forTask(slowTask));
+    const reading = slow.readSomeBytes();
+    await tick(10);
+    assert.ok(release, "the first read (an EAGAIN) is being held");
+    await w.writeAllBytes(Buffer.from("raced"));
+    await tick(10);
+    release();
+    assert.equal((await reading).toString(), "raced");
+    await r.close();
+    await w.close();
+  });
+
+  test("close removes the registration and rejects waiting reads", async () => {
+    const { r, w } = await asyncPipe();
+    const before = thr.epoller.size;
+    const waiting = r.readSomeBytes();
+    await r.close();
+    await assert.rejects(waiting, ClosedFileDescriptorError);
+    assert.equal(thr.epoller.size, before - 1);
+    await w.close();
+  });
+
+  test("the event loop stays responsive: a setInterval keeps firing while 100 reads wait", async () => {
+    const pipes = await Promise.all(Array.from({ length: 100 }, asyncPipe));
+    const reads = pipes.map(({ r }) => r.readSomeBytes());
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 5);
+    while (ticks < 10) await tick(5);
+    clearInterval(timer);
+    for (const { w } of pipes) await w.writeAllBytes(Buffer.from("x"));
+    assert.equal((await Promise.all(reads)).length, 100);
+    for (const { r, w } of pipes) {
+      await r.close();
+      await w.close();
+    }
+  });
+});
+
+describe("AsyncFileDescriptor over sockets", limit, () => {
+  test("a unix socket accept/connect pair, fully async", async () => {
+    const path = join(scratchDir(), "async.sock");
+    const server = await thr.makeAfd(await thr.socket(AF.UNIX, SOCK.of(SOCK.STREAM, SOCK.NONBLOCK)));
+    await server.bind(await thr.ptr(new SockaddrUn(path)));
+    await server.handle.listen(10);
+    const accepting = server.accept(SOCK.NONBLOCK);
+    const client = await thr.makeAfd(await thr.socket(AF.UNIX, SOCK.of(SOCK.STREAM, SOCK.NONBLOCK)));
+    await client.connect(await thr.ptr(new SockaddrUn(path)));
+    const conn = await server.makeNewAfd(await accepting);
+    await client.writeAllBytes(Buffer.from("over unix"));
+    assert.equal((await conn.readSomeBytes()).toString(), "over unix");
+    await client.handle.shutdown(SHUT.WR);
+    await conn.waitForRdhup();
+    for (const afd of [server, client, conn]) await afd.close();
+  });
+
+  test("a TCP accept/connect pair, fully async, with peer addresses", async () => {
+    const server = await thr.makeAfd(await thr.socket(AF.INET, SOCK.STREAM), true);
+    const addr = await thr.bindGetsockname(server.handle, new SockaddrIn(0, "127.0.0.1"));
+    await server.handle.listen(10);
+    const accepting = server.acceptAddr(SOCK.NONBLOCK);
+    const client = await thr.makeAfd(await thr.socket(AF.INET, SOCK.of(SOCK.STREAM, SOCK.NONBLOCK)));
+    await client.connect(await thr.ptr(addr));
+    const [connFd, peer] = await accepting;
+    assert.ok(peer instanceof SockaddrIn);
+    assert.equal(peer.addr, "127.0.0.1");
+    const conn = await server.makeNewAfd(connFd);
+    await conn.writeAllBytes(Buffer.from("over tcp"));
+    assert.equal((await client.readSomeBytes()).toString(), "over tcp");
+    for (const afd of [server, client, conn]) await afd.close();
+  });
+
+  test("a refused async connect rejects with ECONNREFUSED", async () => {
+    const probe = net.createServer().listen(0, "127.0.0.1");
+    await once(probe, "listening");
+    const port = (probe.address() as net.AddressInfo).port;
+    await new Promise((r) => probe.close(r));
+    const client = await thr.makeAfd(await thr.socket(AF.INET, SOCK.of(SOCK.STREAM, SOCK.NONBLOCK)));
+    await assert.rejects(client.connect(await thr.ptr(new SockaddrIn(port, "127.0.0.1"))), {
+      code: "ECONNREFUSED",
+      syscall: "connect",
+    });
+    await client.close();
+  });
+
+  test("talks to a Node server and client", async () => {
+    const server = net.createServer((s) => s.pipe(s)).listen(0, "127.0.0.1");
+    await once(server, "listening");
+    const port = (server.address() as net.AddressInfo).port;
+    const client = await thr.makeAfd(await thr.socket(AF.INET, SOCK.of(SOCK.STREAM, SOCK.NONBLOCK)));
+    await client.connect(await thr.ptr(new SockaddrIn(port, "127.0.0.1")));
+    await client.writeAllBytes(Buffer.from("echo me"));
+    assert.equal((await client.readSomeBytes()).toString(), "echo me");
+    await client.close();
+    server.close();
+  });
+});
