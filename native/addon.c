@@ -123,8 +123,17 @@ static napi_value address_value(napi_env env, void (*fn)(void))
 
 static napi_value init(napi_env env, napi_value exports)
 {
-	napi_value call_buffer;
+	napi_value call_buffer, server_flags, flag;
 	CHECK(napi_create_external_arraybuffer(env, &call, sizeof(call), NULL, NULL, &call_buffer));
+	CHECK(napi_create_object(env, &server_flags));
+#define FLAG(name) \
+	CHECK(napi_create_int32(env, RSYS_##name, &flag)); \
+	CHECK(napi_set_named_property(env, server_flags, #name, flag))
+	FLAG(RESET_SIGNALS);
+	FLAG(UNBLOCK_ALL);
+	FLAG(PDEATHSIG);
+	FLAG(CLOEXEC_SOCKET);
+	FLAG(CLOSE_FD);
 	napi_property_descriptor props[] = {
 		{"syscall", NULL, do_syscall, NULL, NULL, NULL, napi_enumerable, NULL},
 		{"memRead", NULL, mem_read, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -134,10 +143,13 @@ static napi_value init(napi_env env, napi_value exports)
 		{"setWatchRef", NULL, rsys_set_watch_ref, NULL, NULL, NULL, napi_enumerable, NULL},
 		{"unwatch", NULL, rsys_unwatch, NULL, NULL, NULL, napi_enumerable, NULL},
 		{"callBuffer", NULL, NULL, NULL, NULL, call_buffer, napi_enumerable, NULL},
+		{"serverFlags", NULL, NULL, NULL, NULL, server_flags, napi_enumerable, NULL},
 		{"trampolineAddress", NULL, NULL, NULL, NULL, address_value(env, rsys_trampoline),
 		 napi_enumerable, NULL},
 		{"serverAddress", NULL, NULL, NULL, NULL, address_value(env, (void (*)(void))rsys_server),
 		 napi_enumerable, NULL},
+		{"futexHelperAddress", NULL, NULL, NULL, NULL,
+		 address_value(env, (void (*)(void))rsys_futex_helper), napi_enumerable, NULL},
 	};
 	CHECK(napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props));
 	return exports;

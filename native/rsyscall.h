@@ -28,4 +28,7 @@ RSYS_HIDDEN void rsys_trampoline(void);
  * (returns a negative errno). */
 RSYS_HIDDEN long rsys_server(long infd, long outfd, long flags, long close_fd, long expected_ppid);
 
+/* Wait until the int at addr differs from val, then return 0 (see server.c). */
+RSYS_HIDDEN long rsys_futex_helper(long addr, long val, long expected_ppid);
+
 #endif

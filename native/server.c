@@ -8,6 +8,7 @@
 #include <asm/unistd.h>
 #include <linux/errno.h>
 #include <linux/fcntl.h>
+#include <linux/futex.h>
 #include <linux/prctl.h>
 
 #include "rsyscall.h"
@@ -101,4 +102,23 @@ long rsys_server(long infd, long outfd, long flags, long close_fd, long expected
 		if (ret <= 0)
 			return ret < 0 ? ret : -EPIPE;
 	}
+}
+
+/* The futex helper: a CLONE_VM child that waits until the 32-bit word at `addr` no longer holds
+ * `val`, then exits. The word is a clone child's CLONE_CHILD_CLEARTID word, which the kernel clears
+ * (and wakes) when that child execs or exits; the helper's exit, seen through its pidfd, tells the
+ * parent so without a thread of its own. Signals stay blocked (inherited); it dies with its parent. */
+long rsys_futex_helper(long addr, long val, long expected_ppid)
+{
+	if (SYSCALL3(__NR_prctl, PR_SET_PDEATHSIG, SIGKILL, 0) < 0)
+		return 1;
+	if (SYSCALL3(__NR_getppid, 0, 0, 0) != expected_ppid)
+		return 1;
+	volatile int *word = (volatile int *)addr;
+	while (*word == (int)val) {
+		long ret = rsys_raw_syscall(addr, FUTEX_WAIT, val, 0, 0, 0, __NR_futex);
+		if (ret < 0 && ret != -EINTR && ret != -EAGAIN)
+			return 2;
+	}
+	return 0;
 }

@@ -23,8 +23,12 @@ export { ClosedFileDescriptorError, UseAfterFreeError } from "./handle/errors.js
 export { MemoryMapping } from "./handle/mapping.js";
 export { LinearPointer, Pointer, ReadablePointer, WrittenPointer } from "./handle/pointer.js";
 export { Inotify, Watch } from "./inotify-watch.js";
+export { AsyncChildProcess } from "./monitor.js";
 export { SyscallError, SyscallHangupError, SyscallSendError } from "./near/errors.js";
 export type { SyscallArg, SyscallInterface } from "./near/sysif.js";
+export { CalledProcessError, ChildState } from "./sys/wait.js";
 export { FileDescriptor, Task } from "./task.js";
+export { ChildThread } from "./tasks/clone.js";
+export { SyscallConnection } from "./tasks/connection.js";
 export { localThread } from "./tasks/local.js";
 export { Thread } from "./thread.js";

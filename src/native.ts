@@ -24,6 +24,16 @@ export interface NativeCore {
   readonly trampolineAddress: number;
   /** Address of rsys_server, the freestanding syscall server. */
   readonly serverAddress: number;
+  /** Address of rsys_futex_helper, which exits once a futex word changes. */
+  readonly futexHelperAddress: number;
+  /** The server's start-up flags (native/rsyscall.h). */
+  readonly serverFlags: {
+    readonly RESET_SIGNALS: number;
+    readonly UNBLOCK_ALL: number;
+    readonly PDEATHSIG: number;
+    readonly CLOEXEC_SOCKET: number;
+    readonly CLOSE_FD: number;
+  };
 }
 
 /** An opaque uv_poll handle made by `watch`. */

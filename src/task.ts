@@ -13,16 +13,19 @@ import { EpollFileDescriptor, EpollTask } from "./sys/epoll.js";
 import { EventfdTask } from "./sys/eventfd.js";
 import { InotifyFileDescriptor, InotifyTask } from "./sys/inotify.js";
 import { MmanFileDescriptor, MmanTask } from "./sys/mman.js";
+import { PidfdFileDescriptor, PidfdTask } from "./sys/pidfd.js";
 import { SignalfdFileDescriptor, SignalfdTask } from "./sys/signalfd.js";
 import { SocketFileDescriptor, SocketTask } from "./sys/socket.js";
 import { StatFileDescriptor, StatTask } from "./sys/stat.js";
 import { TimerfdFileDescriptor, TimerfdTask } from "./sys/timerfd.js";
 import { UioFileDescriptor } from "./sys/uio.js";
+import { WaitFileDescriptor } from "./sys/wait.js";
 import {
   CredentialsTask,
   CwdFileDescriptor,
   CwdTask,
   DupFileDescriptor,
+  ExecTask,
   FsFileDescriptor,
   FsTask,
   IoFileDescriptor,
@@ -40,12 +43,14 @@ export interface FileDescriptor
     InotifyFileDescriptor,
     IoFileDescriptor,
     MmanFileDescriptor,
+    PidfdFileDescriptor,
     SignalfdFileDescriptor,
     SocketFileDescriptor,
     StatFileDescriptor,
     StdioFileDescriptor,
     TimerfdFileDescriptor,
-    UioFileDescriptor {}
+    UioFileDescriptor,
+    WaitFileDescriptor {}
 export class FileDescriptor extends BaseFileDescriptor {
   declare readonly task: Task;
 }
@@ -59,12 +64,14 @@ compose(FileDescriptor, [
   InotifyFileDescriptor,
   IoFileDescriptor,
   MmanFileDescriptor,
+  PidfdFileDescriptor,
   SignalfdFileDescriptor,
   SocketFileDescriptor,
   StatFileDescriptor,
   StdioFileDescriptor,
   TimerfdFileDescriptor,
   UioFileDescriptor,
+  WaitFileDescriptor,
 ]);
 
 /** A process we can make syscalls in, with every syscall not made on an fd as a method. */
@@ -73,10 +80,12 @@ export interface Task
     CwdTask,
     EpollTask,
     EventfdTask,
+    ExecTask,
     FcntlTask,
     FsTask,
     InotifyTask,
     MmanTask,
+    PidfdTask,
     PipeTask,
     SignalTask,
     SignalfdTask,
@@ -96,10 +105,12 @@ compose(Task, [
   CwdTask,
   EpollTask,
   EventfdTask,
+  ExecTask,
   FcntlTask,
   FsTask,
   InotifyTask,
   MmanTask,
+  PidfdTask,
   PipeTask,
   SignalTask,
   SignalfdTask,

@@ -158,6 +158,11 @@ export class Thread {
     }
   }
 
+  /** This thread's copy of `fd`, a handle of the thread it was cloned from (see Task.inheritFd). */
+  inheritFd(fd: FileDescriptor): FileDescriptor {
+    return this.task.inheritFd(checkFd("fd", fd));
+  }
+
   /** Changes the root directory. */
   async chroot(path: string): Promise<void> {
     await this.task.chroot(await this.ptr(path));

@@ -21,6 +21,7 @@ export const units = {
     "asm/stat.h",
     "linux/prctl.h",
     "linux/time.h",
+    "linux/futex.h",
   ],
   libc: [
     "sys/socket.h",
@@ -38,6 +39,8 @@ export const units = {
     "sys/signalfd.h",
     "sys/inotify.h",
     "sys/uio.h",
+    "signal.h",
+    "sys/wait.h",
   ],
 };
 
@@ -332,6 +335,7 @@ export const families = {
     ],
   },
   RWF: { unit: "kernel", prefix: "RWF_", names: ["HIPRI", "DSYNC", "SYNC", "NOWAIT", "APPEND"] },
+  FUTEX: { unit: "kernel", prefix: "FUTEX_", names: ["WAIT", "WAKE", "PRIVATE_FLAG"] },
   PR: {
     unit: "kernel",
     prefix: "PR_",
@@ -483,6 +487,8 @@ export const families = {
       "NONBLOCK",
     ],
   },
+  // si_code values of SIGCHLD and waitid: CLD_EXITED is CLD.EXITED.
+  CLD: { unit: "libc", prefix: "CLD_", names: ["EXITED", "KILLED", "DUMPED", "TRAPPED", "STOPPED", "CONTINUED"] },
   LIMITS: { unit: "libc", prefix: "", names: ["PATH_MAX", "NAME_MAX", "IOV_MAX"] },
 };
 
@@ -520,6 +526,11 @@ export const structs = {
   epoll_event: { unit: "kernel", type: "struct epoll_event", fields: ["events", "data"] },
   sockaddr_storage: { unit: "libc", type: "struct sockaddr_storage", fields: ["ss_family"] },
   timespec: { unit: "libc", type: "struct timespec", fields: ["tv_sec", "tv_nsec"] },
+  siginfo: {
+    unit: "libc",
+    type: "siginfo_t",
+    fields: ["si_signo", "si_errno", "si_code", "si_pid", "si_uid", "si_status"],
+  },
   itimerspec: { unit: "libc", type: "struct itimerspec", fields: ["it_interval", "it_value"] },
   signalfd_siginfo: {
     unit: "libc",

@@ -340,6 +340,12 @@ export const RWF = {
   APPEND: 16,
 } as const;
 
+export const FUTEX = {
+  WAIT: 0,
+  WAKE: 1,
+  PRIVATE_FLAG: 128,
+} as const;
+
 export const PR = {
   SET_PDEATHSIG: 1,
   GET_PDEATHSIG: 2,
@@ -557,6 +563,15 @@ export const IN = {
   ONESHOT: 2147483648,
   CLOEXEC: 524288,
   NONBLOCK: 2048,
+} as const;
+
+export const CLD = {
+  EXITED: 1,
+  KILLED: 2,
+  DUMPED: 3,
+  TRAPPED: 4,
+  STOPPED: 5,
+  CONTINUED: 6,
 } as const;
 
 export const LIMITS = {

@@ -84,6 +84,18 @@ export const timespec = {
   },
 } as const;
 
+export const siginfo = {
+  size: 128,
+  fields: {
+    si_signo: [0, 4],
+    si_errno: [4, 4],
+    si_code: [8, 4],
+    si_pid: [16, 4],
+    si_uid: [20, 4],
+    si_status: [24, 4],
+  },
+} as const;
+
 export const itimerspec = {
   size: 32,
   fields: {

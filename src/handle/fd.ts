@@ -16,6 +16,22 @@ import type { BaseTask } from "./task.js";
 export class FileDescriptorTable extends FDTable {
   readonly #handles = new Map<number, number>();
   #dropped: number[] = [];
+  /** The table this one was copied from at clone, and the numbers that had handles there then. */
+  readonly #parent: FileDescriptorTable | undefined;
+  readonly #inherited: ReadonlySet<number>;
+
+  /** A table; when `parent` is given, a copy of it made by clone (without CLONE_FILES). */
+  constructor(creatorPid: number, parent?: FileDescriptorTable) {
+    super(creatorPid);
+    this.#parent = parent;
+    this.#inherited = new Set(parent ? parent.#handles.keys() : []);
+  }
+
+  /** Whether fd `n` of `table` was copied into this table (it had a handle there at the clone). */
+  inheritedFrom(table: FileDescriptorTable, n: number): boolean {
+    if (this.#parent === undefined || !this.#inherited.has(n)) return false;
+    return table === this.#parent || this.#parent.inheritedFrom(table, n);
+  }
 
   /** Counts a new handle to fd `n`. */
   add(handle: BaseFileDescriptor): void {
@@ -134,6 +150,11 @@ export class BaseFileDescriptor {
     this.#valid = false;
     this.task.fdTable.remove(this);
     return this.near;
+  }
+
+  /** A handle to this fd's copy in `task`, whose fd table was copied from this one by clone. */
+  inherit<T extends BaseTask>(task: T): T["_fd"] {
+    return task.inheritFd(this);
   }
 
   /** A handle to the same fd through another task that shares this fd table. */

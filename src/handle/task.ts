@@ -1,6 +1,6 @@
 // The base of `Task`: one process we can make syscalls in, and the namespaces it is in. The
 // syscall methods of the header modules are composed onto `Task` (see src/task.ts).
-import type { AddressSpace, MountNamespace, PidNamespace } from "../far.js";
+import { type AddressSpace, FDTableMismatchError, type MountNamespace, type PidNamespace } from "../far.js";
 import type { Fd, Pid } from "../near/ids.js";
 import * as raw from "../near/syscalls.js";
 import type { SyscallInterface } from "../near/sysif.js";
@@ -40,6 +40,18 @@ export class BaseTask implements TaskNamespaces {
   /** Makes a handle for fd number `n` of this task's table (one the kernel just gave us). */
   makeFd(n: Fd): this["_fd"] {
     return new BaseFileDescriptor(this, n);
+  }
+
+  /**
+   * A handle to this task's copy of `fd`, a handle of the task this one was cloned from (its fd
+   * table was copied at the clone). Throws unless `fd` was there then.
+   */
+  inheritFd(fd: BaseFileDescriptor): this["_fd"] {
+    fd.validate();
+    if (!this.fdTable.inheritedFrom(fd.task.fdTable, fd.near)) {
+      throw new FDTableMismatchError(`${fd} (not inherited)`, fd.task.fdTable, this.fdTable);
+    }
+    return this.makeFd(fd.near);
   }
 
   /**

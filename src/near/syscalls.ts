@@ -17,6 +17,14 @@ export const accept4 = (s: S, fd: Fd, addr: Address | 0, addrlen: Address | 0, f
 export const bind = (s: S, fd: Fd, addr: Address, addrlen: Len): Ret => s.syscall(SYS.bind, fd, addr, addrlen);
 export const chdir = (s: S, path: Address): Ret => s.syscall(SYS.chdir, path);
 export const chroot = (s: S, path: Address): Ret => s.syscall(SYS.chroot, path);
+export const clone = (
+  s: S,
+  flags: Int,
+  stack: Address | 0,
+  parent_tid: Address | 0,
+  child_tid: Address | 0,
+  tls: number,
+) => s.syscall(SYS.clone, flags >>> 0, stack, parent_tid, child_tid, tls) as Promise<Pid>;
 export const close = (s: S, fd: Fd): Ret => s.syscall(SYS.close, fd);
 export const connect = (s: S, fd: Fd, addr: Address, addrlen: Len): Ret => s.syscall(SYS.connect, fd, addr, addrlen);
 export const dup3 = (s: S, oldfd: Fd, newfd: Fd, flags: Int) => s.syscall(SYS.dup3, oldfd, newfd, flags) as Promise<Fd>;
@@ -26,6 +34,8 @@ export const epoll_ctl = (s: S, epfd: Fd, op: Int, fd: Fd, event: Address | 0): 
 export const epoll_wait = (s: S, epfd: Fd, events: Address, maxevents: Int, timeout: Int): Ret =>
   s.syscall(SYS.epoll_wait, epfd, events, maxevents, timeout);
 export const eventfd2 = (s: S, initval: Int, flags: Int) => s.syscall(SYS.eventfd2, initval, flags) as Promise<Fd>;
+export const execve = (s: S, path: Address, argv: Address, envp: Address): Ret =>
+  s.syscall(SYS.execve, path, argv, envp);
 export const exit = (s: S, status: Int): Ret => s.syscall(SYS.exit, status);
 export const faccessat2 = (s: S, dirfd: Fd, path: Address, mode: Int, flags: Int): Ret =>
   s.syscall(SYS.faccessat2, dirfd, path, mode, flags);
@@ -74,6 +84,9 @@ export const mmap = (
 export const munmap = (s: S, addr: Address, length: Len): Ret => s.syscall(SYS.munmap, addr, length);
 export const openat = (s: S, dirfd: Fd, path: Address, flags: Int, mode: Int) =>
   s.syscall(SYS.openat, dirfd, path, flags, mode) as Promise<Fd>;
+export const pidfd_open = (s: S, pid: Pid | Int, flags: Int) => s.syscall(SYS.pidfd_open, pid, flags) as Promise<Fd>;
+export const pidfd_send_signal = (s: S, pidfd: Fd, sig: Int, info: Address | 0, flags: Int): Ret =>
+  s.syscall(SYS.pidfd_send_signal, pidfd, sig, info, flags);
 export const pipe2 = (s: S, pipefd: Address, flags: Int): Ret => s.syscall(SYS.pipe2, pipefd, flags);
 export const pread64 = (s: S, fd: Fd, buf: Address, count: Len, offset: number | bigint): Ret =>
   s.syscall(SYS.pread64, fd, buf, count, offset);
@@ -126,6 +139,8 @@ export const timerfd_settime = (s: S, fd: Fd, flags: Int, new_value: Address, ol
   s.syscall(SYS.timerfd_settime, fd, flags, new_value, old_value);
 export const unlinkat = (s: S, dirfd: Fd, path: Address, flags: Int): Ret =>
   s.syscall(SYS.unlinkat, dirfd, path, flags);
+export const waitid = (s: S, idtype: Int, id: Fd | Pid | Int, infop: Address, options: Int, rusage: Address | 0): Ret =>
+  s.syscall(SYS.waitid, idtype, id, infop, options >>> 0, rusage);
 export const write = (s: S, fd: Fd, buf: Address, count: Len): Ret => s.syscall(SYS.write, fd, buf, count);
 /** write that resolves -errno instead of rejecting; see SyscallInterface.syscallRaw. */
 export const writeRaw = (s: S, fd: Fd, buf: Address, count: Len): Ret => s.syscallRaw(SYS.write, fd, buf, count);

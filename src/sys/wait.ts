@@ -1,6 +1,15 @@
-// <sys/wait.h>: wait options and id types. (waitid comes with child monitoring.)
+// <sys/wait.h>: child states: waitid (on a pidfd), ChildState, CalledProcessError.
+//
+//   const state = await pidfd.waitid(W.EXITED, await thr.malloc(Siginfo));  // undefined: nothing yet with W.NOHANG
+import { checkInt, checkPointer, withContext } from "../args.js";
+import type { Command } from "../command.js";
 import * as gen from "../gen/constants.js";
+import * as layouts from "../gen/layouts.js";
+import { BaseFileDescriptor } from "../handle/fd.js";
+import type { Pointer } from "../handle/pointer.js";
 import { type Flag, family } from "../near/flags.js";
+import * as raw from "../near/syscalls.js";
+import { type Serializer, StructReader } from "../struct.js";
 
 /** waitpid/waitid options: `WEXITED` is `W.EXITED`; `__WALL` is `W.ALL`. */
 export const W = family("W", gen.W);
@@ -8,3 +17,96 @@ export type W = Flag<"W">;
 /** waitid id types: `P_PID` is `P.PID`. */
 export const P = family("P", gen.P);
 export type P = Flag<"P">;
+/** What happened to a child (siginfo's si_code): `CLD_EXITED` is `CLD.EXITED`. */
+export const CLD = family("CLD", gen.CLD);
+export type CLD = Flag<"CLD">;
+
+const L = layouts.siginfo;
+
+/** The part of `siginfo_t` that waitid fills. */
+export class Siginfo {
+  static readonly sizeof = L.size;
+  constructor(
+    readonly signo: number,
+    readonly code: number,
+    readonly pid: number,
+    readonly uid: number,
+    readonly status: number,
+  ) {}
+
+  static getSerializer(): Serializer<Siginfo> {
+    return {
+      toBytes: () => Buffer.alloc(L.size),
+      fromBytes(bytes) {
+        const r = new StructReader(bytes, L);
+        return new Siginfo(r.int("si_signo"), r.int("si_code"), r.int("si_pid"), r.uint("si_uid"), r.int("si_status"));
+      },
+    };
+  }
+}
+
+/** A change of state of a child: it exited (with `status`), was killed or dumped (by signal `status`), stopped, or continued. */
+export class ChildState {
+  constructor(
+    readonly code: CLD,
+    readonly pid: number,
+    readonly uid: number,
+    /** The exit status, or the signal number. */
+    readonly status: number,
+  ) {}
+
+  static fromSiginfo(info: Siginfo): ChildState {
+    return new ChildState(info.code as CLD, info.pid, info.uid, info.status);
+  }
+
+  /** Whether the child is gone (exited, killed or dumped). */
+  died(): boolean {
+    return this.code === CLD.EXITED || this.code === CLD.KILLED || this.code === CLD.DUMPED;
+  }
+
+  /** Whether it exited with status 0. */
+  clean(): boolean {
+    return this.code === CLD.EXITED && this.status === 0;
+  }
+
+  /** The signal that killed it, if one did. */
+  killedWith(): number | undefined {
+    return this.code === CLD.KILLED || this.code === CLD.DUMPED ? this.status : undefined;
+  }
+
+  toString(): string {
+    const what =
+      CLD.describe(this.code) === String(this.code) ? `code ${this.code}` : CLD.describe(this.code).toLowerCase();
+    return `pid ${this.pid} ${what} ${this.code === CLD.EXITED ? `with status ${this.status}` : `by signal ${this.status}`}`;
+  }
+}
+
+/** A child that did not exit cleanly, from AsyncChildProcess.check(). */
+export class CalledProcessError extends Error {
+  override name = "CalledProcessError";
+  constructor(
+    readonly state: ChildState,
+    readonly command?: Command,
+  ) {
+    super(`${command ? `${command}: ` : ""}${state}`);
+  }
+}
+
+export class WaitFileDescriptor extends BaseFileDescriptor {
+  /**
+   * `waitid(P_PIDFD, pidfd, infop, options, NULL)`: wait for a state change of the child this
+   * pidfd names. With `W.NOHANG` and nothing to report, resolves undefined.
+   * @see https://man7.org/linux/man-pages/man2/waitid.2.html
+   */
+  async waitid(options: W, infop: Pointer<Siginfo>): Promise<ChildState | undefined> {
+    checkInt("options", options);
+    checkPointer("infop", infop);
+    const task = this.task;
+    const buf = infop.borrow(task);
+    // The kernel leaves si_pid alone when W.NOHANG finds nothing: zero it first.
+    const zeroed = await infop.write(new Siginfo(0, 0, 0, 0, 0));
+    await withContext(raw.waitid(task.sysif, P.PIDFD, this.borrow(task), buf, options, 0), { fd: this.near });
+    const info = await zeroed.filled().read();
+    return info.pid === 0 ? undefined : ChildState.fromSiginfo(info);
+  }
+}

@@ -1,10 +1,11 @@
 // <unistd.h>: the header module, split by topic: io (read, write, pread, pwrite, lseek),
 // dup (dup2, dup3), pipe (pipe2), fs (unlinkat, linkat, symlinkat, readlinkat, faccessat2,
-// ftruncate), cwd (chdir, fchdir, chroot), credentials (getpid, getuid, setsid, ...).
+// ftruncate), cwd (chdir, fchdir, chroot), credentials (getpid, getuid, setsid, ...), exec (execve).
 // close(2) is on every FileDescriptor (handle/fd.ts).
 export { CredentialsTask } from "./credentials.js";
 export { CwdFileDescriptor, CwdTask } from "./cwd.js";
 export { DupFileDescriptor } from "./dup.js";
+export { ArgList, ExecTask } from "./exec.js";
 export { FsFileDescriptor, FsTask, OK } from "./fs.js";
 export { IoFileDescriptor, SEEK } from "./io.js";
 export { Pipe, PipeTask } from "./pipe.js";

@@ -121,8 +121,8 @@ describe("the server code", () => {
     });
     const server = disassembly
       .split("\n\n")
-      .filter((block) => /^[0-9a-f]+ <rsys_(server|raw_syscall|trampoline)>:/.test(block));
-    assert.equal(server.length, 3, "found the server, the syscall entry and the trampoline");
+      .filter((block) => /^[0-9a-f]+ <rsys_(server|raw_syscall|trampoline|futex_helper)>:/.test(block));
+    assert.equal(server.length, 4, "found the server, the futex helper, the syscall entry and the trampoline");
     const text = server.join("\n");
     assert.doesNotMatch(text, /%fs/);
     const calls = text.split("\n").filter((l) => /\scall\s/.test(l));

@@ -1,0 +1,93 @@
+// Child monitoring: AsyncChildProcess, a child we can wait for without blocking, through its
+// pidfd in the epoller. We never wait for "any child" and never block SIGCHLD, so children of
+// `child_process` keep working beside ours.
+import type { Command } from "./command.js";
+import type { AsyncFileDescriptor } from "./epoller.js";
+import type { RAM } from "./memory/ram.js";
+import { SIG } from "./signal.js";
+import { EPOLL } from "./sys/epoll.js";
+import { CalledProcessError, type ChildState, Siginfo, W } from "./sys/wait.js";
+
+export class AsyncChildProcess {
+  #death: ChildState | undefined;
+  #command: Command | undefined;
+
+  constructor(
+    /** The child's pid, in the pid namespace of the process that made it. */
+    readonly pid: number,
+    /** Our pidfd for the child, registered with the epoller. */
+    readonly pidfd: AsyncFileDescriptor,
+    readonly ram: RAM,
+  ) {}
+
+  /** The command the child exec'd, once it has. */
+  get command(): Command | undefined {
+    return this.#command;
+  }
+
+  /** Internal: the child exec'd `command`. */
+  didExec(command: Command | undefined): void {
+    this.#command = command;
+  }
+
+  /**
+   * Waits for a state change in `options` (W.EXITED, W.STOPPED, W.CONTINUED; W.NOWAIT leaves it
+   * to be waited for again). Exits are waited for through the pidfd; stops and continues are
+   * reported when they are already there. Once the child has died, W.EXITED returns its death again.
+   */
+  async waitpid(options: W): Promise<ChildState> {
+    if (this.#death && options & W.EXITED) return this.#death;
+    for (;;) {
+      const infop = await this.ram.malloc(Siginfo.getSerializer(), Siginfo.sizeof);
+      const generation = this.pidfd.epolled.generation;
+      const state = await this.pidfd.handle.waitid(W.of(options, W.NOHANG), infop);
+      if (state) {
+        if (state.died() && !(options & W.NOWAIT)) await this.#reaped(state);
+        return state;
+      }
+      this.pidfd.epolled.negedge(EPOLL.IN, generation);
+      await this.pidfd.epolled.waitFor(EPOLL.IN | EPOLL.HUP | EPOLL.ERR);
+    }
+  }
+
+  /** `waitpid(W.EXITED | W.STOPPED | W.CONTINUED)`. */
+  wait(): Promise<ChildState> {
+    return this.waitpid(W.of(W.EXITED, W.STOPPED, W.CONTINUED));
+  }
+
+  /** Waits for the child to die; rejects with CalledProcessError unless it exited with status 0. */
+  async check(): Promise<ChildState> {
+    const state = await this.waitpid(W.EXITED);
+    if (!state.clean()) throw new CalledProcessError(state, this.#command);
+    return state;
+  }
+
+  /** Sends `sig` (SIGKILL by default) through the pidfd, so never to a process that reused the pid. */
+  async kill(sig: SIG = SIG.KILL): Promise<void> {
+    await this.pidfd.handle.pidfdSendSignal(sig);
+  }
+
+  /** Sends `sig` to the child's process group. */
+  async killpg(sig: SIG = SIG.KILL): Promise<void> {
+    if (this.#death) throw new Error(`${this}: the child is dead; its process group may be reused`);
+    const pgid = await this.pidfd.handle.task.getpgid(this.pid);
+    await this.pidfd.handle.task.kill(-pgid, sig);
+  }
+
+  /** Kills the child if it is alive and reaps it. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (!this.#death) {
+      await this.kill().catch(() => {});
+      await this.waitpid(W.EXITED);
+    }
+  }
+
+  async #reaped(state: ChildState): Promise<void> {
+    this.#death = state;
+    await this.pidfd.close();
+  }
+
+  toString(): string {
+    return `AsyncChildProcess(pid ${this.pid})`;
+  }
+}

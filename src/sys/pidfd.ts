@@ -1,0 +1,32 @@
+// <sys/pidfd.h>: process file descriptors: pidfd_open, pidfd_send_signal.
+import { checkInt, withContext } from "../args.js";
+import { BaseFileDescriptor } from "../handle/fd.js";
+import { BaseTask } from "../handle/task.js";
+import * as raw from "../near/syscalls.js";
+import type { SIG } from "../signal.js";
+
+export class PidfdTask extends BaseTask {
+  /**
+   * `pidfd_open(pid, flags)`: an fd naming process `pid`, safe against pid reuse from then on.
+   * Close-on-exec is set by the kernel.
+   * @see https://man7.org/linux/man-pages/man2/pidfd_open.2.html
+   */
+  async pidfdOpen(pid: number, flags = 0): Promise<this["_fd"]> {
+    checkInt("pid", pid);
+    checkInt("flags", flags);
+    this.collectGarbage();
+    return this.makeFd(await raw.pidfd_open(this.sysif, pid, flags));
+  }
+}
+
+export class PidfdFileDescriptor extends BaseFileDescriptor {
+  /**
+   * `pidfd_send_signal(pidfd, sig, NULL, 0)`: signal the process this pidfd names; ESRCH once it
+   * has been reaped, never another process that took its pid.
+   * @see https://man7.org/linux/man-pages/man2/pidfd_send_signal.2.html
+   */
+  async pidfdSendSignal(sig: SIG): Promise<void> {
+    checkInt("sig", sig);
+    await withContext(raw.pidfd_send_signal(this.task.sysif, this.borrow(this.task), sig, 0, 0), { fd: this.near });
+  }
+}

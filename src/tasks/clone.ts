@@ -1,0 +1,265 @@
+// Child threads: processes made with clone(CLONE_VM) that run the freestanding syscall server
+// (native/server.c) on a socket until they exec. See ../shared/DESIGN.md section 4.
+//
+//   const child = await thr.clone();
+//   await child.task.getpid();
+//   const proc = await child.exec(await child.environ.which("true"));
+//   await proc.check();
+//
+// How a child starts: we write a frame [trampoline, six arguments, server] at the top of a stack
+// in our arenas and call clone with CLONE_VM | CLONE_CHILD_CLEARTID | CLONE_PIDFD. The child
+// returns from the raw syscall entry onto that stack, its `ret` pops the trampoline, and the
+// trampoline calls the server, which resets signal dispositions and the mask, arms the
+// parent-death signal, closes its copy of our end of the socket and serves. All signals are blocked
+// around the clone, so no Node handler can run in the child before that reset.
+//
+// How we learn it exec'd or exited: the kernel clears the CLONE_CHILD_CLEARTID word then. A second
+// tiny CLONE_VM child (the futex helper) waits on that word and exits; its pidfd, in the epoller,
+// tells us, and the connection hangs up. EOF on the socket is not enough: a grandchild or sibling
+// holding a copy of the child's end keeps the socket open.
+import { Command } from "../command.js";
+import { Environment } from "../environ.js";
+import { AsyncFileDescriptor } from "../epoller.js";
+import { MountNamespace, PidNamespace } from "../far.js";
+import { F } from "../fcntl.js";
+import * as gen from "../gen/constants.js";
+import { SYS } from "../gen/sys.js";
+import { FileDescriptorTable } from "../handle/fd.js";
+import type { Pointer } from "../handle/pointer.js";
+import { RAM } from "../memory/ram.js";
+import { AsyncChildProcess } from "../monitor.js";
+import { native } from "../native.js";
+import { SyscallError } from "../near/errors.js";
+import { asFd, asPid } from "../near/ids.js";
+import { LocalSyscall, rawSyscall } from "../near/local.js";
+import { isErrno } from "../near/sysif.js";
+import { CLONE } from "../sched.js";
+import { bytesSerializer, Int32, stringSerializer } from "../struct.js";
+import { AF, SOCK } from "../sys/socket.js";
+import { type ChildState, W } from "../sys/wait.js";
+import { type FileDescriptor, Task } from "../task.js";
+import { Thread } from "../thread.js";
+import { ArgList } from "../unistd/exec.js";
+import { SyscallConnection } from "./connection.js";
+
+const STACK_SIZE = 64 * 1024;
+const HELPER_STACK_SIZE = 4096;
+const FRAME_SIZE = 8 * 8; // trampoline, six arguments, function
+const ALWAYS = gen.CLONE.VM | gen.CLONE.CHILD_CLEARTID | gen.CLONE.PIDFD;
+const SERVER_FLAGS = Object.values(native.serverFlags).reduce((a, b) => a | b, 0);
+
+declare module "../thread.js" {
+  interface Thread {
+    /**
+     * `clone(flags | CLONE_VM | CLONE_CHILD_CLEARTID | CLONE_PIDFD | SIGCHLD)`: a child process that
+     * runs syscalls for us until it execs. Its fd table is a copy of this thread's (claim fds with
+     * `child.inheritFd`); it shares our memory.
+     * @see https://man7.org/linux/man-pages/man2/clone.2.html
+     */
+    clone(flags?: CLONE): Promise<ChildThread>;
+    /** Runs `command` in a new child to its end; rejects with CalledProcessError on failure unless `check` is false. */
+    run(command: Command, options?: { check?: boolean }): Promise<ChildState>;
+  }
+}
+
+/** A child process made by `Thread.clone`, serving syscalls until it execs or exits. */
+export class ChildThread extends Thread {
+  constructor(
+    thread: Thread,
+    /** The child, for waiting and signalling. */
+    readonly process: AsyncChildProcess,
+    readonly connection: SyscallConnection,
+  ) {
+    super(thread.task, thread.ram, thread.environ, thread.stdin, thread.stdout, thread.stderr, thread.epoller);
+  }
+
+  /** Replaces the child's program with `command`. */
+  exec(command: Command): Promise<AsyncChildProcess> {
+    return this.execve(command.executablePath, [...command.arguments], command.envUpdates, command);
+  }
+
+  /** Replaces the child's program, with the child's environment as it is. */
+  execv(path: string, argv: string[]): Promise<AsyncChildProcess> {
+    return this.execve(path, argv);
+  }
+
+  /**
+   * Replaces the child's program: `execve(path, argv, environ + envUpdates)`. Its stdio (fds 0-2)
+   * is made inheritable first (Node marks them close-on-exec). Resolves once the exec happened;
+   * a failed exec rejects with SyscallError and leaves the child usable.
+   * @see https://man7.org/linux/man-pages/man2/execve.2.html
+   */
+  async execve(
+    path: string,
+    argv: string[],
+    envUpdates: Readonly<Record<string, string>> = {},
+    command?: Command,
+  ): Promise<AsyncChildProcess> {
+    const cmd = command ?? new Command(path, argv, envUpdates);
+    for (const fd of [this.stdin, this.stdout, this.stderr]) {
+      if (fd.valid) await fd.fcntl(F.SETFD, 0).catch(() => {});
+    }
+    const env = { ...this.environ.toObject(), ...envUpdates };
+    const strings: Pointer<unknown>[] = [];
+    const ptr = async (s: string) => {
+      const p = await this.ram.ptr(stringSerializer, s);
+      strings.push(p);
+      return p;
+    };
+    const pathPtr = await ptr(path);
+    const argvList = new ArgList(await Promise.all(argv.map(ptr)));
+    const envList = new ArgList(await Promise.all(Object.entries(env).map(([k, v]) => ptr(`${k}=${v}`))));
+    const argvPtr = await this.ram.ptr(argvList.getSelfSerializer(this.task), argvList);
+    const envPtr = await this.ram.ptr(envList.getSelfSerializer(this.task), envList);
+    try {
+      await this.task.execve(pathPtr, argvPtr, envPtr);
+    } finally {
+      // Either the exec failed (the child goes on) or the child is gone: nothing reads these now.
+      for (const p of [...strings, argvPtr, envPtr]) p.free();
+    }
+    this.process.didExec(cmd);
+    return this.process;
+  }
+
+  /** `exit(status)`: ends the child (exit(2) of its only thread). */
+  async exit(status = 0): Promise<void> {
+    await this.task.sysif.syscall(SYS.exit, status).catch((e: unknown) => {
+      if (!this.connection.closed) throw e;
+    });
+  }
+
+  override toString(): string {
+    return `ChildThread(${this.task})`;
+  }
+}
+
+/** Serializes clones from one thread: making the socket and cloning must not interleave. */
+const cloning = new WeakMap<Thread, Promise<unknown>>();
+
+Thread.prototype.clone = function clone(this: Thread, flags: CLONE = 0 as CLONE): Promise<ChildThread> {
+  const previous = cloning.get(this) ?? Promise.resolve();
+  const next = previous.catch(() => {}).then(() => cloneChild(this, flags));
+  cloning.set(this, next);
+  return next;
+};
+
+Thread.prototype.run = async function run(this: Thread, command: Command, options: { check?: boolean } = {}) {
+  const child = await this.clone();
+  const proc = await child.exec(command);
+  return options.check === false ? proc.waitpid(W.EXITED) : proc.check();
+};
+
+async function cloneChild(parent: Thread, flags: CLONE): Promise<ChildThread> {
+  if (!(parent.task.sysif instanceof LocalSyscall)) {
+    throw new Error("clone: only from the Node process for now (nested clones come later)");
+  }
+  if (typeof flags !== "number" || flags & ALWAYS) throw new TypeError(`clone: bad flags ${CLONE.describe(flags)}`);
+  const { first: ours, second: theirs } = await parent.socketpair(AF.UNIX, SOCK.STREAM);
+  const ram = parent.ram;
+  const stack = await ram.malloc(bytesSerializer, STACK_SIZE);
+  const helperStack = await ram.malloc(bytesSerializer, HELPER_STACK_SIZE);
+  const ctid = await ram.ptr(Int32.getSerializer(), new Int32(1));
+  const pidfdOut = await ram.malloc(Int32.getSerializer(), Int32.sizeof);
+  const helperPidfdOut = await ram.malloc(Int32.getSerializer(), Int32.sizeof);
+  const masks = await ram.ptr(bytesSerializer, Buffer.alloc(16, 0xff));
+  const release = () => {
+    for (const p of [stack, helperStack, ctid, pidfdOut, helperPidfdOut, masks]) p.free();
+  };
+  let pid: number;
+  let helperPid: number;
+  try {
+    const sp = writeFrame(stack, native.serverAddress, [
+      theirs.near,
+      theirs.near,
+      SERVER_FLAGS,
+      ours.near,
+      process.pid,
+      0,
+    ]);
+    const helperSp = writeFrame(helperStack, native.futexHelperAddress, [ctid.near, 1, process.pid, 0, 0, 0]);
+    [pid, helperPid] = withSignalsBlocked(masks.near, () => [
+      cloneRaw(ALWAYS | gen.SIG.CHLD | flags, sp, pidfdOut.near, ctid.near),
+      // The helper shares our fd table, so it holds no copies of our fds.
+      cloneRaw(gen.CLONE.VM | gen.CLONE.FILES | gen.CLONE.PIDFD | gen.SIG.CHLD, helperSp, helperPidfdOut.near, 0),
+    ]);
+  } catch (e) {
+    release();
+    await Promise.all([ours.close(), theirs.close()]);
+    throw e;
+  }
+  await theirs.close();
+  const task = parent.task;
+  const pidfd = task.makeFd(asFd((await pidfdOut.read()).value));
+  const helperPidfd = task.makeFd(asFd((await helperPidfdOut.read()).value));
+
+  const oursAfd = await parent.makeAfd(ours, true);
+  const connection = new SyscallConnection(oursAfd, ram);
+  const childTask = new Task(connection, asPid(pid), {
+    fdTable: new FileDescriptorTable(pid, task.fdTable),
+    addressSpace: task.addressSpace,
+    pidns: flags & CLONE.NEWPID ? new PidNamespace(pid) : task.pidns,
+    mountns: flags & CLONE.NEWNS ? new MountNamespace(pid) : task.mountns,
+  });
+  const childRam = new RAM(childTask, ram.gateway, ram.allocator);
+  const proc = new AsyncChildProcess(pid, await AsyncFileDescriptor.make(parent.epoller, ram, pidfd), ram);
+  // When the helper exits, the child exec'd or exited: hang up, reap the helper, free the stacks.
+  void watchHelper(await AsyncFileDescriptor.make(parent.epoller, ram, helperPidfd), helperPid, connection, release);
+
+  const environ = new Environment(childTask, childRam, parent.environ.toObject());
+  const stdio = [parent.stdin, parent.stdout, parent.stderr].map((fd) => childTask.inheritFd(fd)) as [
+    FileDescriptor,
+    FileDescriptor,
+    FileDescriptor,
+  ];
+  const thread = new Thread(childTask, childRam, environ, ...stdio, parent.epoller);
+  return new ChildThread(thread, proc, connection);
+}
+
+async function watchHelper(
+  helper: AsyncFileDescriptor,
+  helperPid: number,
+  connection: SyscallConnection,
+  release: () => void,
+) {
+  const helperProcess = new AsyncChildProcess(helperPid, helper, helper.ram);
+  try {
+    await helperProcess.waitpid(W.EXITED);
+  } finally {
+    connection.hangup("the process exec'd or exited");
+    release();
+  }
+}
+
+/**
+ * Writes [trampoline, a1..a6, fn] at the 16-byte-aligned top of `stack`; returns the stack
+ * pointer. The stack is our own memory (clone is local only), so this is a plain memcpy.
+ */
+function writeFrame(stack: Pointer<Buffer>, fn: number, args: number[]): number {
+  const sp = Math.floor((stack.near + stack.size() - FRAME_SIZE) / 16) * 16;
+  const frame = Buffer.alloc(FRAME_SIZE);
+  for (const [i, word] of [native.trampolineAddress, ...args, fn].entries())
+    frame.writeBigUInt64LE(BigInt(word), 8 * i);
+  native.memWrite(sp, frame);
+  return sp;
+}
+
+function cloneRaw(flags: number, sp: number, ptid: number, ctid: number): number {
+  const pid = rawSyscall(SYS.clone, flags >>> 0, sp, ptid, ctid, 0);
+  if (isErrno(pid)) throw new SyscallError(-pid, "clone");
+  return pid;
+}
+
+/**
+ * Runs `f` with every signal blocked in this thread. `masks` is 16 bytes of our memory: the full
+ * set, then room for the old mask. `f` must be synchronous.
+ */
+function withSignalsBlocked<T>(masks: number, f: () => T): T {
+  const size = 8;
+  const ret = rawSyscall(SYS.rt_sigprocmask, gen.HowSIG.SETMASK, masks, masks + size, size);
+  if (isErrno(ret)) throw new SyscallError(-ret, "rt_sigprocmask");
+  try {
+    return f();
+  } finally {
+    rawSyscall(SYS.rt_sigprocmask, gen.HowSIG.SETMASK, masks + size, 0, size);
+  }
+}
