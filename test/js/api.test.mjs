@@ -5,6 +5,11 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import { describe, test } from "node:test";
 import {
+  AsyncChildProcess,
+  AsyncFileDescriptor,
+  CalledProcessError,
+  ChildThread,
+  Command,
   FileDescriptor,
   LinearPointer,
   localThread,
