@@ -230,3 +230,6 @@ for (const { r, write } of pipes) {
   await r.close();
   await write.close();
 }
+
+const { benchChildren } = await import("./children.mjs");
+await benchChildren();

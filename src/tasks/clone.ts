@@ -25,7 +25,7 @@ import { F } from "../fcntl.js";
 import * as gen from "../gen/constants.js";
 import { SYS } from "../gen/sys.js";
 import { FileDescriptorTable } from "../handle/fd.js";
-import type { Pointer } from "../handle/pointer.js";
+import type { Pointer, WrittenPointer } from "../handle/pointer.js";
 import { RAM } from "../memory/ram.js";
 import { AsyncChildProcess } from "../monitor.js";
 import { native } from "../native.js";
@@ -96,10 +96,11 @@ export class ChildThread extends Thread {
     command?: Command,
   ): Promise<AsyncChildProcess> {
     const cmd = command ?? new Command(path, argv, envUpdates);
-    for (const fd of [this.stdin, this.stdout, this.stderr]) {
-      if (fd.valid) await fd.fcntl(F.SETFD, 0).catch(() => {});
-    }
-    const env = { ...this.environ.toObject(), ...envUpdates };
+    // Queued now and not awaited: they run in the child before the execve queued after them, so
+    // they cost no round trip of their own. A closed stdio fd (EBADF) is not an error here.
+    const stdioInheritable = Promise.all(
+      [this.stdin, this.stdout, this.stderr].map((fd) => (fd.valid ? fd.fcntl(F.SETFD, 0).catch(() => {}) : undefined)),
+    );
     const strings: Pointer<unknown>[] = [];
     const ptr = async (s: string) => {
       const p = await this.ram.ptr(stringSerializer, s);
@@ -108,14 +109,15 @@ export class ChildThread extends Thread {
     };
     const pathPtr = await ptr(path);
     const argvList = new ArgList(await Promise.all(argv.map(ptr)));
-    const envList = new ArgList(await Promise.all(Object.entries(env).map(([k, v]) => ptr(`${k}=${v}`))));
     const argvPtr = await this.ram.ptr(argvList.getSelfSerializer(this.task), argvList);
-    const envPtr = await this.ram.ptr(envList.getSelfSerializer(this.task), envList);
+    const envPtr = await environmentArgList(this, envUpdates);
     try {
       await this.task.execve(pathPtr, argvPtr, envPtr);
+      await stdioInheritable;
     } finally {
       // Either the exec failed (the child goes on) or the child is gone: nothing reads these now.
-      for (const p of [...strings, argvPtr, envPtr]) p.free();
+      for (const p of [...strings, argvPtr]) p.free();
+      if (!isCached(envPtr)) for (const p of [...envPtr.value.strings, envPtr]) p.free();
     }
     this.process.didExec(cmd);
     return this.process;
@@ -131,6 +133,34 @@ export class ChildThread extends Thread {
   override toString(): string {
     return `ChildThread(${this.task})`;
   }
+}
+
+/**
+ * envp for an exec: the environment with `updates`, written once per distinct environment and kept
+ * (children share our memory, so one copy serves them all; environments rarely vary).
+ */
+const cachedEnvironment = new Map<string, WrittenPointer<ArgList>>();
+const MAX_CACHED_ENVIRONMENTS = 16;
+
+function isCached(ptr: WrittenPointer<ArgList>): boolean {
+  for (const cached of cachedEnvironment.values()) if (cached === ptr) return true;
+  return false;
+}
+
+function envKey(environ: Environment, updates: Readonly<Record<string, string>>): string {
+  return JSON.stringify([environ.toEnvp(), Object.entries(updates)]);
+}
+
+async function environmentArgList(thread: Thread, updates: Readonly<Record<string, string>>): Promise<WrittenPointer<ArgList>> {
+  const key = envKey(thread.environ, updates);
+  const cached = cachedEnvironment.get(key);
+  if (cached) return cached;
+  const env = { ...thread.environ.toObject(), ...updates };
+  const strings = await Promise.all(Object.entries(env).map(([k, v]) => thread.ram.ptr(stringSerializer, `${k}=${v}`)));
+  const list = new ArgList(strings);
+  const ptr = await thread.ram.ptr(list.getSelfSerializer(thread.task), list);
+  if (cachedEnvironment.size < MAX_CACHED_ENVIRONMENTS) cachedEnvironment.set(key, ptr);
+  return ptr;
 }
 
 /** Serializes clones from one thread: making the socket and cloning must not interleave. */

@@ -1,0 +1,65 @@
+/* Baseline: a syscall-server round trip in plain C. A forked child reads 56-byte requests from a
+ * socketpair and answers each with 8 bytes; the parent sends one and waits for the answer, N times.
+ * Prints the median of ROUNDS rounds, in nanoseconds per round trip. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1e9 + t.tv_nsec;
+}
+
+static int cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+int main(int argc, char **argv)
+{
+	int n = argc > 1 ? atoi(argv[1]) : 10000, rounds = 7;
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
+		return 1;
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(sv[0]);
+		char req[56];
+		for (;;) {
+			size_t got = 0;
+			while (got < sizeof req) {
+				ssize_t r = read(sv[1], req + got, sizeof req - got);
+				if (r <= 0)
+					_exit(0);
+				got += r;
+			}
+			int64_t result = getpid();
+			if (write(sv[1], &result, sizeof result) != sizeof result)
+				_exit(1);
+		}
+	}
+	close(sv[1]);
+	double samples[7];
+	char req[56] = {0};
+	int64_t reply;
+	for (int r = 0; r < rounds; r++) {
+		double start = now_ns();
+		for (int i = 0; i < n; i++) {
+			if (write(sv[0], req, sizeof req) != sizeof req || read(sv[0], &reply, sizeof reply) != sizeof reply)
+				return 1;
+		}
+		samples[r] = (now_ns() - start) / n;
+	}
+	close(sv[0]);
+	waitpid(pid, NULL, 0);
+	qsort(samples, rounds, sizeof samples[0], cmp);
+	printf("%.1f\n", samples[rounds / 2]);
+	return 0;
+}

@@ -1,0 +1,42 @@
+/* Baseline: posix_spawn of /bin/true and waitpid, N times. Prints the median of ROUNDS rounds, in
+ * nanoseconds per spawn+wait. */
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <time.h>
+
+extern char **environ;
+
+static double now_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1e9 + t.tv_nsec;
+}
+
+static int cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+int main(int argc, char **argv)
+{
+	int n = argc > 1 ? atoi(argv[1]) : 200, rounds = 5;
+	char *args[] = {"true", NULL};
+	double samples[5];
+	for (int r = 0; r < rounds; r++) {
+		double start = now_ns();
+		for (int i = 0; i < n; i++) {
+			pid_t pid;
+			int status;
+			if (posix_spawn(&pid, "/bin/true", NULL, NULL, args, environ) != 0 || waitpid(pid, &status, 0) != pid)
+				return 1;
+		}
+		samples[r] = (now_ns() - start) / n;
+	}
+	qsort(samples, rounds, sizeof samples[0], cmp);
+	printf("%.1f\n", samples[rounds / 2]);
+	return 0;
+}

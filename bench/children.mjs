@@ -1,0 +1,86 @@
+// Benchmarks of child threads, each against its baseline in the same run: the C programs in c/
+// (compiled here with cc) and child_process.
+import { execFileSync, spawn } from "node:child_process";
+import { once } from "node:events";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Command, localThread } from "../dist/index.js";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const ROUNDS = 7;
+
+function compile(name) {
+  const dir = mkdtempSync(join(tmpdir(), "rsyscall-bench-"));
+  const out = join(dir, name);
+  execFileSync("cc", ["-O2", "-o", out, join(here, "c", `${name}.c`)]);
+  return { run: (...args) => Number(execFileSync(out, args.map(String), { encoding: "utf8" })), clean: () => rmSync(dir, { recursive: true }) };
+}
+
+async function medianOf(rounds, f) {
+  const xs = [];
+  for (let i = 0; i < rounds; i++) xs.push(await f());
+  xs.sort((a, b) => a - b);
+  return xs[Math.floor(rounds / 2)];
+}
+
+async function perCall(n, f) {
+  const start = process.hrtime.bigint();
+  await f(n);
+  return Number(process.hrtime.bigint() - start) / n;
+}
+
+const row = (label, value, note = "") => console.log(`  ${label.padEnd(52)} ${value}${note}`);
+const us = (ns) => `${(ns / 1000).toFixed(1).padStart(7)} us`;
+
+export async function benchChildren() {
+  const pingpong = compile("pingpong");
+  const spawnC = compile("spawn");
+  try {
+    const child = await localThread.clone();
+    const task = child.task;
+    const sequential = async (n) => {
+      for (let i = 0; i < n; i++) await task.getpid();
+    };
+    await sequential(2000);
+    const ours = await medianOf(ROUNDS, () => perCall(10_000, sequential));
+    const floor = pingpong.run(10_000);
+    console.log("\nsyscall round trip to a child (getpid, one at a time), median of 7 rounds of 1e4");
+    row("C socketpair ping-pong between two processes", us(floor));
+    row("await child.task.getpid()", us(ours), `  ${(ours / floor).toFixed(2)}x C (target <= 1.3x)`);
+
+    const pipelined = async (n) => {
+      const batch = 1024;
+      for (let done = 0; done < n; done += batch) await Promise.all(Array.from({ length: batch }, () => task.getpid()));
+    };
+    await pipelined(20_000);
+    const perSyscall = await medianOf(ROUNDS, () => perCall(200_000, pipelined));
+    console.log("\npipelined syscalls to one child (1024 outstanding at a time), median of 7 rounds of 2e5");
+    row("child.task.getpid() throughput", `${Math.round(1e9 / perSyscall).toLocaleString("en")} syscalls/s`, "  (target >= 250,000)");
+    await child.exit(0);
+
+    const truePath = "/bin/true";
+    const ourSpawn = async (n) => {
+      for (let i = 0; i < n; i++) await (await (await localThread.clone()).exec(new Command(truePath, ["true"], {}))).check();
+    };
+    const nodeSpawn = async (n) => {
+      for (let i = 0; i < n; i++) {
+        const p = spawn(truePath, [], { stdio: "ignore" });
+        await once(p, "exit");
+      }
+    };
+    await ourSpawn(50);
+    await nodeSpawn(50);
+    const oursSpawn = await medianOf(5, () => perCall(200, ourSpawn));
+    const nodeSpawnNs = await medianOf(5, () => perCall(200, nodeSpawn));
+    const cSpawn = spawnC.run(200);
+    console.log("\nclone + exec + wait of /bin/true, median of 5 rounds of 200");
+    row("C posix_spawn + waitpid", us(cSpawn));
+    row("thr.clone(), child.exec(), proc.check()", us(oursSpawn), `  ${(oursSpawn / cSpawn).toFixed(2)}x C (target <= 1.3x)`);
+    row("child_process.spawn, 'exit' event", us(nodeSpawnNs), `  ours is ${(nodeSpawnNs / oursSpawn).toFixed(2)}x faster (target >= 3x)`);
+  } finally {
+    pingpong.clean();
+    spawnC.clean();
+  }
+}
