@@ -15,7 +15,10 @@ function compile(name) {
   const dir = mkdtempSync(join(tmpdir(), "rsyscall-bench-"));
   const out = join(dir, name);
   execFileSync("cc", ["-O2", "-o", out, join(here, "c", `${name}.c`)]);
-  return { run: (...args) => Number(execFileSync(out, args.map(String), { encoding: "utf8" })), clean: () => rmSync(dir, { recursive: true }) };
+  return {
+    run: (...args) => Number(execFileSync(out, args.map(String), { encoding: "utf8" })),
+    clean: () => rmSync(dir, { recursive: true }),
+  };
 }
 
 async function medianOf(rounds, f) {
@@ -57,12 +60,17 @@ export async function benchChildren() {
     await pipelined(20_000);
     const perSyscall = await medianOf(ROUNDS, () => perCall(200_000, pipelined));
     console.log("\npipelined syscalls to one child (1024 outstanding at a time), median of 7 rounds of 2e5");
-    row("child.task.getpid() throughput", `${Math.round(1e9 / perSyscall).toLocaleString("en")} syscalls/s`, "  (target >= 250,000)");
+    row(
+      "child.task.getpid() throughput",
+      `${Math.round(1e9 / perSyscall).toLocaleString("en")} syscalls/s`,
+      "  (target >= 250,000)",
+    );
     await child.exit(0);
 
     const truePath = "/bin/true";
     const ourSpawn = async (n) => {
-      for (let i = 0; i < n; i++) await (await (await localThread.clone()).exec(new Command(truePath, ["true"], {}))).check();
+      for (let i = 0; i < n; i++)
+        await (await (await localThread.clone()).exec(new Command(truePath, ["true"], {}))).check();
     };
     const nodeSpawn = async (n) => {
       for (let i = 0; i < n; i++) {
@@ -77,8 +85,16 @@ export async function benchChildren() {
     const cSpawn = spawnC.run(200);
     console.log("\nclone + exec + wait of /bin/true, median of 5 rounds of 200");
     row("C posix_spawn + waitpid", us(cSpawn));
-    row("thr.clone(), child.exec(), proc.check()", us(oursSpawn), `  ${(oursSpawn / cSpawn).toFixed(2)}x C (target <= 1.3x)`);
-    row("child_process.spawn, 'exit' event", us(nodeSpawnNs), `  ours is ${(nodeSpawnNs / oursSpawn).toFixed(2)}x faster (target >= 3x)`);
+    row(
+      "thr.clone(), child.exec(), proc.check()",
+      us(oursSpawn),
+      `  ${(oursSpawn / cSpawn).toFixed(2)}x C (target <= 1.3x)`,
+    );
+    row(
+      "child_process.spawn, 'exit' event",
+      us(nodeSpawnNs),
+      `  ours is ${(nodeSpawnNs / oursSpawn).toFixed(2)}x faster (target >= 3x)`,
+    );
   } finally {
     pingpong.clean();
     spawnC.clean();

@@ -37,6 +37,7 @@ interface Waiter {
   mask: number;
   resolve: () => void;
   reject: (e: unknown) => void;
+  keepAlive: boolean;
 }
 
 /** One fd's registration: which events are known ready, and who waits for which. */
@@ -54,13 +55,16 @@ export class EpolledFileDescriptor {
     readonly fd: FileDescriptor,
   ) {}
 
-  /** Resolves once any of `mask`'s events is known ready. */
-  waitFor(mask: number): Promise<void> {
+  /**
+   * Resolves once any of `mask`'s events is known ready. The wait keeps Node's event loop alive
+   * unless `keepAlive` is false (for bookkeeping that should not hold a program open).
+   */
+  waitFor(mask: number, keepAlive = true): Promise<void> {
     if (this.#closed) return Promise.reject(new ClosedFileDescriptorError(`${this.fd} was removed from its epoller`));
     if (this.status & mask) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      this.#waiters.push({ mask, resolve, reject });
-      this.epoller.waiterAdded();
+      this.#waiters.push({ mask, resolve, reject, keepAlive });
+      if (keepAlive) this.epoller.waiterAdded();
     });
   }
 
@@ -72,7 +76,7 @@ export class EpolledFileDescriptor {
     const still: Waiter[] = [];
     for (const w of this.#waiters) {
       if (w.mask & events) {
-        this.epoller.waiterRemoved();
+        if (w.keepAlive) this.epoller.waiterRemoved();
         w.resolve();
       } else {
         still.push(w);
@@ -121,7 +125,7 @@ export class EpolledFileDescriptor {
     const waiters = this.#waiters;
     this.#waiters = [];
     for (const w of waiters) {
-      this.epoller.waiterRemoved();
+      if (w.keepAlive) this.epoller.waiterRemoved();
       w.reject(new ClosedFileDescriptorError(`${this.fd} was closed while waiting`));
     }
     await this.epoller.unregister(this);

@@ -34,8 +34,9 @@ export class AsyncChildProcess {
    * Waits for a state change in `options` (W.EXITED, W.STOPPED, W.CONTINUED; W.NOWAIT leaves it
    * to be waited for again). Exits are waited for through the pidfd; stops and continues are
    * reported when they are already there. Once the child has died, W.EXITED returns its death again.
+   * The wait keeps Node running unless `keepAlive` is false.
    */
-  async waitpid(options: W): Promise<ChildState> {
+  async waitpid(options: W, { keepAlive = true }: { keepAlive?: boolean } = {}): Promise<ChildState> {
     if (this.#death && options & W.EXITED) return this.#death;
     for (;;) {
       const infop = await this.ram.malloc(Siginfo.getSerializer(), Siginfo.sizeof);
@@ -46,7 +47,7 @@ export class AsyncChildProcess {
         return state;
       }
       this.pidfd.epolled.negedge(EPOLL.IN, generation);
-      await this.pidfd.epolled.waitFor(EPOLL.IN | EPOLL.HUP | EPOLL.ERR);
+      await this.pidfd.epolled.waitFor(EPOLL.IN | EPOLL.HUP | EPOLL.ERR, keepAlive);
     }
   }
 

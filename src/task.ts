@@ -7,13 +7,18 @@ import { FcntlFileDescriptor, FcntlTask } from "./fcntl.js";
 import { BaseFileDescriptor } from "./handle/fd.js";
 import { BaseTask } from "./handle/task.js";
 import type { Fd } from "./near/ids.js";
+import { SchedFileDescriptor, SchedTask } from "./sched.js";
 import { SignalTask } from "./signal.js";
 import { StdioFileDescriptor, StdioTask } from "./stdio.js";
+import { CapabilityTask } from "./sys/capability.js";
 import { EpollFileDescriptor, EpollTask } from "./sys/epoll.js";
 import { EventfdTask } from "./sys/eventfd.js";
 import { InotifyFileDescriptor, InotifyTask } from "./sys/inotify.js";
 import { MmanFileDescriptor, MmanTask } from "./sys/mman.js";
+import { MountTask } from "./sys/mount.js";
 import { PidfdFileDescriptor, PidfdTask } from "./sys/pidfd.js";
+import { PrctlTask } from "./sys/prctl.js";
+import { ResourceTask } from "./sys/resource.js";
 import { SignalfdFileDescriptor, SignalfdTask } from "./sys/signalfd.js";
 import { SocketFileDescriptor, SocketTask } from "./sys/socket.js";
 import { StatFileDescriptor, StatTask } from "./sys/stat.js";
@@ -44,6 +49,7 @@ export interface FileDescriptor
     IoFileDescriptor,
     MmanFileDescriptor,
     PidfdFileDescriptor,
+    SchedFileDescriptor,
     SignalfdFileDescriptor,
     SocketFileDescriptor,
     StatFileDescriptor,
@@ -65,6 +71,7 @@ compose(FileDescriptor, [
   IoFileDescriptor,
   MmanFileDescriptor,
   PidfdFileDescriptor,
+  SchedFileDescriptor,
   SignalfdFileDescriptor,
   SocketFileDescriptor,
   StatFileDescriptor,
@@ -76,7 +83,8 @@ compose(FileDescriptor, [
 
 /** A process we can make syscalls in, with every syscall not made on an fd as a method. */
 export interface Task
-  extends CredentialsTask,
+  extends CapabilityTask,
+    CredentialsTask,
     CwdTask,
     EpollTask,
     EventfdTask,
@@ -85,8 +93,12 @@ export interface Task
     FsTask,
     InotifyTask,
     MmanTask,
+    MountTask,
     PidfdTask,
     PipeTask,
+    PrctlTask,
+    ResourceTask,
+    SchedTask,
     SignalTask,
     SignalfdTask,
     SocketTask,
@@ -101,6 +113,7 @@ export class Task extends BaseTask {
   }
 }
 compose(Task, [
+  CapabilityTask,
   CredentialsTask,
   CwdTask,
   EpollTask,
@@ -110,8 +123,12 @@ compose(Task, [
   FsTask,
   InotifyTask,
   MmanTask,
+  MountTask,
   PidfdTask,
   PipeTask,
+  PrctlTask,
+  ResourceTask,
+  SchedTask,
   SignalTask,
   SignalfdTask,
   SocketTask,

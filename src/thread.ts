@@ -10,7 +10,9 @@ import { AsyncFileDescriptor, type Epoller, setNonblock as setNonblockFlag } fro
 import { O } from "./fcntl.js";
 import type { Pointer, WrittenPointer } from "./handle/pointer.js";
 import type { RAM } from "./memory/ram.js";
+import { CLONE } from "./sched.js";
 import { type FixedSizeClass, type SerializableClass, serializerOf, serializerOfClass, sizeofClass } from "./struct.js";
+import type { MS } from "./sys/mount.js";
 import { type AF, type SOCK, type Sockaddr, Sockbuf, Socketpair } from "./sys/socket.js";
 import type { FileDescriptor, Task } from "./task.js";
 import { Pipe } from "./unistd/index.js";
@@ -163,6 +165,39 @@ export class Thread {
     return this.task.inheritFd(checkFd("fd", fd));
   }
 
+  /** `mount(2)` with strings; empty strings pass as they are (the kernel ignores what the flags say it may). */
+  async mount(source: string, target: string, fstype: string, flags: MS, data: string): Promise<void> {
+    const [src, tgt, fs, dat] = await Promise.all([source, target, fstype, data].map((s) => this.ptr(s)));
+    try {
+      await this.task.mount(src!, tgt!, fs!, flags, dat!);
+    } finally {
+      for (const p of [src, tgt, fs, dat]) p?.free();
+    }
+  }
+
+  /**
+   * `unshare(flags)`; `CLONE.NEWUSER` goes through `unshareUser`, so that the new user namespace
+   * gets its id mappings.
+   */
+  async unshare(flags: CLONE): Promise<void> {
+    if (flags & CLONE.NEWUSER) {
+      await this.unshareUser();
+      flags = CLONE.from(flags & ~CLONE.NEWUSER);
+    }
+    if (flags) await this.task.unshare(flags);
+  }
+
+  /**
+   * `unshare(CLONE_NEWUSER | CLONE_FS)` and id mappings for it: this process's uid and gid map to
+   * `inNamespaceUid`/`inNamespaceGid` inside (by default, the same ids). (Not for the Node process,
+   * which has threads: the kernel refuses.)
+   */
+  async unshareUser(options: { inNamespaceUid?: number; inNamespaceGid?: number } = {}): Promise<void> {
+    const [uid, gid] = await Promise.all([this.task.getuid(), this.task.getgid()]);
+    await this.task.unshare(CLONE.of(CLONE.NEWUSER, CLONE.FS));
+    await writeUserMappings(this, uid, gid, options.inNamespaceUid ?? uid, options.inNamespaceGid ?? gid);
+  }
+
   /** Changes the root directory. */
   async chroot(path: string): Promise<void> {
     await this.task.chroot(await this.ptr(path));
@@ -171,4 +206,20 @@ export class Thread {
   toString(): string {
     return `Thread(${this.task})`;
   }
+}
+
+/**
+ * Maps `outsideUid`/`outsideGid` to `uid`/`gid` in `thr`'s new user namespace, the way an
+ * unprivileged process may: one line each, and setgroups denied first.
+ */
+export async function writeUserMappings(
+  thr: Thread,
+  outsideUid: number,
+  outsideGid: number,
+  uid = outsideUid,
+  gid = outsideGid,
+): Promise<void> {
+  await thr.spit("/proc/self/uid_map", `${uid} ${outsideUid} 1\n`);
+  await thr.spit("/proc/self/setgroups", "deny");
+  await thr.spit("/proc/self/gid_map", `${gid} ${outsideGid} 1\n`);
 }

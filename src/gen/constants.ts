@@ -346,6 +346,81 @@ export const FUTEX = {
   PRIVATE_FLAG: 128,
 } as const;
 
+export const CAP = {
+  CHOWN: 0,
+  DAC_OVERRIDE: 1,
+  DAC_READ_SEARCH: 2,
+  FOWNER: 3,
+  FSETID: 4,
+  KILL: 5,
+  SETGID: 6,
+  SETUID: 7,
+  SETPCAP: 8,
+  LINUX_IMMUTABLE: 9,
+  NET_BIND_SERVICE: 10,
+  NET_BROADCAST: 11,
+  NET_ADMIN: 12,
+  NET_RAW: 13,
+  IPC_LOCK: 14,
+  IPC_OWNER: 15,
+  SYS_MODULE: 16,
+  SYS_RAWIO: 17,
+  SYS_CHROOT: 18,
+  SYS_PTRACE: 19,
+  SYS_PACCT: 20,
+  SYS_ADMIN: 21,
+  SYS_BOOT: 22,
+  SYS_NICE: 23,
+  SYS_RESOURCE: 24,
+  SYS_TIME: 25,
+  SYS_TTY_CONFIG: 26,
+  MKNOD: 27,
+  LEASE: 28,
+  AUDIT_WRITE: 29,
+  AUDIT_CONTROL: 30,
+  SETFCAP: 31,
+  MAC_OVERRIDE: 32,
+  MAC_ADMIN: 33,
+  SYSLOG: 34,
+  WAKE_ALARM: 35,
+  BLOCK_SUSPEND: 36,
+  AUDIT_READ: 37,
+  PERFMON: 38,
+  BPF: 39,
+  CHECKPOINT_RESTORE: 40,
+} as const;
+
+export const LINUX_CAPABILITY = {
+  VERSION_3: 537396514,
+  U32S_3: 2,
+} as const;
+
+export const RLIMIT = {
+  CPU: 0,
+  FSIZE: 1,
+  DATA: 2,
+  STACK: 3,
+  CORE: 4,
+  RSS: 5,
+  NPROC: 6,
+  NOFILE: 7,
+  MEMLOCK: 8,
+  AS: 9,
+  LOCKS: 10,
+  SIGPENDING: 11,
+  MSGQUEUE: 12,
+  NICE: 13,
+  RTPRIO: 14,
+  RTTIME: 15,
+} as const;
+
+export const PR_CAP_AMBIENT = {
+  IS_SET: 1,
+  RAISE: 2,
+  LOWER: 3,
+  CLEAR_ALL: 4,
+} as const;
+
 export const PR = {
   SET_PDEATHSIG: 1,
   GET_PDEATHSIG: 2,
@@ -572,6 +647,12 @@ export const CLD = {
   TRAPPED: 4,
   STOPPED: 5,
   CONTINUED: 6,
+} as const;
+
+export const PRIO = {
+  PROCESS: 0,
+  PGRP: 1,
+  USER: 2,
 } as const;
 
 export const LIMITS = {

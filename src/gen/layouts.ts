@@ -59,6 +59,31 @@ export const epoll_event = {
   },
 } as const;
 
+export const rlimit64 = {
+  size: 16,
+  fields: {
+    rlim_cur: [0, 8],
+    rlim_max: [8, 8],
+  },
+} as const;
+
+export const cap_header = {
+  size: 8,
+  fields: {
+    version: [0, 4],
+    pid: [4, 4],
+  },
+} as const;
+
+export const cap_data = {
+  size: 12,
+  fields: {
+    effective: [0, 4],
+    permitted: [4, 4],
+    inheritable: [8, 4],
+  },
+} as const;
+
 export const kernel_sigaction = {
   size: 32,
   fields: {
@@ -81,6 +106,13 @@ export const timespec = {
   fields: {
     tv_sec: [0, 8],
     tv_nsec: [8, 8],
+  },
+} as const;
+
+export const cpu_set_t = {
+  size: 128,
+  fields: {
+
   },
 } as const;
 

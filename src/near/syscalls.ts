@@ -6,7 +6,7 @@
 // Listed alphabetically. The typed, validated methods are in the header modules.
 import { SYS } from "../gen/sys.js";
 import type { Address, Fd, Pid } from "./ids.js";
-import type { SyscallInterface as S } from "./sysif.js";
+import type { SyscallInterface as S, SyscallArg } from "./sysif.js";
 
 type Len = number;
 type Int = number;
@@ -15,6 +15,8 @@ type Ret = Promise<number>;
 export const accept4 = (s: S, fd: Fd, addr: Address | 0, addrlen: Address | 0, flags: Int) =>
   s.syscall(SYS.accept4, fd, addr, addrlen, flags) as Promise<Fd>;
 export const bind = (s: S, fd: Fd, addr: Address, addrlen: Len): Ret => s.syscall(SYS.bind, fd, addr, addrlen);
+export const capget = (s: S, hdrp: Address, datap: Address | 0): Ret => s.syscall(SYS.capget, hdrp, datap);
+export const capset = (s: S, hdrp: Address, datap: Address): Ret => s.syscall(SYS.capset, hdrp, datap);
 export const chdir = (s: S, path: Address): Ret => s.syscall(SYS.chdir, path);
 export const chroot = (s: S, path: Address): Ret => s.syscall(SYS.chroot, path);
 export const clone = (
@@ -51,6 +53,7 @@ export const getpeername = (s: S, fd: Fd, addr: Address, addrlen: Address): Ret 
 export const getpgid = (s: S, pid: Pid | 0) => s.syscall(SYS.getpgid, pid) as Promise<Pid>;
 export const getpid = (s: S) => s.syscall(SYS.getpid) as Promise<Pid>;
 export const getppid = (s: S) => s.syscall(SYS.getppid) as Promise<Pid>;
+export const getpriority = (s: S, which: Int, who: Int): Ret => s.syscall(SYS.getpriority, which, who);
 export const getsockname = (s: S, fd: Fd, addr: Address, addrlen: Address): Ret =>
   s.syscall(SYS.getsockname, fd, addr, addrlen);
 export const getsockopt = (s: S, fd: Fd, level: Int, optname: Int, optval: Address, optlen: Address): Ret =>
@@ -81,6 +84,14 @@ export const mmap = (
   fd: Fd | -1,
   offset: number | bigint,
 ) => s.syscall(SYS.mmap, addr, length, prot, flags, fd, offset) as Promise<Address>;
+export const mount = (
+  s: S,
+  source: Address | 0,
+  target: Address,
+  fstype: Address | 0,
+  flags: Int,
+  data: Address | 0,
+): Ret => s.syscall(SYS.mount, source, target, fstype, flags >>> 0, data);
 export const munmap = (s: S, addr: Address, length: Len): Ret => s.syscall(SYS.munmap, addr, length);
 export const openat = (s: S, dirfd: Fd, path: Address, flags: Int, mode: Int) =>
   s.syscall(SYS.openat, dirfd, path, flags, mode) as Promise<Fd>;
@@ -88,6 +99,10 @@ export const pidfd_open = (s: S, pid: Pid | Int, flags: Int) => s.syscall(SYS.pi
 export const pidfd_send_signal = (s: S, pidfd: Fd, sig: Int, info: Address | 0, flags: Int): Ret =>
   s.syscall(SYS.pidfd_send_signal, pidfd, sig, info, flags);
 export const pipe2 = (s: S, pipefd: Address, flags: Int): Ret => s.syscall(SYS.pipe2, pipefd, flags);
+export const prctl = (s: S, option: Int, a2: SyscallArg, a3: SyscallArg, a4: SyscallArg, a5: SyscallArg): Ret =>
+  s.syscall(SYS.prctl, option, a2, a3, a4, a5);
+export const prlimit64 = (s: S, pid: Pid | 0, resource: Int, newLimit: Address | 0, oldLimit: Address | 0): Ret =>
+  s.syscall(SYS.prlimit64, pid, resource, newLimit, oldLimit);
 export const pread64 = (s: S, fd: Fd, buf: Address, count: Len, offset: number | bigint): Ret =>
   s.syscall(SYS.pread64, fd, buf, count, offset);
 export const preadv2 = (s: S, fd: Fd, iov: Address, iovcnt: Int, offset: number | bigint, flags: Int): Ret =>
@@ -116,9 +131,15 @@ export const rt_sigaction = (s: S, sig: Int, act: Address | 0, oldact: Address |
   s.syscall(SYS.rt_sigaction, sig, act, oldact, sigsetsize);
 export const rt_sigprocmask = (s: S, how: Int, set: Address | 0, oldset: Address | 0, sigsetsize: Len): Ret =>
   s.syscall(SYS.rt_sigprocmask, how, set, oldset, sigsetsize);
+export const sched_getaffinity = (s: S, pid: Pid | 0, size: Len, mask: Address): Ret =>
+  s.syscall(SYS.sched_getaffinity, pid, size, mask);
+export const sched_setaffinity = (s: S, pid: Pid | 0, size: Len, mask: Address): Ret =>
+  s.syscall(SYS.sched_setaffinity, pid, size, mask);
 export const sendto = (s: S, fd: Fd, buf: Address, len: Len, flags: Int, addr: Address | 0, addrlen: Len): Ret =>
   s.syscall(SYS.sendto, fd, buf, len, flags, addr, addrlen);
+export const setns = (s: S, fd: Fd, nstype: Int): Ret => s.syscall(SYS.setns, fd, nstype);
 export const setpgid = (s: S, pid: Pid | 0, pgid: Pid | 0): Ret => s.syscall(SYS.setpgid, pid, pgid);
+export const setpriority = (s: S, which: Int, who: Int, prio: Int): Ret => s.syscall(SYS.setpriority, which, who, prio);
 export const setsid = (s: S) => s.syscall(SYS.setsid) as Promise<Pid>;
 export const setsockopt = (s: S, fd: Fd, level: Int, optname: Int, optval: Address | 0, optlen: Len): Ret =>
   s.syscall(SYS.setsockopt, fd, level, optname, optval, optlen);
@@ -137,6 +158,8 @@ export const timerfd_create = (s: S, clockid: Int, flags: Int) =>
 export const timerfd_gettime = (s: S, fd: Fd, curr: Address): Ret => s.syscall(SYS.timerfd_gettime, fd, curr);
 export const timerfd_settime = (s: S, fd: Fd, flags: Int, new_value: Address, old_value: Address | 0): Ret =>
   s.syscall(SYS.timerfd_settime, fd, flags, new_value, old_value);
+export const umount2 = (s: S, target: Address, flags: Int): Ret => s.syscall(SYS.umount2, target, flags);
+export const unshare = (s: S, flags: Int): Ret => s.syscall(SYS.unshare, flags >>> 0);
 export const unlinkat = (s: S, dirfd: Fd, path: Address, flags: Int): Ret =>
   s.syscall(SYS.unlinkat, dirfd, path, flags);
 export const waitid = (s: S, idtype: Int, id: Fd | Pid | Int, infop: Address, options: Int, rusage: Address | 0): Ret =>

@@ -1,9 +1,57 @@
-// <sys/mount.h>: mount and umount2 flags. (The syscalls come with namespaces.)
+// <sys/mount.h>: mount and umount2.
+//
+//   await child.mount("/proc", "/mnt/proc", "", MS.BIND, "");   // Thread.mount allocates the strings
+import { checkInt, checkPointer, pathOf, withContext } from "../args.js";
+import type { PathPointer } from "../fcntl.js";
 import * as gen from "../gen/constants.js";
+import { BaseTask } from "../handle/task.js";
 import { type Flag, family } from "../near/flags.js";
+import * as raw from "../near/syscalls.js";
 
 export const MS = family("MS", gen.MS);
 export type MS = Flag<"MS">;
 /** umount2 flags: `MNT_DETACH` is `MNT.DETACH`, `UMOUNT_NOFOLLOW` is `MNT.UMOUNT_NOFOLLOW`. */
 export const MNT = family("MNT", gen.MNT);
 export type MNT = Flag<"MNT">;
+
+export class MountTask extends BaseTask {
+  /**
+   * `mount(source, target, filesystemtype, mountflags, data)`.
+   * @see https://man7.org/linux/man-pages/man2/mount.2.html
+   */
+  async mount(
+    source: PathPointer,
+    target: PathPointer,
+    fstype: PathPointer,
+    flags: MS,
+    data: PathPointer,
+  ): Promise<void> {
+    for (const [name, p] of [
+      ["source", source],
+      ["target", target],
+      ["fstype", fstype],
+      ["data", data],
+    ] as const)
+      checkPointer(name, p, true);
+    checkInt("flags", flags);
+    const call = raw.mount(
+      this.sysif,
+      source.borrow(this),
+      target.borrow(this),
+      fstype.borrow(this),
+      flags,
+      data.borrow(this),
+    );
+    await withContext(call, { path: pathOf(source), dest: pathOf(target) });
+  }
+
+  /**
+   * `umount2(target, flags)`.
+   * @see https://man7.org/linux/man-pages/man2/umount2.2.html
+   */
+  async umount(target: PathPointer, flags: MNT = 0 as MNT): Promise<void> {
+    checkPointer("target", target, true);
+    checkInt("flags", flags);
+    await withContext(raw.umount2(this.sysif, target.borrow(this), flags), { path: pathOf(target) });
+  }
+}

@@ -38,7 +38,7 @@ import { bytesSerializer, Int32, stringSerializer } from "../struct.js";
 import { AF, SOCK } from "../sys/socket.js";
 import { type ChildState, W } from "../sys/wait.js";
 import { type FileDescriptor, Task } from "../task.js";
-import { Thread } from "../thread.js";
+import { Thread, writeUserMappings } from "../thread.js";
 import { ArgList } from "../unistd/exec.js";
 import { SyscallConnection } from "./connection.js";
 
@@ -56,10 +56,15 @@ declare module "../thread.js" {
      * `child.inheritFd`); it shares our memory.
      * @see https://man7.org/linux/man-pages/man2/clone.2.html
      */
-    clone(flags?: CLONE): Promise<ChildThread>;
+    clone(flags?: CLONE, options?: CloneOptions): Promise<ChildThread>;
     /** Runs `command` in a new child to its end; rejects with CalledProcessError on failure unless `check` is false. */
     run(command: Command, options?: { check?: boolean }): Promise<ChildState>;
   }
+}
+
+export interface CloneOptions {
+  /** With CLONE.NEWUSER: write uid and gid maps (our ids, mapped to themselves). Default true. */
+  writeUserMappings?: boolean;
 }
 
 /** A child process made by `Thread.clone`, serving syscalls until it execs or exits. */
@@ -151,7 +156,10 @@ function envKey(environ: Environment, updates: Readonly<Record<string, string>>)
   return JSON.stringify([environ.toEnvp(), Object.entries(updates)]);
 }
 
-async function environmentArgList(thread: Thread, updates: Readonly<Record<string, string>>): Promise<WrittenPointer<ArgList>> {
+async function environmentArgList(
+  thread: Thread,
+  updates: Readonly<Record<string, string>>,
+): Promise<WrittenPointer<ArgList>> {
   const key = envKey(thread.environ, updates);
   const cached = cachedEnvironment.get(key);
   if (cached) return cached;
@@ -166,11 +174,20 @@ async function environmentArgList(thread: Thread, updates: Readonly<Record<strin
 /** Serializes clones from one thread: making the socket and cloning must not interleave. */
 const cloning = new WeakMap<Thread, Promise<unknown>>();
 
-Thread.prototype.clone = function clone(this: Thread, flags: CLONE = 0 as CLONE): Promise<ChildThread> {
+Thread.prototype.clone = async function clone(
+  this: Thread,
+  flags: CLONE = 0 as CLONE,
+  options: CloneOptions = {},
+): Promise<ChildThread> {
   const previous = cloning.get(this) ?? Promise.resolve();
   const next = previous.catch(() => {}).then(() => cloneChild(this, flags));
   cloning.set(this, next);
-  return next;
+  const child = await next;
+  if (flags & CLONE.NEWUSER && options.writeUserMappings !== false) {
+    const [uid, gid] = await Promise.all([this.task.getuid(), this.task.getgid()]);
+    await writeUserMappings(child, uid, gid);
+  }
+  return child;
 };
 
 Thread.prototype.run = async function run(this: Thread, command: Command, options: { check?: boolean } = {}) {
@@ -198,14 +215,10 @@ async function cloneChild(parent: Thread, flags: CLONE): Promise<ChildThread> {
   let pid: number;
   let helperPid: number;
   try {
-    const sp = writeFrame(stack, native.serverAddress, [
-      theirs.near,
-      theirs.near,
-      SERVER_FLAGS,
-      ours.near,
-      process.pid,
-      0,
-    ]);
+    // In a new pid namespace the parent is outside it, and getppid says 0.
+    const expectedParent = flags & CLONE.NEWPID ? 0 : process.pid;
+    const serverArgs = [theirs.near, theirs.near, SERVER_FLAGS, ours.near, expectedParent, 0];
+    const sp = writeFrame(stack, native.serverAddress, serverArgs);
     const helperSp = writeFrame(helperStack, native.futexHelperAddress, [ctid.near, 1, process.pid, 0, 0, 0]);
     [pid, helperPid] = withSignalsBlocked(masks.near, () => [
       cloneRaw(ALWAYS | gen.SIG.CHLD | flags, sp, pidfdOut.near, ctid.near),
@@ -253,7 +266,8 @@ async function watchHelper(
 ) {
   const helperProcess = new AsyncChildProcess(helperPid, helper, helper.ram);
   try {
-    await helperProcess.waitpid(W.EXITED);
+    // Bookkeeping only: an idle child does not hold Node open (it dies with Node anyway).
+    await helperProcess.waitpid(W.EXITED, { keepAlive: false });
   } finally {
     connection.hangup("the process exec'd or exited");
     release();
