@@ -1,7 +1,7 @@
 // The base of `Task`: one process we can make syscalls in, and the namespaces it is in. The
 // syscall methods of the header modules are composed onto `Task` (see src/task.ts).
 import { type AddressSpace, FDTableMismatchError, type MountNamespace, type PidNamespace } from "../far.js";
-import type { Fd, Pid } from "../near/ids.js";
+import { asFd, type Fd, type Pid } from "../near/ids.js";
 import * as raw from "../near/syscalls.js";
 import type { SyscallInterface } from "../near/sysif.js";
 import { BaseFileDescriptor, type FileDescriptorTable } from "./fd.js";
@@ -40,6 +40,15 @@ export class BaseTask implements TaskNamespaces {
   /** Makes a handle for fd number `n` of this task's table (one the kernel just gave us). */
   makeFd(n: Fd): this["_fd"] {
     return new BaseFileDescriptor(this, n);
+  }
+
+  /**
+   * A handle for fd number `n` of this task's table, whatever it names now (or nothing yet): the
+   * way to say "fd 5" as the target of `dup2`. Closing it closes that number.
+   */
+  fdAt(n: number): this["_fd"] {
+    if (!Number.isInteger(n) || n < 0 || n > 2 ** 31 - 1) throw new TypeError(`fdAt: not an fd number: ${n}`);
+    return this.makeFd(asFd(n));
   }
 
   /**

@@ -1,0 +1,15 @@
+// The demo runs, as `rsyscall demo`, and shows what it claims.
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { dirname, join } from "node:path";
+import { test } from "node:test";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+
+test("rsyscall demo", { timeout: 30_000 }, () => {
+  const out = execFileSync(process.execPath, [join(root, "bin", "rsyscall.mjs"), "demo"], { encoding: "utf8" });
+  assert.match(out, /inside it, getpid\(\) = 1 and getuid\(\) = 0/);
+  assert.match(out, /read from fd 5, asynchronously: pid 1, uid 0, network: lo$/m);
+  assert.match(out, /exited with status 0/);
+});
