@@ -25,7 +25,7 @@ import { SyscallError } from "./near/errors.js";
 import { LocalSyscall, rawSyscall } from "./near/local.js";
 import { bytesSerializer, Int32 } from "./struct.js";
 import { EPOLL, EPOLL_CTL, EpollEvent } from "./sys/epoll.js";
-import { SO, type SOCK, SOL, Sockaddr, SockaddrStorage, Sockbuf } from "./sys/socket.js";
+import { SO, type SOCK, SOL, Sockaddr, SockaddrStorage, Sockbuf } from "./sys/socket/index.js";
 import type { FileDescriptor, Task } from "./task.js";
 
 const READ_EVENTS = EPOLL.IN | EPOLL.RDHUP | EPOLL.HUP | EPOLL.ERR;

@@ -20,7 +20,7 @@ import { PidfdFileDescriptor, PidfdTask } from "./sys/pidfd.js";
 import { PrctlTask } from "./sys/prctl.js";
 import { ResourceTask } from "./sys/resource.js";
 import { SignalfdFileDescriptor, SignalfdTask } from "./sys/signalfd.js";
-import { SocketFileDescriptor, SocketTask } from "./sys/socket.js";
+import { MsgFileDescriptor, SocketFileDescriptor, SocketTask } from "./sys/socket/index.js";
 import { StatFileDescriptor, StatTask } from "./sys/stat.js";
 import { TimerfdFileDescriptor, TimerfdTask } from "./sys/timerfd.js";
 import { UioFileDescriptor } from "./sys/uio.js";
@@ -48,6 +48,7 @@ export interface FileDescriptor
     InotifyFileDescriptor,
     IoFileDescriptor,
     MmanFileDescriptor,
+    MsgFileDescriptor,
     PidfdFileDescriptor,
     SchedFileDescriptor,
     SignalfdFileDescriptor,
@@ -70,6 +71,7 @@ compose(FileDescriptor, [
   InotifyFileDescriptor,
   IoFileDescriptor,
   MmanFileDescriptor,
+  MsgFileDescriptor,
   PidfdFileDescriptor,
   SchedFileDescriptor,
   SignalfdFileDescriptor,

@@ -13,7 +13,7 @@ import type { RAM } from "./memory/ram.js";
 import { CLONE } from "./sched.js";
 import { type FixedSizeClass, type SerializableClass, serializerOf, serializerOfClass, sizeofClass } from "./struct.js";
 import type { MS } from "./sys/mount.js";
-import { type AF, type SOCK, type Sockaddr, Sockbuf, Socketpair } from "./sys/socket.js";
+import { AF, SOCK, type Sockaddr, Sockbuf, Socketpair } from "./sys/socket/index.js";
 import type { FileDescriptor, Task } from "./task.js";
 import { Pipe } from "./unistd/index.js";
 
@@ -198,6 +198,32 @@ export class Thread {
     await writeUserMappings(this, uid, gid, options.inNamespaceUid ?? uid, options.inNamespaceGid ?? gid);
   }
 
+  /**
+   * `count` connected socket pairs between the Node process and this thread: [our end, its end].
+   * For the Node process itself both ends are ours.
+   */
+  async openChannels(count: number): Promise<[FileDescriptor, FileDescriptor][]> {
+    checkCount(count);
+    const pairs = [];
+    for (let i = 0; i < count; i++) pairs.push(await this.socketpair(AF.UNIX, SOCK.STREAM));
+    return pairs.map((p) => [p.first, p.second]);
+  }
+
+  /** Like openChannels, with our ends as AsyncFileDescriptors. */
+  async openAsyncChannels(count: number): Promise<[AsyncFileDescriptor, FileDescriptor][]> {
+    const channels = await this.openChannels(count);
+    return Promise.all(
+      channels.map(
+        async ([ours, theirs]) => [await this.localAfd(ours), theirs] as [AsyncFileDescriptor, FileDescriptor],
+      ),
+    );
+  }
+
+  /** Internal: an AsyncFileDescriptor for one of the Node process's fds (a channel end). */
+  protected localAfd(fd: FileDescriptor): Promise<AsyncFileDescriptor> {
+    return this.makeAfd(fd, true);
+  }
+
   /** Changes the root directory. */
   async chroot(path: string): Promise<void> {
     await this.task.chroot(await this.ptr(path));
@@ -206,6 +232,11 @@ export class Thread {
   toString(): string {
     return `Thread(${this.task})`;
   }
+}
+
+export function checkCount(count: number): void {
+  if (!Number.isInteger(count) || count < 0 || count > 253)
+    throw new TypeError(`channel count must be 0 to 253, got ${count}`);
 }
 
 /**

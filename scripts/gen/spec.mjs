@@ -607,6 +607,12 @@ export const structs = {
   sockaddr_storage: { unit: "libc", type: "struct sockaddr_storage", fields: ["ss_family"] },
   timespec: { unit: "libc", type: "struct timespec", fields: ["tv_sec", "tv_nsec"] },
   cpu_set_t: { unit: "libc", type: "cpu_set_t", fields: [] },
+  msghdr: {
+    unit: "libc",
+    type: "struct msghdr",
+    fields: ["msg_name", "msg_namelen", "msg_iov", "msg_iovlen", "msg_control", "msg_controllen", "msg_flags"],
+  },
+  cmsghdr: { unit: "libc", type: "struct cmsghdr", fields: ["cmsg_len", "cmsg_level", "cmsg_type"] },
   rlimit64: { unit: "kernel", type: "struct rlimit64", fields: ["rlim_cur", "rlim_max"] },
   cap_header: { unit: "kernel", type: "struct __user_cap_header_struct", fields: ["version", "pid"] },
   cap_data: {

@@ -116,6 +116,28 @@ export const cpu_set_t = {
   },
 } as const;
 
+export const msghdr = {
+  size: 56,
+  fields: {
+    msg_name: [0, 8],
+    msg_namelen: [8, 4],
+    msg_iov: [16, 8],
+    msg_iovlen: [24, 8],
+    msg_control: [32, 8],
+    msg_controllen: [40, 8],
+    msg_flags: [48, 4],
+  },
+} as const;
+
+export const cmsghdr = {
+  size: 16,
+  fields: {
+    cmsg_len: [0, 8],
+    cmsg_level: [8, 4],
+    cmsg_type: [12, 4],
+  },
+} as const;
+
 export const siginfo = {
   size: 128,
   fields: {

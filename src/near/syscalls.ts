@@ -125,6 +125,7 @@ export const recvfrom = (
   addr: Address | 0,
   addrlen: Address | 0,
 ): Ret => s.syscall(SYS.recvfrom, fd, buf, len, flags, addr, addrlen);
+export const recvmsg = (s: S, fd: Fd, msg: Address, flags: Int): Ret => s.syscall(SYS.recvmsg, fd, msg, flags >>> 0);
 export const renameat2 = (s: S, olddirfd: Fd, oldpath: Address, newdirfd: Fd, newpath: Address, flags: Int): Ret =>
   s.syscall(SYS.renameat2, olddirfd, oldpath, newdirfd, newpath, flags);
 export const rt_sigaction = (s: S, sig: Int, act: Address | 0, oldact: Address | 0, sigsetsize: Len): Ret =>
@@ -135,6 +136,7 @@ export const sched_getaffinity = (s: S, pid: Pid | 0, size: Len, mask: Address):
   s.syscall(SYS.sched_getaffinity, pid, size, mask);
 export const sched_setaffinity = (s: S, pid: Pid | 0, size: Len, mask: Address): Ret =>
   s.syscall(SYS.sched_setaffinity, pid, size, mask);
+export const sendmsg = (s: S, fd: Fd, msg: Address, flags: Int): Ret => s.syscall(SYS.sendmsg, fd, msg, flags >>> 0);
 export const sendto = (s: S, fd: Fd, buf: Address, len: Len, flags: Int, addr: Address | 0, addrlen: Len): Ret =>
   s.syscall(SYS.sendto, fd, buf, len, flags, addr, addrlen);
 export const setns = (s: S, fd: Fd, nstype: Int): Ret => s.syscall(SYS.setns, fd, nstype);

@@ -7,7 +7,7 @@ import * as gen from "../gen/constants.js";
 import * as layouts from "../gen/layouts.js";
 import { type Flag, family } from "../near/flags.js";
 import { type Serializer, StructReader, StructWriter } from "../struct.js";
-import { AF, Sockaddr } from "../sys/socket.js";
+import { AF, Sockaddr } from "../sys/socket/index.js";
 
 export const IPPROTO = family("IPPROTO", gen.IPPROTO);
 export type IPPROTO = Flag<"IPPROTO">;

@@ -10,7 +10,7 @@ import * as layouts from "../gen/layouts.js";
 import type { BaseFileDescriptor } from "../handle/fd.js";
 import type { Flag } from "../near/flags.js";
 import { type Serializer, StructReader, StructWriter } from "../struct.js";
-import { AF, Sockaddr } from "./socket.js";
+import { AF, Sockaddr } from "./socket/index.js";
 
 const PATH_SIZE = layouts.sockaddr_un.fields.sun_path[1];
 const PATH_OFFSET = layouts.sockaddr_un.fields.sun_path[0];

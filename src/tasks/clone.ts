@@ -35,10 +35,11 @@ import { LocalSyscall, rawSyscall } from "../near/local.js";
 import { isErrno } from "../near/sysif.js";
 import { CLONE } from "../sched.js";
 import { bytesSerializer, Int32, stringSerializer } from "../struct.js";
-import { AF, SOCK } from "../sys/socket.js";
+import { AF, CmsgList, CmsgSCMRights, RecvMsghdr, SendMsghdr, SOCK } from "../sys/socket/index.js";
+import { IovecList } from "../sys/uio.js";
 import { type ChildState, W } from "../sys/wait.js";
 import { type FileDescriptor, Task } from "../task.js";
-import { Thread, writeUserMappings } from "../thread.js";
+import { checkCount, Thread, writeUserMappings } from "../thread.js";
 import { ArgList } from "../unistd/exec.js";
 import { SyscallConnection } from "./connection.js";
 
@@ -74,8 +75,41 @@ export class ChildThread extends Thread {
     /** The child, for waiting and signalling. */
     readonly process: AsyncChildProcess,
     readonly connection: SyscallConnection,
+    /** The thread this one was cloned from. */
+    readonly parent: Thread,
+    /** A socket pair for passing fds: our end, and the child's. */
+    private readonly passing: { ours: FileDescriptor; theirs: FileDescriptor },
   ) {
     super(thread.task, thread.ram, thread.environ, thread.stdin, thread.stdout, thread.stderr, thread.epoller);
+  }
+
+  /**
+   * `count` connected socket pairs between the Node process and this child: [our end, its end].
+   * Made in the Node process; the child's ends travel over a socket with SCM_RIGHTS.
+   */
+  override async openChannels(count: number): Promise<[FileDescriptor, FileDescriptor][]> {
+    checkCount(count);
+    if (count === 0) return [];
+    const pairs = [];
+    for (let i = 0; i < count; i++) pairs.push(await this.parent.socketpair(AF.UNIX, SOCK.STREAM));
+    const send = this.parent;
+    const data = await send.ptr(new IovecList([await send.ptr(Buffer.from([0]))]));
+    const rights = await send.ptr(new CmsgList([new CmsgSCMRights(pairs.map((p) => p.second))]));
+    const header = await send.ptr(new SendMsghdr(data, rights));
+    const [sent] = await this.passing.ours.sendmsg(header);
+    for (const p of [...sent, header, rights]) p.free();
+    const room = await this.ptr(new IovecList([await this.malloc(Buffer, 1)]));
+    const msg = await this.ptr(new RecvMsghdr(room, await this.malloc(CmsgList, 64 + 4 * count)));
+    const { control, filled } = await this.passing.theirs.recvmsg(msg);
+    for (const p of [...filled, msg]) p.free();
+    const received = (await control!.read()).messages.flatMap((m) => (m instanceof CmsgSCMRights ? m.fds : []));
+    if (received.length !== count) throw new Error(`openChannels: ${received.length} of ${count} fds arrived`);
+    for (const p of pairs) await p.second.close();
+    return pairs.map((p, i) => [p.first, received[i] as FileDescriptor]);
+  }
+
+  protected override localAfd(fd: FileDescriptor): Promise<AsyncFileDescriptor> {
+    return this.parent.makeAfd(fd, true);
   }
 
   /** Replaces the child's program with `command`. */
@@ -202,6 +236,7 @@ async function cloneChild(parent: Thread, flags: CLONE): Promise<ChildThread> {
   }
   if (typeof flags !== "number" || flags & ALWAYS) throw new TypeError(`clone: bad flags ${CLONE.describe(flags)}`);
   const { first: ours, second: theirs } = await parent.socketpair(AF.UNIX, SOCK.STREAM);
+  const passing = await parent.socketpair(AF.UNIX, SOCK.STREAM);
   const ram = parent.ram;
   const stack = await ram.malloc(bytesSerializer, STACK_SIZE);
   const helperStack = await ram.malloc(bytesSerializer, HELPER_STACK_SIZE);
@@ -227,7 +262,7 @@ async function cloneChild(parent: Thread, flags: CLONE): Promise<ChildThread> {
     ]);
   } catch (e) {
     release();
-    await Promise.all([ours.close(), theirs.close()]);
+    await Promise.all([ours, theirs, passing.first, passing.second].map((fd) => fd.close()));
     throw e;
   }
   await theirs.close();
@@ -246,7 +281,12 @@ async function cloneChild(parent: Thread, flags: CLONE): Promise<ChildThread> {
   const childRam = new RAM(childTask, ram.gateway, ram.allocator);
   const proc = new AsyncChildProcess(pid, await AsyncFileDescriptor.make(parent.epoller, ram, pidfd), ram);
   // When the helper exits, the child exec'd or exited: hang up, reap the helper, free the stacks.
-  void watchHelper(await AsyncFileDescriptor.make(parent.epoller, ram, helperPidfd), helperPid, connection, release);
+  const cleanup = () => {
+    release();
+    // Our end of the fd-passing socket serves only until the child execs or exits.
+    if (passing.first.valid) passing.first.close().catch(() => {});
+  };
+  void watchHelper(await AsyncFileDescriptor.make(parent.epoller, ram, helperPidfd), helperPid, connection, cleanup);
 
   const environ = new Environment(childTask, childRam, parent.environ.toObject());
   const stdio = [parent.stdin, parent.stdout, parent.stderr].map((fd) => childTask.inheritFd(fd)) as [
@@ -255,7 +295,9 @@ async function cloneChild(parent: Thread, flags: CLONE): Promise<ChildThread> {
     FileDescriptor,
   ];
   const thread = new Thread(childTask, childRam, environ, ...stdio, parent.epoller);
-  return new ChildThread(thread, proc, connection);
+  const passingTheirs = childTask.inheritFd(passing.second);
+  await passing.second.close();
+  return new ChildThread(thread, proc, connection, parent, { ours: passing.first, theirs: passingTheirs });
 }
 
 async function watchHelper(

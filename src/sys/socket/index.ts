@@ -6,23 +6,23 @@
 //   await sock.listen(10);
 //   const name = await (await sock.getsockname(await thr.ptr(new Sockbuf(await thr.malloc(SockaddrIn))))).read();
 //   (await name.buf.read()).port;
-import { checkInt, checkPointer, withContext } from "../args.js";
-import * as gen from "../gen/constants.js";
-import * as layouts from "../gen/layouts.js";
-import { BaseFileDescriptor } from "../handle/fd.js";
+import { checkInt, checkPointer, withContext } from "../../args.js";
+import * as gen from "../../gen/constants.js";
+import * as layouts from "../../gen/layouts.js";
+import { BaseFileDescriptor } from "../../handle/fd.js";
 import {
   type LinearPointer,
   linearize,
   type Pointer,
   type ReadablePointer,
   type WrittenPointer,
-} from "../handle/pointer.js";
-import { BaseTask } from "../handle/task.js";
-import { type Flag, family } from "../near/flags.js";
-import { type Address, asFd, type Fd } from "../near/ids.js";
-import * as raw from "../near/syscalls.js";
-import type { SyscallInterface } from "../near/sysif.js";
-import type { HasSerializer, Serializer } from "../struct.js";
+} from "../../handle/pointer.js";
+import { BaseTask } from "../../handle/task.js";
+import { type Flag, family } from "../../near/flags.js";
+import { type Address, asFd, type Fd } from "../../near/ids.js";
+import * as raw from "../../near/syscalls.js";
+import type { SyscallInterface } from "../../near/sysif.js";
+import type { HasSerializer, Serializer } from "../../struct.js";
 
 export const AF = family("AF", gen.AF);
 export type AF = Flag<"AF">;
@@ -355,3 +355,5 @@ function addrContext(addr: WrittenPointer<Sockaddr>): { path?: string } {
   const path = (addr.value as { path?: unknown }).path;
   return typeof path === "string" ? { path } : {};
 }
+
+export { Cmsg, CmsgList, CmsgSCMRights, MsgFileDescriptor, type Received, RecvMsghdr, SendMsghdr } from "./msg.js";

@@ -1,0 +1,231 @@
+// <sys/socket.h>, messages: sendmsg and recvmsg, with control messages (SCM_RIGHTS passes fds).
+//
+//   const iov = await thr.ptr(new IovecList([await thr.ptr(Buffer.from("x"))]));
+//   const control = await thr.ptr(new CmsgList([new CmsgSCMRights([fd])]));
+//   await sock.sendmsg(await thr.ptr(new SendMsghdr(iov, control)));
+//   // on the other end:
+//   const msg = await thr.ptr(new RecvMsghdr(await thr.ptr(new IovecList([await thr.malloc(Buffer, 1)])), await thr.malloc(CmsgList, 64)));
+//   const { control } = await other.recvmsg(msg);
+//   const [rights] = await control!.read();   // CmsgSCMRights, with handles in the receiving task
+import { checkInt, checkPointer, withContext } from "../../args.js";
+import * as gen from "../../gen/constants.js";
+import * as layouts from "../../gen/layouts.js";
+import { BaseFileDescriptor } from "../../handle/fd.js";
+import {
+  type LinearPointer,
+  linearize,
+  type Pointer,
+  type ReadablePointer,
+  type WrittenPointer,
+} from "../../handle/pointer.js";
+import type { BaseTask } from "../../handle/task.js";
+import { asFd } from "../../near/ids.js";
+import * as raw from "../../near/syscalls.js";
+import { type HasSerializer, type Serializer, StructReader, StructWriter } from "../../struct.js";
+import type { IovecList } from "../uio.js";
+import { MSG, type Sockaddr } from "./index.js";
+
+const M = layouts.msghdr;
+const C = layouts.cmsghdr;
+const align = (n: number) => Math.ceil(n / 8) * 8;
+
+/** A control message we do not interpret: its level, type and data. */
+export class Cmsg {
+  constructor(
+    readonly level: number,
+    readonly type: number,
+    readonly data: Buffer,
+  ) {}
+}
+
+/** SCM_RIGHTS: file descriptors to pass. Received ones are handles in the receiving task. */
+export class CmsgSCMRights<F extends BaseFileDescriptor = BaseFileDescriptor> {
+  constructor(readonly fds: readonly F[]) {}
+}
+
+/** The control messages of one sendmsg or recvmsg. Allocate room with `malloc(CmsgList, size)`. */
+export class CmsgList implements HasSerializer {
+  constructor(readonly messages: readonly (Cmsg | CmsgSCMRights)[]) {}
+
+  getSelfSerializer(task: BaseTask): Serializer<this> {
+    return CmsgList.getSerializer(task) as Serializer<this>;
+  }
+
+  static getSerializer<T extends BaseTask>(task: T): Serializer<CmsgList> {
+    return {
+      toBytes(list) {
+        const parts = list.messages.map((m) => {
+          const data =
+            m instanceof CmsgSCMRights
+              ? Buffer.from(new Int32Array(m.fds.map((fd) => fd.borrow(task))).buffer)
+              : m.data;
+          const level = m instanceof CmsgSCMRights ? gen.SOL.SOCKET : m.level;
+          const type = m instanceof CmsgSCMRights ? gen.SCM.RIGHTS : m.type;
+          const header = new StructWriter(C, align(C.size + data.length));
+          header
+            .uint("cmsg_len", C.size + data.length)
+            .int("cmsg_level", level)
+            .int("cmsg_type", type);
+          header.bytes.set(data, C.size);
+          return header.bytes;
+        });
+        return Buffer.concat(parts);
+      },
+      fromBytes(bytes) {
+        const messages: (Cmsg | CmsgSCMRights<T["_fd"]>)[] = [];
+        for (let off = 0; off + C.size <= bytes.length; ) {
+          const r = new StructReader(bytes.subarray(off), C);
+          const len = r.uint("cmsg_len");
+          if (len < C.size || off + len > bytes.length) break;
+          const data = bytes.subarray(off + C.size, off + len);
+          const level = r.int("cmsg_level");
+          const type = r.int("cmsg_type");
+          if (level === gen.SOL.SOCKET && type === gen.SCM.RIGHTS) {
+            const fds = [];
+            for (let i = 0; i + 4 <= data.length; i += 4) fds.push(task.makeFd(asFd(data.readInt32LE(i))));
+            messages.push(new CmsgSCMRights(fds));
+          } else {
+            messages.push(new Cmsg(level, type, Buffer.from(data)));
+          }
+          off += align(len);
+        }
+        return new CmsgList(messages);
+      },
+    };
+  }
+}
+
+/** `struct msghdr` for sendmsg: the data (an IovecList), control messages, and an address. */
+export class SendMsghdr<T> implements HasSerializer {
+  constructor(
+    readonly iov: WrittenPointer<IovecList<T>>,
+    readonly control?: WrittenPointer<CmsgList>,
+    readonly name?: WrittenPointer<Sockaddr>,
+  ) {}
+
+  getSelfSerializer(task: BaseTask): Serializer<this> {
+    return msghdrSerializer(task, this.iov, this.control, this.name);
+  }
+}
+
+/** `struct msghdr` for recvmsg: buffers for the data, room for control messages and an address. */
+export class RecvMsghdr<T> implements HasSerializer {
+  /** After recvmsg, read back from memory: the lengths the kernel used, and msg_flags. */
+  received?: { namelen: number; controllen: number; flags: number };
+
+  constructor(
+    readonly iov: WrittenPointer<IovecList<T>>,
+    readonly control?: Pointer<CmsgList>,
+    readonly name?: Pointer<Sockaddr>,
+  ) {}
+
+  getSelfSerializer(task: BaseTask): Serializer<this> {
+    const written = msghdrSerializer<this>(task, this.iov, this.control, this.name);
+    return {
+      toBytes: written.toBytes,
+      fromBytes: (bytes) => {
+        const r = new StructReader(bytes, M);
+        const out = new RecvMsghdr(this.iov, this.control, this.name);
+        out.received = {
+          namelen: r.uint("msg_namelen"),
+          controllen: r.uint("msg_controllen"),
+          flags: r.int("msg_flags"),
+        };
+        return out as this;
+      },
+    };
+  }
+}
+
+function msghdrSerializer<M>(
+  task: BaseTask,
+  iov: WrittenPointer<IovecList<unknown>>,
+  control?: Pointer<unknown>,
+  name?: Pointer<unknown>,
+): Serializer<M> {
+  return {
+    toBytes: () =>
+      new StructWriter(M)
+        .uint("msg_name", name ? name.borrow(task) : 0)
+        .uint("msg_namelen", name ? name.size() : 0)
+        .uint("msg_iov", iov.borrow(task))
+        .uint("msg_iovlen", iov.value.buffers.length)
+        .uint("msg_control", control ? control.borrow(task) : 0)
+        .uint("msg_controllen", control ? control.size() : 0).bytes,
+    fromBytes() {
+      throw new TypeError("a msghdr is read back through recvmsg's result");
+    },
+  };
+}
+
+/** Splits `buffers` after `n` bytes into the transferred ones and the rest. */
+function splitBuffers<T>(buffers: readonly Pointer<T>[], n: number): [Pointer<T>[], Pointer<T>[]] {
+  const done: Pointer<T>[] = [];
+  const rest: Pointer<T>[] = [];
+  let left = n;
+  for (const buf of buffers) {
+    if (left >= buf.size() && left > 0) {
+      left -= buf.size();
+      done.push(buf);
+    } else if (left > 0) {
+      const [a, b] = buf.split(left);
+      left = 0;
+      done.push(a);
+      rest.push(b);
+    } else {
+      rest.push(buf);
+    }
+  }
+  return [done, rest];
+}
+
+export interface Received<T> {
+  /** The buffers the data filled, and the rest (a buffer on the boundary split between them). */
+  filled: ReadablePointer<T>[];
+  rest: Pointer<T>[];
+  /** The control messages received, to read once: reading makes the handles of passed fds. */
+  control: LinearPointer<CmsgList> | undefined;
+  /** msg_flags: MSG.TRUNC, MSG.CTRUNC, ... */
+  flags: number;
+}
+
+export class MsgFileDescriptor extends BaseFileDescriptor {
+  /**
+   * `sendmsg(sockfd, msg, flags)`: send data and control messages. Consumes the data buffers and
+   * returns them split into [sent, rest].
+   * @see https://man7.org/linux/man-pages/man2/sendmsg.2.html
+   */
+  async sendmsg<T>(msg: WrittenPointer<SendMsghdr<T>>, flags: MSG = 0 as MSG): Promise<[Pointer<T>[], Pointer<T>[]]> {
+    checkPointer("msg", msg, true);
+    checkInt("flags", flags);
+    const task = this.task;
+    const n = await withContext(raw.sendmsg(task.sysif, this.borrow(task), msg.borrow(task), flags), { fd: this.near });
+    return splitBuffers(msg.value.iov.value.buffers, n);
+  }
+
+  /**
+   * `recvmsg(sockfd, msg, flags | MSG_CMSG_CLOEXEC)`: receive data and control messages; passed
+   * fds arrive close-on-exec.
+   * @see https://man7.org/linux/man-pages/man2/recvmsg.2.html
+   */
+  async recvmsg<T>(msg: WrittenPointer<RecvMsghdr<T>>, flags: MSG = 0 as MSG): Promise<Received<T>> {
+    checkPointer("msg", msg, true);
+    checkInt("flags", flags);
+    const task = this.task;
+    const n = await withContext(
+      raw.recvmsg(task.sysif, this.borrow(task), msg.borrow(task), flags | MSG.CMSG_CLOEXEC),
+      { fd: this.near },
+    );
+    // The kernel wrote the lengths it used back into the msghdr.
+    const out = await msg.read();
+    const controllen = out.received?.controllen ?? 0;
+    const [done, rest] = splitBuffers(msg.value.iov.value.buffers, n);
+    let control: LinearPointer<CmsgList> | undefined;
+    if (msg.value.control) {
+      const [used, unused] = msg.value.control.split(Math.min(controllen, msg.value.control.size()));
+      unused.free();
+      control = linearize(used);
+    }
+    return { filled: done.map((p) => p.unsafe()), rest, control, flags: out.received?.flags ?? 0 };
+  }
+}
