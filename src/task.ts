@@ -26,6 +26,7 @@ import { TimerfdFileDescriptor, TimerfdTask } from "./sys/timerfd.js";
 import { UioFileDescriptor } from "./sys/uio.js";
 import { WaitFileDescriptor } from "./sys/wait.js";
 import {
+  CloseTask,
   CredentialsTask,
   CwdFileDescriptor,
   CwdTask,
@@ -86,6 +87,7 @@ compose(FileDescriptor, [
 /** A process we can make syscalls in, with every syscall not made on an fd as a method. */
 export interface Task
   extends CapabilityTask,
+    CloseTask,
     CredentialsTask,
     CwdTask,
     EpollTask,
@@ -116,6 +118,7 @@ export class Task extends BaseTask {
 }
 compose(Task, [
   CapabilityTask,
+  CloseTask,
   CredentialsTask,
   CwdTask,
   EpollTask,

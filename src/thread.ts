@@ -9,6 +9,7 @@ import type { Environment } from "./environ.js";
 import { AsyncFileDescriptor, type Epoller, setNonblock as setNonblockFlag } from "./epoller.js";
 import { O } from "./fcntl.js";
 import type { Pointer, WrittenPointer } from "./handle/pointer.js";
+import { CLOSE_RANGE } from "./linux/close_range.js";
 import type { RAM } from "./memory/ram.js";
 import { CLONE } from "./sched.js";
 import { type FixedSizeClass, type SerializableClass, serializerOf, serializerOfClass, sizeofClass } from "./struct.js";
@@ -222,6 +223,19 @@ export class Thread {
   /** Internal: an AsyncFileDescriptor for one of the Node process's fds (a channel end). */
   protected localAfd(fd: FileDescriptor): Promise<AsyncFileDescriptor> {
     return this.makeAfd(fd, true);
+  }
+
+  /**
+   * `unshare(CLONE_FILES)`, then close-on-exec on every fd without a handle in this thread's table,
+   * so that an exec keeps exactly the fds this code claimed (stray copies from the parent go).
+   */
+  async unshareFiles(): Promise<void> {
+    await this.task.unshare(CLONE.FILES);
+    let next = 0;
+    for (const n of [...this.task.fdTable.liveNumbers(), 2 ** 31 - 1]) {
+      if (n > next) await this.task.closeRange(next, n - 1, CLOSE_RANGE.CLOEXEC);
+      next = n + 1;
+    }
   }
 
   /** Changes the root directory. */

@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import { describe, test } from "node:test";
-import { type FileDescriptor, localThread as thr } from "rsyscall";
+import { Command, type FileDescriptor, localThread as thr } from "rsyscall";
 import { AF, CmsgList, CmsgSCMRights, RecvMsghdr, SendMsghdr, SOCK } from "rsyscall/sys/socket";
 import { IovecList } from "rsyscall/sys/uio";
 import { isCloexec } from "./util.js";
@@ -57,6 +57,29 @@ describe("fd passing", limit, () => {
     }
     await child.exit(0);
     for (const [ours] of channels) await ours.close();
+  });
+
+  test("unshareFiles: an exec keeps exactly the fds this code claimed", async () => {
+    const stray = await thr.pipe();
+    await stray.read.disableCloexec(); // inheritable, but the child does not claim it
+    const claimed = await thr.pipe();
+    const output = await thr.pipe();
+    const child = await thr.clone();
+    const mine = child.inheritFd(claimed.write);
+    await child.inheritFd(output.write).dup2(child.stdout);
+    await child.unshareFiles();
+    await mine.disableCloexec();
+    const proc = await child.exec(
+      new Command("/bin/sh", ["sh", "-c", "ls /proc/self/fd | sort -n | tr '\\n' ' '"], {}),
+    );
+    await output.write.close();
+    const afd = await thr.makeAfd(output.read, true);
+    const seen = (await afd.readSomeBytes()).toString().trim().split(" ").map(Number);
+    await proc.check();
+    assert.ok(seen.includes(mine.near), `the claimed fd ${mine.near} survives: ${seen}`);
+    assert.ok(!seen.includes(stray.read.near), `the stray fd ${stray.read.near} is gone: ${seen}`);
+    await afd.close();
+    for (const fd of [stray.read, stray.write, claimed.read, claimed.write]) await fd.close();
   });
 
   test("the local thread's channels have both ends here", async () => {

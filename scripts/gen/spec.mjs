@@ -24,6 +24,7 @@ export const units = {
     "linux/futex.h",
     "linux/capability.h",
     "linux/resource.h",
+    "linux/close_range.h",
   ],
   libc: [
     "sys/socket.h",
@@ -415,6 +416,7 @@ export const families = {
     ],
   },
   PR_CAP_AMBIENT: { unit: "kernel", prefix: "PR_CAP_AMBIENT_", names: ["IS_SET", "RAISE", "LOWER", "CLEAR_ALL"] },
+  CLOSE_RANGE: { unit: "kernel", prefix: "CLOSE_RANGE_", names: ["UNSHARE", "CLOEXEC"] },
   PR: {
     unit: "kernel",
     prefix: "PR_",

@@ -421,6 +421,11 @@ export const PR_CAP_AMBIENT = {
   CLEAR_ALL: 4,
 } as const;
 
+export const CLOSE_RANGE = {
+  UNSHARE: 2,
+  CLOEXEC: 4,
+} as const;
+
 export const PR = {
   SET_PDEATHSIG: 1,
   GET_PDEATHSIG: 2,

@@ -46,6 +46,11 @@ export class FileDescriptorTable extends FDTable {
     return this.#uncount(handle.near);
   }
 
+  /** The fd numbers that have live handles, ascending. */
+  liveNumbers(): number[] {
+    return [...this.#handles.keys()].sort((a, b) => a - b);
+  }
+
   /** How many live handles name fd `n` in this table. */
   handleCount(n: number): number {
     return this.#handles.get(n) ?? 0;

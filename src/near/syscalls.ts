@@ -28,6 +28,8 @@ export const clone = (
   tls: number,
 ) => s.syscall(SYS.clone, flags >>> 0, stack, parent_tid, child_tid, tls) as Promise<Pid>;
 export const close = (s: S, fd: Fd): Ret => s.syscall(SYS.close, fd);
+export const close_range = (s: S, first: Int, last: Int, flags: Int): Ret =>
+  s.syscall(SYS.close_range, first >>> 0, last >>> 0, flags);
 export const connect = (s: S, fd: Fd, addr: Address, addrlen: Len): Ret => s.syscall(SYS.connect, fd, addr, addrlen);
 export const dup3 = (s: S, oldfd: Fd, newfd: Fd, flags: Int) => s.syscall(SYS.dup3, oldfd, newfd, flags) as Promise<Fd>;
 export const epoll_create1 = (s: S, flags: Int) => s.syscall(SYS.epoll_create1, flags) as Promise<Fd>;

@@ -2,6 +2,7 @@
 // dup (dup2, dup3), pipe (pipe2), fs (unlinkat, linkat, symlinkat, readlinkat, faccessat2,
 // ftruncate), cwd (chdir, fchdir, chroot), credentials (getpid, getuid, setsid, ...), exec (execve).
 // close(2) is on every FileDescriptor (handle/fd.ts).
+export { CloseTask } from "./close.js";
 export { CredentialsTask } from "./credentials.js";
 export { CwdFileDescriptor, CwdTask } from "./cwd.js";
 export { DupFileDescriptor } from "./dup.js";

@@ -1,0 +1,8 @@
+// <linux/close_range.h>: the close_range flags. The syscall is on Task (src/unistd/close.ts):
+// its SYNOPSIS declares it in <unistd.h>.
+import * as gen from "../gen/constants.js";
+import { type Flag, family } from "../near/flags.js";
+
+/** close_range flags: `CLOSE_RANGE_CLOEXEC` is `CLOSE_RANGE.CLOEXEC`. */
+export const CLOSE_RANGE = family("CLOSE_RANGE", gen.CLOSE_RANGE);
+export type CLOSE_RANGE = Flag<"CLOSE_RANGE">;
