@@ -85,6 +85,28 @@ describe("clone and the syscall connection", limit, () => {
     }
   });
 
+  test("nested clones: a grandchild made from a child is ours to wait for", async () => {
+    const child = await thr.clone();
+    const grandchild = await child.clone();
+    assert.equal(await grandchild.task.getpid(), grandchild.task.pid);
+    assert.equal(await grandchild.task.getppid(), process.pid, "CLONE_PARENT: Node is its parent too");
+    const greatGrandchild = await grandchild.clone();
+    assert.equal(await greatGrandchild.task.getpid(), greatGrandchild.task.pid);
+    for (const t of [greatGrandchild, grandchild, child]) {
+      await t.exit(0);
+      assert.ok((await t.process.waitpid(W.EXITED)).clean());
+    }
+  });
+
+  test("a child with a live grandchild (cloned from it, not exec'd) can exec and be checked", async () => {
+    const child = await thr.clone();
+    const grandchild = await child.clone();
+    const proc = await child.exec(new Command("/bin/sh", ["sh", "-c", "exit 0"], {}));
+    assert.ok((await proc.check()).clean());
+    assert.equal(await grandchild.task.getpid(), grandchild.task.pid, "the grandchild still serves");
+    assert.ok((await (await grandchild.exec(new Command("/bin/true", ["true"], {}))).check()).clean());
+  });
+
   test("fds: the child claims its copies with inheritFd, and only those", async () => {
     const { read, write } = await thr.pipe();
     const child = await thr.clone();
@@ -196,7 +218,8 @@ describe("exec and child monitoring", limit, () => {
   test("1000 clone+exec cycles leave our fds, epoll registrations, arenas and heap flat", async () => {
     const cycle = async () => (await (await thr.clone()).exec(new Command("/bin/true", ["true"], {}))).check();
     const snapshot = async () => {
-      // Twice, with a turn of the loop between: finalizers run after the first collection.
+      // Let the last children's clean-up finish, and collect twice: finalizers run after the first.
+      await new Promise((r) => setTimeout(r, 50));
       global.gc!();
       await new Promise((r) => setTimeout(r, 20));
       global.gc!();

@@ -16,21 +16,26 @@ import type { BaseTask } from "./task.js";
 export class FileDescriptorTable extends FDTable {
   readonly #handles = new Map<number, number>();
   #dropped: number[] = [];
-  /** The table this one was copied from at clone, and the numbers that had handles there then. */
+  /**
+   * The table this one was copied from at clone, the numbers that had handles there then, and the
+   * serial of the last handle made before: a handle made later names a number the parent reused.
+   */
   readonly #parent: FileDescriptorTable | undefined;
   readonly #inherited: ReadonlySet<number>;
+  readonly #cloneSerial: number;
 
   /** A table; when `parent` is given, a copy of it made by clone (without CLONE_FILES). */
   constructor(creatorPid: number, parent?: FileDescriptorTable) {
     super(creatorPid);
     this.#parent = parent;
     this.#inherited = new Set(parent ? parent.#handles.keys() : []);
+    this.#cloneSerial = nextSerial;
   }
 
-  /** Whether fd `n` of `table` was copied into this table (it had a handle there at the clone). */
-  inheritedFrom(table: FileDescriptorTable, n: number): boolean {
-    if (this.#parent === undefined || !this.#inherited.has(n)) return false;
-    return table === this.#parent || this.#parent.inheritedFrom(table, n);
+  /** Whether the fd `handle` names was copied into this table (the handle existed at the clone). */
+  inheritedFrom(table: FileDescriptorTable, n: number, serial: number): boolean {
+    if (this.#parent === undefined || !this.#inherited.has(n) || serial >= this.#cloneSerial) return false;
+    return table === this.#parent || this.#parent.inheritedFrom(table, n, serial);
   }
 
   /** Counts a new handle to fd `n`. */
@@ -76,6 +81,9 @@ export class FileDescriptorTable extends FDTable {
   }
 }
 
+/** Handles are numbered in the order they are made (see FileDescriptorTable.inheritedFrom). */
+let nextSerial = 0;
+
 const finalizer = new FinalizationRegistry<{ table: FileDescriptorTable; n: number }>(({ table, n }) =>
   table.collected(n),
 );
@@ -87,6 +95,8 @@ const finalizer = new FinalizationRegistry<{ table: FileDescriptorTable; n: numb
 export class BaseFileDescriptor {
   readonly task: BaseTask;
   readonly near: Fd;
+  /** When this handle was made, relative to others (for inheritance checks). */
+  readonly serial = nextSerial++;
   #valid = true;
 
   /** Internal: handles come from syscalls (`task.makeFd`) and `forTask`/`inherit`. */

@@ -57,7 +57,7 @@ export class BaseTask implements TaskNamespaces {
    */
   inheritFd(fd: BaseFileDescriptor): this["_fd"] {
     fd.validate();
-    if (!this.fdTable.inheritedFrom(fd.task.fdTable, fd.near)) {
+    if (!this.fdTable.inheritedFrom(fd.task.fdTable, fd.near, fd.serial)) {
       throw new FDTableMismatchError(`${fd} (not inherited)`, fd.task.fdTable, this.fdTable);
     }
     return this.makeFd(fd.near);

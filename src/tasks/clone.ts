@@ -30,8 +30,9 @@ import { RAM } from "../memory/ram.js";
 import { AsyncChildProcess } from "../monitor.js";
 import { native } from "../native.js";
 import { SyscallError } from "../near/errors.js";
-import { asFd, asPid } from "../near/ids.js";
+import { asAddress, asFd, asPid } from "../near/ids.js";
 import { LocalSyscall, rawSyscall } from "../near/local.js";
+import * as raw from "../near/syscalls.js";
 import { isErrno } from "../near/sysif.js";
 import { CLONE } from "../sched.js";
 import { bytesSerializer, Int32, stringSerializer } from "../struct.js";
@@ -75,8 +76,8 @@ export class ChildThread extends Thread {
     /** The child, for waiting and signalling. */
     readonly process: AsyncChildProcess,
     readonly connection: SyscallConnection,
-    /** The thread this one was cloned from. */
-    readonly parent: Thread,
+    /** The Node process's thread, which made this child (maybe through other children). */
+    readonly root: Thread,
     /** A socket pair for passing fds: our end, and the child's. */
     private readonly passing: { ours: FileDescriptor; theirs: FileDescriptor },
   ) {
@@ -91,8 +92,8 @@ export class ChildThread extends Thread {
     checkCount(count);
     if (count === 0) return [];
     const pairs = [];
-    for (let i = 0; i < count; i++) pairs.push(await this.parent.socketpair(AF.UNIX, SOCK.STREAM));
-    const send = this.parent;
+    for (let i = 0; i < count; i++) pairs.push(await this.root.socketpair(AF.UNIX, SOCK.STREAM));
+    const send = this.root;
     const data = await send.ptr(new IovecList([await send.ptr(Buffer.from([0]))]));
     const rights = await send.ptr(new CmsgList([new CmsgSCMRights(pairs.map((p) => p.second))]));
     const header = await send.ptr(new SendMsghdr(data, rights));
@@ -109,7 +110,7 @@ export class ChildThread extends Thread {
   }
 
   protected override localAfd(fd: FileDescriptor): Promise<AsyncFileDescriptor> {
-    return this.parent.makeAfd(fd, true);
+    return this.root.makeAfd(fd, true);
   }
 
   /** Replaces the child's program with `command`. */
@@ -230,14 +231,32 @@ Thread.prototype.run = async function run(this: Thread, command: Command, option
   return options.check === false ? proc.waitpid(W.EXITED) : proc.check();
 };
 
+/** The Node process's thread, from which every child is ultimately made. */
+function rootOf(thread: Thread): Thread {
+  return thread instanceof ChildThread ? thread.root : thread;
+}
+
 async function cloneChild(parent: Thread, flags: CLONE): Promise<ChildThread> {
-  if (!(parent.task.sysif instanceof LocalSyscall)) {
-    throw new Error("clone: only from the Node process for now (nested clones come later)");
+  if (typeof flags !== "number" || flags & (ALWAYS | gen.CLONE.PARENT)) {
+    throw new TypeError(`clone: bad flags ${CLONE.describe(flags)}`);
   }
-  if (typeof flags !== "number" || flags & ALWAYS) throw new TypeError(`clone: bad flags ${CLONE.describe(flags)}`);
-  const { first: ours, second: theirs } = await parent.socketpair(AF.UNIX, SOCK.STREAM);
-  const passing = await parent.socketpair(AF.UNIX, SOCK.STREAM);
-  const ram = parent.ram;
+  const root = rootOf(parent);
+  const nested = parent !== root;
+  if (!(root.task.sysif instanceof LocalSyscall)) throw new Error("clone: the root thread must be the Node process");
+  if (nested && parent.task.pidns !== root.task.pidns) {
+    // Its children would be its own to wait for, and only an epoll loop inside it could.
+    throw new Error("clone: not yet from a child in a new pid namespace");
+  }
+  // Our ends stay in the Node process; theirs must be in the parent's table when it clones.
+  const [[ours, theirs], [passingOurs, passingTheirs]] = nested
+    ? ((await parent.openChannels(2)) as [FileDescriptor, FileDescriptor][])
+    : await Promise.all(
+        [0, 1].map(async () => {
+          const pair = await root.socketpair(AF.UNIX, SOCK.STREAM);
+          return [pair.first, pair.second] as [FileDescriptor, FileDescriptor];
+        }),
+      );
+  const ram = root.ram;
   const stack = await ram.malloc(bytesSerializer, STACK_SIZE);
   const helperStack = await ram.malloc(bytesSerializer, HELPER_STACK_SIZE);
   const ctid = await ram.ptr(Int32.getSerializer(), new Int32(1));
@@ -249,44 +268,53 @@ async function cloneChild(parent: Thread, flags: CLONE): Promise<ChildThread> {
   };
   let pid: number;
   let helperPid: number;
+  let pidfd: FileDescriptor;
   try {
-    // In a new pid namespace the parent is outside it, and getppid says 0.
+    // In a new pid namespace the parent is outside it, and getppid says 0. A nested child is
+    // made with CLONE_PARENT, so that the Node process is its parent too and can wait for it.
     const expectedParent = flags & CLONE.NEWPID ? 0 : process.pid;
-    const serverArgs = [theirs.near, theirs.near, SERVER_FLAGS, ours.near, expectedParent, 0];
+    const serverFlags = nested ? SERVER_FLAGS & ~native.serverFlags.CLOSE_FD : SERVER_FLAGS;
+    const serverArgs = [theirs!.near, theirs!.near, serverFlags, nested ? -1 : ours!.near, expectedParent, 0];
     const sp = writeFrame(stack, native.serverAddress, serverArgs);
     const helperSp = writeFrame(helperStack, native.futexHelperAddress, [ctid.near, 1, process.pid, 0, 0, 0]);
-    [pid, helperPid] = withSignalsBlocked(masks.near, () => [
-      cloneRaw(ALWAYS | gen.SIG.CHLD | flags, sp, pidfdOut.near, ctid.near),
-      // The helper shares our fd table, so it holds no copies of our fds.
-      cloneRaw(gen.CLONE.VM | gen.CLONE.FILES | gen.CLONE.PIDFD | gen.SIG.CHLD, helperSp, helperPidfdOut.near, 0),
-    ]);
+    // The helper shares our fd table, so it holds no copies of our fds.
+    const helperFlags = gen.CLONE.VM | gen.CLONE.FILES | gen.CLONE.PIDFD | gen.SIG.CHLD;
+    if (nested) {
+      // The parent's server reset every handler, so no Node handler can run in the new child.
+      const nestedFlags = gen.CLONE.VM | gen.CLONE.CHILD_CLEARTID | gen.CLONE.PARENT | gen.SIG.CHLD | flags;
+      pid = await raw.clone(parent.task.sysif, nestedFlags, asAddress(sp), 0, ctid.borrow(parent.task), 0);
+      pidfd = await root.task.pidfdOpen(pid);
+      helperPid = withSignalsBlocked(masks.near, () => cloneRaw(helperFlags, helperSp, helperPidfdOut.near, 0));
+    } else {
+      [pid, helperPid] = withSignalsBlocked(masks.near, () => [
+        cloneRaw(ALWAYS | gen.SIG.CHLD | flags, sp, pidfdOut.near, ctid.near),
+        cloneRaw(helperFlags, helperSp, helperPidfdOut.near, 0),
+      ]);
+      pidfd = root.task.makeFd(asFd((await pidfdOut.read()).value));
+    }
   } catch (e) {
     release();
-    await Promise.all([ours, theirs, passing.first, passing.second].map((fd) => fd.close()));
+    await Promise.all([ours!, theirs!, passingOurs!, passingTheirs!].map((fd) => fd.close().catch(() => {})));
     throw e;
   }
-  await theirs.close();
-  const task = parent.task;
-  const pidfd = task.makeFd(asFd((await pidfdOut.read()).value));
-  const helperPidfd = task.makeFd(asFd((await helperPidfdOut.read()).value));
+  const helperPidfd = root.task.makeFd(asFd((await helperPidfdOut.read()).value));
 
-  const oursAfd = await parent.makeAfd(ours, true);
-  const connection = new SyscallConnection(oursAfd, ram);
+  const connection = new SyscallConnection(await root.makeAfd(ours!, true), ram);
   const childTask = new Task(connection, asPid(pid), {
-    fdTable: new FileDescriptorTable(pid, task.fdTable),
-    addressSpace: task.addressSpace,
-    pidns: flags & CLONE.NEWPID ? new PidNamespace(pid) : task.pidns,
-    mountns: flags & CLONE.NEWNS ? new MountNamespace(pid) : task.mountns,
+    fdTable: new FileDescriptorTable(pid, parent.task.fdTable),
+    addressSpace: root.task.addressSpace,
+    pidns: flags & CLONE.NEWPID ? new PidNamespace(pid) : parent.task.pidns,
+    mountns: flags & CLONE.NEWNS ? new MountNamespace(pid) : parent.task.mountns,
   });
   const childRam = new RAM(childTask, ram.gateway, ram.allocator);
-  const proc = new AsyncChildProcess(pid, await AsyncFileDescriptor.make(parent.epoller, ram, pidfd), ram);
+  const proc = new AsyncChildProcess(pid, await AsyncFileDescriptor.make(root.epoller, ram, pidfd), ram);
   // When the helper exits, the child exec'd or exited: hang up, reap the helper, free the stacks.
   const cleanup = () => {
     release();
     // Our end of the fd-passing socket serves only until the child execs or exits.
-    if (passing.first.valid) passing.first.close().catch(() => {});
+    if (passingOurs!.valid) passingOurs!.close().catch(() => {});
   };
-  void watchHelper(await AsyncFileDescriptor.make(parent.epoller, ram, helperPidfd), helperPid, connection, cleanup);
+  void watchHelper(await AsyncFileDescriptor.make(root.epoller, ram, helperPidfd), helperPid, connection, cleanup);
 
   const environ = new Environment(childTask, childRam, parent.environ.toObject());
   const stdio = [parent.stdin, parent.stdout, parent.stderr].map((fd) => childTask.inheritFd(fd)) as [
@@ -294,10 +322,11 @@ async function cloneChild(parent: Thread, flags: CLONE): Promise<ChildThread> {
     FileDescriptor,
     FileDescriptor,
   ];
-  const thread = new Thread(childTask, childRam, environ, ...stdio, parent.epoller);
-  const passingTheirs = childTask.inheritFd(passing.second);
-  await passing.second.close();
-  return new ChildThread(thread, proc, connection, parent, { ours: passing.first, theirs: passingTheirs });
+  const thread = new Thread(childTask, childRam, environ, ...stdio, root.epoller);
+  const passing = { ours: passingOurs!, theirs: childTask.inheritFd(passingTheirs!) };
+  // The parent's copies of the child's ends: the child has its own now.
+  await Promise.all([theirs!.close(), passingTheirs!.close()]);
+  return new ChildThread(thread, proc, connection, root, passing);
 }
 
 async function watchHelper(
@@ -323,8 +352,7 @@ async function watchHelper(
 function writeFrame(stack: Pointer<Buffer>, fn: number, args: number[]): number {
   const sp = Math.floor((stack.near + stack.size() - FRAME_SIZE) / 16) * 16;
   const frame = Buffer.alloc(FRAME_SIZE);
-  for (const [i, word] of [native.trampolineAddress, ...args, fn].entries())
-    frame.writeBigUInt64LE(BigInt(word), 8 * i);
+  for (const [i, word] of [native.trampolineAddress, ...args, fn].entries()) frame.writeBigInt64LE(BigInt(word), 8 * i);
   native.memWrite(sp, frame);
   return sp;
 }
