@@ -150,6 +150,8 @@ static napi_value init(napi_env env, napi_value exports)
 		 napi_enumerable, NULL},
 		{"futexHelperAddress", NULL, NULL, NULL, NULL,
 		 address_value(env, (void (*)(void))rsys_futex_helper), napi_enumerable, NULL},
+		{"execStubAddress", NULL, NULL, NULL, NULL, address_value(env, (void (*)(void))rsys_exec),
+		 napi_enumerable, NULL},
 	};
 	CHECK(napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props));
 	return exports;

@@ -31,4 +31,7 @@ RSYS_HIDDEN long rsys_server(long infd, long outfd, long flags, long close_fd, l
 /* Wait until the int at addr differs from val, then return 0 (see server.c). */
 RSYS_HIDDEN long rsys_futex_helper(long addr, long val, long expected_ppid);
 
+/* Exec in a CLONE_VFORK child; stores -errno at result on failure (see server.c). */
+RSYS_HIDDEN long rsys_exec(long path, long argv, long envp, long result, long expected_ppid);
+
 #endif

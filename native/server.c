@@ -122,3 +122,21 @@ long rsys_futex_helper(long addr, long val, long expected_ppid)
 	}
 	return 0;
 }
+
+/* The exec stub: what a child made by Thread.spawn runs (clone with CLONE_VM | CLONE_VFORK, like
+ * posix_spawn). It cleans up as the server does, makes fds 0-2 inheritable, and execs. Only a
+ * failure comes back: -errno is stored at `result` (our memory, shared) and the child exits 127;
+ * the parent, resumed by CLONE_VFORK at the exec or the exit, reads it. */
+long rsys_exec(long path, long argv, long envp, long result, long expected_ppid)
+{
+	volatile long *out = (volatile long *)result;
+	long ret = startup(-1, -1, RSYS_RESET_SIGNALS | RSYS_UNBLOCK_ALL | RSYS_PDEATHSIG, -1, expected_ppid);
+	if (ret < 0) {
+		*out = ret;
+		return 127;
+	}
+	for (long fd = 0; fd < 3; fd++)
+		SYSCALL3(__NR_fcntl, fd, F_SETFD, 0);
+	*out = rsys_raw_syscall(path, argv, envp, 0, 0, 0, __NR_execve);
+	return 127;
+}

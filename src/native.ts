@@ -26,6 +26,8 @@ export interface NativeCore {
   readonly serverAddress: number;
   /** Address of rsys_futex_helper, which exits once a futex word changes. */
   readonly futexHelperAddress: number;
+  /** Address of rsys_exec, the exec stub of Thread.spawn. */
+  readonly execStubAddress: number;
   /** The server's start-up flags (native/rsyscall.h). */
   readonly serverFlags: {
     readonly RESET_SIGNALS: number;

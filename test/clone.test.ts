@@ -187,6 +187,19 @@ describe("exec and child monitoring", limit, () => {
     await (await child.exec(new Command("/bin/true", ["true"], {}))).check();
   });
 
+  test("spawn: a program started the posix_spawn way, with stdio and no ignored signals", async () => {
+    const proc = await thr.spawn(
+      new Command("/bin/sh", ["sh", "-c", 'test "$(grep SigIgn /proc/self/status | cut -f2)" = 0000000000000000'], {}),
+    );
+    assert.ok((await proc.check()).clean());
+    await assert.rejects(thr.spawn(new Command("/nonexistent/program", ["x"], {})), {
+      code: "ENOENT",
+      syscall: "execve",
+    });
+    const state = await thr.run(new Command("/bin/sh", ["sh", "-c", "exit 4"], {}), { check: false });
+    assert.equal(state.status, 4);
+  });
+
   test("two children exec at the same time", async () => {
     const [a, b] = await Promise.all([thr.clone(), thr.clone()]);
     const procs = await Promise.all([a, b].map((c) => c.exec(new Command("/bin/sh", ["sh", "-c", "exit 0"], {}))));

@@ -35,7 +35,7 @@ import { LocalSyscall, rawSyscall } from "../near/local.js";
 import * as raw from "../near/syscalls.js";
 import { isErrno } from "../near/sysif.js";
 import { CLONE } from "../sched.js";
-import { bytesSerializer, Int32, stringSerializer } from "../struct.js";
+import { bytesSerializer, Int32, Int64, stringSerializer } from "../struct.js";
 import { AF, CmsgList, CmsgSCMRights, RecvMsghdr, SendMsghdr, SOCK } from "../sys/socket/index.js";
 import { IovecList } from "../sys/uio.js";
 import { type ChildState, W } from "../sys/wait.js";
@@ -59,6 +59,13 @@ declare module "../thread.js" {
      * @see https://man7.org/linux/man-pages/man2/clone.2.html
      */
     clone(flags?: CLONE, options?: CloneOptions): Promise<ChildThread>;
+    /**
+     * Starts `command` in a new child, the way posix_spawn does: clone(CLONE_VM | CLONE_VFORK) into
+     * a tiny exec stub (no syscall server), this thread paused until the exec. A failed exec
+     * rejects with SyscallError. Signal dispositions and mask are reset, fds 0-2 inherited, the
+     * rest of a local thread's fds are close-on-exec. From a child thread: clone, then exec.
+     */
+    spawn(command: Command): Promise<AsyncChildProcess>;
     /** Runs `command` in a new child to its end; rejects with CalledProcessError on failure unless `check` is false. */
     run(command: Command, options?: { check?: boolean }): Promise<ChildState>;
   }
@@ -191,18 +198,30 @@ function envKey(environ: Environment, updates: Readonly<Record<string, string>>)
   return JSON.stringify([environ.toEnvp(), Object.entries(updates)]);
 }
 
+/** The common case, an environment as it is: cached by identity (an Environment never changes). */
+const plainEnvironment = new WeakMap<Environment, WrittenPointer<ArgList>>();
+
 async function environmentArgList(
   thread: Thread,
   updates: Readonly<Record<string, string>>,
 ): Promise<WrittenPointer<ArgList>> {
+  const plain = Object.keys(updates).length === 0;
+  const byIdentity = plain ? plainEnvironment.get(thread.environ) : undefined;
+  if (byIdentity) return byIdentity;
   const key = envKey(thread.environ, updates);
   const cached = cachedEnvironment.get(key);
-  if (cached) return cached;
+  if (cached) {
+    if (plain) plainEnvironment.set(thread.environ, cached);
+    return cached;
+  }
   const env = { ...thread.environ.toObject(), ...updates };
   const strings = await Promise.all(Object.entries(env).map(([k, v]) => thread.ram.ptr(stringSerializer, `${k}=${v}`)));
   const list = new ArgList(strings);
   const ptr = await thread.ram.ptr(list.getSelfSerializer(thread.task), list);
-  if (cachedEnvironment.size < MAX_CACHED_ENVIRONMENTS) cachedEnvironment.set(key, ptr);
+  if (cachedEnvironment.size < MAX_CACHED_ENVIRONMENTS) {
+    cachedEnvironment.set(key, ptr);
+    if (plain) plainEnvironment.set(thread.environ, ptr);
+  }
   return ptr;
 }
 
@@ -226,9 +245,52 @@ Thread.prototype.clone = async function clone(
 };
 
 Thread.prototype.run = async function run(this: Thread, command: Command, options: { check?: boolean } = {}) {
-  const child = await this.clone();
-  const proc = await child.exec(command);
+  const proc = await this.spawn(command);
   return options.check === false ? proc.waitpid(W.EXITED) : proc.check();
+};
+
+Thread.prototype.spawn = async function spawn(this: Thread, command: Command): Promise<AsyncChildProcess> {
+  if (!(this.task.sysif instanceof LocalSyscall)) return (await this.clone()).exec(command);
+  const ram = this.ram;
+  const owned: { free(): void }[] = [];
+  const own = <P extends { free(): void }>(p: P): P => {
+    owned.push(p);
+    return p;
+  };
+  try {
+    const path = own(await ram.ptr(stringSerializer, command.executablePath));
+    const args = await Promise.all(command.arguments.map(async (a) => own(await ram.ptr(stringSerializer, a))));
+    const argvList = new ArgList(args);
+    const argv = own(await ram.ptr(argvList.getSelfSerializer(this.task), argvList));
+    const envp = await environmentArgList(this, command.envUpdates);
+    if (!isCached(envp)) for (const p of [...envp.value.strings, envp]) own(p);
+    const stack = own(await ram.malloc(bytesSerializer, STACK_SIZE));
+    const result = own(await ram.ptr(Int64.getSerializer(), new Int64(0)));
+    const pidfdOut = own(await ram.malloc(Int32.getSerializer(), Int32.sizeof));
+    const masks = own(await ram.ptr(bytesSerializer, Buffer.alloc(16, 0xff)));
+    const sp = writeFrame(stack, native.execStubAddress, [
+      path.near,
+      argv.near,
+      envp.near,
+      result.near,
+      process.pid,
+      0,
+    ]);
+    const flags = gen.CLONE.VM | gen.CLONE.VFORK | gen.CLONE.PIDFD | gen.SIG.CHLD;
+    // CLONE_VFORK: this returns once the child exec'd or exited, so its stack is free again.
+    const pid = withSignalsBlocked(masks.near, () => cloneRaw(flags, sp, pidfdOut.near, 0));
+    const pidfd = this.task.makeFd(asFd((await pidfdOut.read()).value));
+    const proc = new AsyncChildProcess(pid, await AsyncFileDescriptor.make(this.epoller, ram, pidfd), ram);
+    const errno = -Number((await result.read()).value);
+    if (errno > 0) {
+      await proc.waitpid(W.EXITED);
+      throw new SyscallError(errno, "execve", { path: command.executablePath });
+    }
+    proc.didExec(command);
+    return proc;
+  } finally {
+    for (const p of owned) p.free();
+  }
 };
 
 /** The Node process's thread, from which every child is ultimately made. */
