@@ -6,8 +6,10 @@ import * as fs from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { CalledProcessError, ChildThread, Command, SyscallHangupError, localThread as thr } from "rsyscall";
+import { AT, O } from "rsyscall/fcntl";
 import { SIG } from "rsyscall/signal";
 import { W } from "rsyscall/sys/wait";
+import { ArgList } from "rsyscall/unistd";
 import { openFds, procStatus, scratchDir } from "./util.js";
 
 const limit = { timeout: 30_000 };
@@ -198,6 +200,16 @@ describe("exec and child monitoring", limit, () => {
     });
     const state = await thr.run(new Command("/bin/sh", ["sh", "-c", "exit 4"], {}), { check: false });
     assert.equal(state.status, 4);
+  });
+
+  test("execveat runs a program through an fd (AT_EMPTY_PATH)", async () => {
+    const child = await thr.clone();
+    const program = await child.task.open(await child.ptr("/bin/true"), O.PATH);
+    const argv = await child.ptr(new ArgList([await child.ptr("true")]));
+    const envp = await child.ptr(new ArgList([]));
+    await assert.rejects(program.execveat(await child.ptr(""), argv, envp), { code: "ENOENT", syscall: "execveat" });
+    await program.execveat(await child.ptr(""), argv, envp, AT.EMPTY_PATH);
+    assert.ok((await child.process.check()).clean());
   });
 
   test("two children exec at the same time", async () => {

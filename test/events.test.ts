@@ -60,7 +60,9 @@ describe("timerfd", limit, () => {
       const [more] = await afd.read(await thr.malloc(UInt64));
       count += (await more.read()).value;
     }
-    assert.ok(seconds() - firstAt >= 0.149, "three more took at least three intervals");
+    // Lower bounds only (the kernel never fires early; a loaded machine may read late): the fourth
+    // expiration comes no sooner than the value plus three intervals after arming.
+    assert.ok(seconds() - start >= 0.349, "four expirations took at least the value and three intervals");
     const old = await tfd.timerfdSettime(
       0 as TFD_TIMER,
       await thr.ptr(new Itimerspec(0, 0)),

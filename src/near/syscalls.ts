@@ -40,6 +40,8 @@ export const epoll_wait = (s: S, epfd: Fd, events: Address, maxevents: Int, time
 export const eventfd2 = (s: S, initval: Int, flags: Int) => s.syscall(SYS.eventfd2, initval, flags) as Promise<Fd>;
 export const execve = (s: S, path: Address, argv: Address, envp: Address): Ret =>
   s.syscall(SYS.execve, path, argv, envp);
+export const execveat = (s: S, dirfd: Fd, path: Address, argv: Address, envp: Address, flags: Int): Ret =>
+  s.syscall(SYS.execveat, dirfd, path, argv, envp, flags);
 export const exit = (s: S, status: Int): Ret => s.syscall(SYS.exit, status);
 export const faccessat2 = (s: S, dirfd: Fd, path: Address, mode: Int, flags: Int): Ret =>
   s.syscall(SYS.faccessat2, dirfd, path, mode, flags);

@@ -6,7 +6,7 @@ export { CloseTask } from "./close.js";
 export { CredentialsTask } from "./credentials.js";
 export { CwdFileDescriptor, CwdTask } from "./cwd.js";
 export { DupFileDescriptor } from "./dup.js";
-export { ArgList, ExecTask } from "./exec.js";
+export { ArgList, ExecFileDescriptor, ExecTask } from "./exec.js";
 export { FsFileDescriptor, FsTask, OK } from "./fs.js";
 export { IoFileDescriptor, SEEK } from "./io.js";
 export { Pipe, PipeTask } from "./pipe.js";
