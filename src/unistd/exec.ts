@@ -77,16 +77,7 @@ export class ExecTask extends BaseTask {
    */
   async execve(path: PathPointer, argv: WrittenPointer<ArgList>, envp: WrittenPointer<ArgList>): Promise<void> {
     checkPointer("path", path, true);
-    checkPointer("argv", argv, true);
-    checkPointer("envp", envp, true);
-    for (const s of [...argv.value.strings, ...envp.value.strings]) s.borrow(this);
-    try {
-      await withContext(raw.execve(this.sysif, path.borrow(this), argv.borrow(this), envp.borrow(this)), {
-        path: pathOf(path),
-      });
-    } catch (e) {
-      if (e instanceof SyscallHangupError) return;
-      throw e;
-    }
+    checkLists(this, argv, envp);
+    await exec(raw.execve(this.sysif, path.borrow(this), argv.borrow(this), envp.borrow(this)), path);
   }
 }
