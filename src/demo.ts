@@ -35,12 +35,7 @@ export async function demo(): Promise<void> {
   say(`exec'd: ${sh.inShellForm()}`);
 
   const afd = await thr.makeAfd(read, true);
-  let out = "";
-  for (;;) {
-    const chunk = await afd.readSomeBytes();
-    if (chunk.length === 0) break;
-    out += chunk.toString();
-  }
+  const out = (await afd.readToEof()).toString();
   await afd.close();
   say(`read from fd 5, asynchronously: ${out.trim()}`);
   say(`the program ${await proc.check()}`);

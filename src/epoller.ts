@@ -273,6 +273,16 @@ export class AsyncFileDescriptor {
     return data;
   }
 
+  /** Reads until end of file; returns everything read. */
+  async readToEof(chunkSize = 65536): Promise<Buffer> {
+    const chunks: Buffer[] = [];
+    for (;;) {
+      const chunk = await this.readSomeBytes(chunkSize);
+      if (chunk.length === 0) return Buffer.concat(chunks);
+      chunks.push(chunk);
+    }
+  }
+
   /** Writes all of `data`. */
   async writeAllBytes(data: Buffer | Uint8Array): Promise<void> {
     await this.writeAll(

@@ -12,6 +12,7 @@
 //   (await n.read()).value === 7;
 import type { Serializer } from "./handle/pointer.js";
 import type { BaseTask } from "./handle/task.js";
+import { asFd } from "./near/ids.js";
 
 export type { Serializer };
 
@@ -165,6 +166,27 @@ const uint64Serializer = fixedInteger(
   (b, v) => b.writeBigUInt64LE(v),
   (b) => b.readBigUInt64LE(0),
 );
+
+/**
+ * Two fd numbers (int32 each), as pipe2 and socketpair write them; reading makes the handles in
+ * `task`, so a pointer to them is read once (a LinearPointer).
+ */
+export function fdPairSerializer<T extends BaseTask, P>(
+  task: T,
+  make: (first: T["_fd"], second: T["_fd"]) => P,
+  parts: (pair: P) => readonly [{ readonly near: number }, { readonly near: number }],
+): Serializer<P> {
+  return {
+    toBytes(pair) {
+      const [first, second] = parts(pair);
+      const b = Buffer.alloc(8);
+      b.writeInt32LE(first.near, 0);
+      b.writeInt32LE(second.near, 4);
+      return b;
+    },
+    fromBytes: (bytes) => make(task.makeFd(asFd(bytes.readInt32LE(0))), task.makeFd(asFd(bytes.readInt32LE(4)))),
+  };
+}
 
 /** The serializer for a value `ptr` was given. Throws a TypeError for what cannot be serialized. */
 export function serializerOf<T>(value: T, task: BaseTask): Serializer<T> {

@@ -10,21 +10,9 @@ import { AT, O } from "rsyscall/fcntl";
 import { SIG } from "rsyscall/signal";
 import { W } from "rsyscall/sys/wait";
 import { ArgList } from "rsyscall/unistd";
-import { openFds, procStatus, scratchDir } from "./util.js";
+import { openFds, procStatus, readAsync, scratchDir } from "./util.js";
 
 const limit = { timeout: 30_000 };
-
-async function readAll(fd: Awaited<ReturnType<typeof thr.pipe>>["read"]): Promise<string> {
-  const afd = await thr.makeAfd(fd, true);
-  let out = "";
-  for (;;) {
-    const chunk = await afd.readSomeBytes();
-    if (chunk.length === 0) break;
-    out += chunk.toString();
-  }
-  await afd.close();
-  return out;
-}
 
 describe("clone and the syscall connection", limit, () => {
   test("a child is a separate process that serves our syscalls", async () => {
@@ -119,7 +107,7 @@ describe("clone and the syscall connection", limit, () => {
     await theirs.close();
     await write.close();
     await child.exit(0);
-    assert.equal(await readAll(read), "from the child");
+    assert.equal(await readAsync(thr, read), "from the child");
     for (const fd of [later.read, later.write]) await fd.close();
   });
 });
@@ -138,7 +126,7 @@ describe("exec and child monitoring", limit, () => {
     const writer = await thr.makeAfd(input.write, true);
     await writer.writeAllBytes(Buffer.from("through cat\n"));
     await writer.close();
-    assert.equal(await readAll(output.read), "through cat\n");
+    assert.equal(await readAsync(thr, output.read), "through cat\n");
     assert.ok((await proc.check()).clean());
   });
 
@@ -150,7 +138,7 @@ describe("exec and child monitoring", limit, () => {
       new Command("/bin/sh", ["sh", "-c", "grep -E 'SigIgn|SigBlk' /proc/self/status"], {}),
     );
     await output.write.close();
-    assert.equal(await readAll(output.read), "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n");
+    assert.equal(await readAsync(thr, output.read), "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n");
     await proc.check();
   });
 
@@ -171,7 +159,7 @@ describe("exec and child monitoring", limit, () => {
       new Command("/bin/sh", ["sh", "-c", 'echo "$RSYSCALL_TEST"'], {}).env({ RSYSCALL_TEST: "set" }),
     );
     await output.write.close();
-    assert.equal(await readAll(output.read), "set\n");
+    assert.equal(await readAsync(thr, output.read), "set\n");
     await proc.check();
   });
 

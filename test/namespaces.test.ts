@@ -13,21 +13,9 @@ import { MNT, MS } from "rsyscall/sys/mount";
 import { PR_CAP_AMBIENT } from "rsyscall/sys/prctl";
 import { PRIO, RLIMIT, Rlimit } from "rsyscall/sys/resource";
 import { W } from "rsyscall/sys/wait";
-import { procStatus, scratchDir } from "./util.js";
+import { procStatus, readAsync, scratchDir } from "./util.js";
 
 const limit = { timeout: 30_000 };
-
-async function output(fd: Awaited<ReturnType<typeof thr.pipe>>["read"]): Promise<string> {
-  const afd = await thr.makeAfd(fd, true);
-  let out = "";
-  for (;;) {
-    const chunk = await afd.readSomeBytes();
-    if (chunk.length === 0) break;
-    out += chunk.toString();
-  }
-  await afd.close();
-  return out;
-}
 
 describe("namespaces", limit, () => {
   test("pid 1 and uid 0 inside NEWUSER|NEWPID, with the maps written for us", async () => {
@@ -60,7 +48,7 @@ describe("namespaces", limit, () => {
       new Command("/bin/sh", ["sh", "-c", "echo $$; test -d /proc/1 && echo proc; test -e /tmp || echo no-tmp"], {}),
     );
     await write.close();
-    assert.equal(await output(read), "1\nproc\nno-tmp\n");
+    assert.equal(await readAsync(thr, read), "1\nproc\nno-tmp\n");
     await proc.check();
     assert.ok(!fs.existsSync(join(root, "proc", "1", "status")), "the mount stayed in the child's namespace");
   });

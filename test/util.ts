@@ -4,6 +4,7 @@ import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from "no
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after } from "node:test";
+import type { FileDescriptor, Thread } from "rsyscall";
 
 /** A fresh directory under the system temp dir, removed when the test file ends. */
 export function scratchDir(prefix = "rsyscall-test-"): string {
@@ -50,4 +51,14 @@ export function mappings(): { start: number; end: number; line: string }[] {
       const [start = "0", end = "0"] = range.split("-");
       return { start: Number.parseInt(start, 16), end: Number.parseInt(end, 16), line };
     });
+}
+
+/** Everything a pipe's read end gives until EOF, read through an AsyncFileDescriptor (then closed). */
+export async function readAsync(thr: Thread, fd: FileDescriptor): Promise<string> {
+  const afd = await thr.makeAfd(fd, true);
+  try {
+    return (await afd.readToEof()).toString();
+  } finally {
+    await afd.close();
+  }
 }

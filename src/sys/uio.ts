@@ -44,7 +44,7 @@ export class IovecList<T> implements HasSerializer {
 }
 
 /** Splits `buffers` after `n` bytes: the ones before, and the rest (a buffer on the boundary is split). */
-function splitAt<T, F>(
+export function splitAt<T, F>(
   buffers: readonly Pointer<T>[],
   n: number,
   whole: (p: Pointer<T>) => F,

@@ -8,8 +8,8 @@ import { O } from "../fcntl.js";
 import type { BaseFileDescriptor } from "../handle/fd.js";
 import { type LinearPointer, linearize, type Pointer, type Serializer } from "../handle/pointer.js";
 import { BaseTask } from "../handle/task.js";
-import { asFd } from "../near/ids.js";
 import * as raw from "../near/syscalls.js";
+import { fdPairSerializer } from "../struct.js";
 
 /** The two ends `pipe2` makes. Reading a `Pipe` from memory makes the fd handles. */
 export class Pipe<F extends BaseFileDescriptor = BaseFileDescriptor> {
@@ -20,17 +20,11 @@ export class Pipe<F extends BaseFileDescriptor = BaseFileDescriptor> {
   ) {}
 
   static getSerializer<T extends BaseTask>(task: T): Serializer<Pipe<T["_fd"]>> {
-    return {
-      toBytes(pipe) {
-        const b = Buffer.alloc(8);
-        b.writeInt32LE(pipe.read.near, 0);
-        b.writeInt32LE(pipe.write.near, 4);
-        return b;
-      },
-      fromBytes(bytes) {
-        return new Pipe(task.makeFd(asFd(bytes.readInt32LE(0))), task.makeFd(asFd(bytes.readInt32LE(4))));
-      },
-    };
+    return fdPairSerializer(
+      task,
+      (read, write) => new Pipe(read, write),
+      (pipe) => [pipe.read, pipe.write],
+    );
   }
 }
 

@@ -19,10 +19,10 @@ import {
 } from "../../handle/pointer.js";
 import { BaseTask } from "../../handle/task.js";
 import { type Flag, family } from "../../near/flags.js";
-import { type Address, asFd, type Fd } from "../../near/ids.js";
+import type { Address, Fd } from "../../near/ids.js";
 import * as raw from "../../near/syscalls.js";
 import type { SyscallInterface } from "../../near/sysif.js";
-import type { HasSerializer, Serializer } from "../../struct.js";
+import { fdPairSerializer, type HasSerializer, type Serializer } from "../../struct.js";
 
 export const AF = family("AF", gen.AF);
 export type AF = Flag<"AF">;
@@ -125,17 +125,11 @@ export class Socketpair<F extends BaseFileDescriptor = BaseFileDescriptor> {
   ) {}
 
   static getSerializer<T extends BaseTask>(task: T): Serializer<Socketpair<T["_fd"]>> {
-    return {
-      toBytes(pair) {
-        const b = Buffer.alloc(8);
-        b.writeInt32LE(pair.first.near, 0);
-        b.writeInt32LE(pair.second.near, 4);
-        return b;
-      },
-      fromBytes(bytes) {
-        return new Socketpair(task.makeFd(asFd(bytes.readInt32LE(0))), task.makeFd(asFd(bytes.readInt32LE(4))));
-      },
-    };
+    return fdPairSerializer(
+      task,
+      (first, second) => new Socketpair(first, second),
+      (pair) => [pair.first, pair.second],
+    );
   }
 }
 

@@ -22,7 +22,7 @@ import type { BaseTask } from "../../handle/task.js";
 import { asFd } from "../../near/ids.js";
 import * as raw from "../../near/syscalls.js";
 import { type HasSerializer, type Serializer, StructReader, StructWriter } from "../../struct.js";
-import type { IovecList } from "../uio.js";
+import { type IovecList, splitAt } from "../uio.js";
 import { MSG, type Sockaddr } from "./index.js";
 
 const M = layouts.msghdr;
@@ -158,27 +158,6 @@ function msghdrSerializer<M>(
   };
 }
 
-/** Splits `buffers` after `n` bytes into the transferred ones and the rest. */
-function splitBuffers<T>(buffers: readonly Pointer<T>[], n: number): [Pointer<T>[], Pointer<T>[]] {
-  const done: Pointer<T>[] = [];
-  const rest: Pointer<T>[] = [];
-  let left = n;
-  for (const buf of buffers) {
-    if (left >= buf.size() && left > 0) {
-      left -= buf.size();
-      done.push(buf);
-    } else if (left > 0) {
-      const [a, b] = buf.split(left);
-      left = 0;
-      done.push(a);
-      rest.push(b);
-    } else {
-      rest.push(buf);
-    }
-  }
-  return [done, rest];
-}
-
 export interface Received<T> {
   /** The buffers the data filled, and the rest (a buffer on the boundary split between them). */
   filled: ReadablePointer<T>[];
@@ -200,7 +179,12 @@ export class MsgFileDescriptor extends BaseFileDescriptor {
     checkInt("flags", flags);
     const task = this.task;
     const n = await withContext(raw.sendmsg(task.sysif, this.borrow(task), msg.borrow(task), flags), { fd: this.near });
-    return splitBuffers(msg.value.iov.value.buffers, n);
+    return splitAt(
+      msg.value.iov.value.buffers,
+      n,
+      (p) => p,
+      (p, k) => p.split(k),
+    );
   }
 
   /**
@@ -219,13 +203,18 @@ export class MsgFileDescriptor extends BaseFileDescriptor {
     // The kernel wrote the lengths it used back into the msghdr.
     const out = await msg.read();
     const controllen = out.received?.controllen ?? 0;
-    const [done, rest] = splitBuffers(msg.value.iov.value.buffers, n);
+    const [filled, rest] = splitAt(
+      msg.value.iov.value.buffers,
+      n,
+      (p) => p.filled(),
+      (p, k) => p.readableSplit(k),
+    );
     let control: LinearPointer<CmsgList> | undefined;
     if (msg.value.control) {
       const [used, unused] = msg.value.control.split(Math.min(controllen, msg.value.control.size()));
       unused.free();
       control = linearize(used);
     }
-    return { filled: done.map((p) => p.unsafe()), rest, control, flags: out.received?.flags ?? 0 };
+    return { filled, rest, control, flags: out.received?.flags ?? 0 };
   }
 }
