@@ -7,18 +7,26 @@ import type { RAM } from "./memory/ram.js";
 import { SIG } from "./signal.js";
 import { EPOLL } from "./sys/epoll.js";
 import { CalledProcessError, type ChildState, Siginfo, W } from "./sys/wait.js";
+import type { FileDescriptor } from "./task.js";
 
 export class AsyncChildProcess {
   #death: ChildState | undefined;
   #command: Command | undefined;
 
+  /** The pidfd waitid and pidfd_send_signal go through: the parent's (our own unless given). */
+  readonly #parentPidfd: FileDescriptor;
+
   constructor(
     /** The child's pid, in the pid namespace of the process that made it. */
     readonly pid: number,
-    /** Our pidfd for the child, registered with the epoller. */
+    /** Our pidfd for the child, registered with the epoller: it says when the child exits. */
     readonly pidfd: AsyncFileDescriptor,
     readonly ram: RAM,
-  ) {}
+    /** For a child of another process of ours (in its own pid namespace): that parent's pidfd. */
+    parentPidfd?: FileDescriptor,
+  ) {
+    this.#parentPidfd = parentPidfd ?? pidfd.handle;
+  }
 
   /** The command the child exec'd, once it has. */
   get command(): Command | undefined {
@@ -41,7 +49,7 @@ export class AsyncChildProcess {
     for (;;) {
       const infop = await this.ram.malloc(Siginfo.getSerializer(), Siginfo.sizeof);
       const generation = this.pidfd.epolled.generation;
-      const state = await this.pidfd.handle.waitid(W.of(options, W.NOHANG), infop);
+      const state = await this.#parentPidfd.waitid(W.of(options, W.NOHANG), infop);
       if (state) {
         if (state.died() && !(options & W.NOWAIT)) await this.#reaped(state);
         return state;
@@ -65,14 +73,14 @@ export class AsyncChildProcess {
 
   /** Sends `sig` (SIGKILL by default) through the pidfd, so never to a process that reused the pid. */
   async kill(sig: SIG = SIG.KILL): Promise<void> {
-    await this.pidfd.handle.pidfdSendSignal(sig);
+    await this.#parentPidfd.pidfdSendSignal(sig);
   }
 
   /** Sends `sig` to the child's process group. */
   async killpg(sig: SIG = SIG.KILL): Promise<void> {
     if (this.#death) throw new Error(`${this}: the child is dead; its process group may be reused`);
-    const pgid = await this.pidfd.handle.task.getpgid(this.pid);
-    await this.pidfd.handle.task.kill(-pgid, sig);
+    const task = this.#parentPidfd.task;
+    await task.kill(-(await task.getpgid(this.pid)), sig);
   }
 
   /** Kills the child if it is alive and reaps it. */
@@ -86,6 +94,8 @@ export class AsyncChildProcess {
   async #reaped(state: ChildState): Promise<void> {
     this.#death = state;
     await this.pidfd.close();
+    if (this.#parentPidfd !== this.pidfd.handle && this.#parentPidfd.valid)
+      await this.#parentPidfd.close().catch(() => {});
   }
 
   toString(): string {

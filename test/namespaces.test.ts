@@ -28,6 +28,20 @@ describe("namespaces", limit, () => {
     await child.exit(0);
   });
 
+  test("a pid-1 child makes children of its own, reaps them, and we wait for them", async () => {
+    const init = await thr.clone(CLONE.of(CLONE.NEWUSER, CLONE.NEWPID));
+    const inner = await init.clone();
+    assert.equal(await inner.task.getpid(), 2);
+    assert.equal(await inner.task.getppid(), 1, "its parent is the namespace's init, not us");
+    const proc = await inner.exec(new Command("/bin/sh", ["sh", "-c", 'test "$$ $PPID" = "2 1" && exit 6'], {}));
+    assert.equal((await proc.waitpid(W.EXITED)).status, 6);
+    const doomed = await init.clone();
+    await doomed.process.kill(SIG.KILL);
+    assert.equal((await doomed.process.waitpid(W.EXITED)).killedWith(), SIG.KILL);
+    await init.exit(0);
+    assert.ok((await init.process.waitpid(W.EXITED)).clean());
+  });
+
   test("without the maps, the new user namespace has none", async () => {
     const child = await thr.clone(CLONE.NEWUSER, { writeUserMappings: false });
     assert.equal(await child.task.getuid(), 65534);

@@ -100,20 +100,20 @@ export class ChildThread extends Thread {
     if (count === 0) return [];
     const pairs = [];
     for (let i = 0; i < count; i++) pairs.push(await this.root.socketpair(AF.UNIX, SOCK.STREAM));
-    const send = this.root;
-    const data = await send.ptr(new IovecList([await send.ptr(Buffer.from([0]))]));
-    const rights = await send.ptr(new CmsgList([new CmsgSCMRights(pairs.map((p) => p.second))]));
-    const header = await send.ptr(new SendMsghdr(data, rights));
-    const [sent] = await this.passing.ours.sendmsg(header);
-    for (const p of [...sent, header, rights]) p.free();
-    const room = await this.ptr(new IovecList([await this.malloc(Buffer, 1)]));
-    const msg = await this.ptr(new RecvMsghdr(room, await this.malloc(CmsgList, 64 + 4 * count)));
-    const { control, filled } = await this.passing.theirs.recvmsg(msg);
-    for (const p of [...filled, msg]) p.free();
-    const received = (await control!.read()).messages.flatMap((m) => (m instanceof CmsgSCMRights ? m.fds : []));
-    if (received.length !== count) throw new Error(`openChannels: ${received.length} of ${count} fds arrived`);
+    const received = await passFds(
+      this.root,
+      this.passing.ours,
+      this,
+      this.passing.theirs,
+      pairs.map((p) => p.second),
+    );
     for (const p of pairs) await p.second.close();
     return pairs.map((p, i) => [p.first, received[i] as FileDescriptor]);
+  }
+
+  /** Copies of this child's `fds` in the Node process (sent with SCM_RIGHTS). */
+  passToRoot(fds: FileDescriptor[]): Promise<FileDescriptor[]> {
+    return passFds(this, this.passing.theirs, this.root, this.passing.ours, fds);
   }
 
   protected override localAfd(fd: FileDescriptor): Promise<AsyncFileDescriptor> {
@@ -225,6 +225,28 @@ async function environmentArgList(
   return ptr;
 }
 
+/** Sends `fds` of `from` over `fromSock` with SCM_RIGHTS; `to` receives them on `toSock`, the other end. */
+async function passFds(
+  from: Thread,
+  fromSock: FileDescriptor,
+  to: Thread,
+  toSock: FileDescriptor,
+  fds: FileDescriptor[],
+): Promise<FileDescriptor[]> {
+  const data = await from.ptr(new IovecList([await from.ptr(Buffer.from([0]))]));
+  const rights = await from.ptr(new CmsgList([new CmsgSCMRights(fds)]));
+  const header = await from.ptr(new SendMsghdr(data, rights));
+  const [sent] = await fromSock.sendmsg(header);
+  for (const p of [...sent, header, rights]) p.free();
+  const room = await to.ptr(new IovecList([await to.malloc(Buffer, 1)]));
+  const msg = await to.ptr(new RecvMsghdr(room, await to.malloc(CmsgList, 64 + 4 * fds.length)));
+  const { control, filled } = await toSock.recvmsg(msg);
+  for (const p of [...filled, msg]) p.free();
+  const received = (await control!.read()).messages.flatMap((m) => (m instanceof CmsgSCMRights ? m.fds : []));
+  if (received.length !== fds.length) throw new Error(`passing fds: ${received.length} of ${fds.length} arrived`);
+  return received as FileDescriptor[];
+}
+
 /** Serializes clones from one thread: making the socket and cloning must not interleave. */
 const cloning = new WeakMap<Thread, Promise<unknown>>();
 
@@ -305,10 +327,9 @@ async function cloneChild(parent: Thread, flags: CLONE): Promise<ChildThread> {
   const root = rootOf(parent);
   const nested = parent !== root;
   if (!(root.task.sysif instanceof LocalSyscall)) throw new Error("clone: the root thread must be the Node process");
-  if (nested && parent.task.pidns !== root.task.pidns) {
-    // Its children would be its own to wait for, and only an epoll loop inside it could.
-    throw new Error("clone: not yet from a child in a new pid namespace");
-  }
+  // A parent in a pid namespace of its own cannot use CLONE_PARENT (its init may not), so its
+  // children are its own: it reaps them through its connection, and we watch a copy of the pidfd.
+  const ownNamespace = nested && parent.task.pidns !== root.task.pidns;
   // Our ends stay in the Node process; theirs must be in the parent's table when it clones.
   const [[ours, theirs], [passingOurs, passingTheirs]] = nested
     ? ((await parent.openChannels(2)) as [FileDescriptor, FileDescriptor][])
@@ -331,17 +352,31 @@ async function cloneChild(parent: Thread, flags: CLONE): Promise<ChildThread> {
   let pid: number;
   let helperPid: number;
   let pidfd: FileDescriptor;
+  let parentPidfd: FileDescriptor | undefined;
   try {
     // In a new pid namespace the parent is outside it, and getppid says 0. A nested child is
     // made with CLONE_PARENT, so that the Node process is its parent too and can wait for it.
-    const expectedParent = flags & CLONE.NEWPID ? 0 : process.pid;
+    const expectedParent = flags & CLONE.NEWPID ? 0 : ownNamespace ? await parent.task.getpid() : process.pid;
     const serverFlags = nested ? SERVER_FLAGS & ~native.serverFlags.CLOSE_FD : SERVER_FLAGS;
     const serverArgs = [theirs!.near, theirs!.near, serverFlags, nested ? -1 : ours!.near, expectedParent, 0];
     const sp = writeFrame(stack, native.serverAddress, serverArgs);
     const helperSp = writeFrame(helperStack, native.futexHelperAddress, [ctid.near, 1, process.pid, 0, 0, 0]);
     // The helper shares our fd table, so it holds no copies of our fds.
     const helperFlags = gen.CLONE.VM | gen.CLONE.FILES | gen.CLONE.PIDFD | gen.SIG.CHLD;
-    if (nested) {
+    if (ownNamespace) {
+      const ownFlags = gen.CLONE.VM | gen.CLONE.CHILD_CLEARTID | gen.CLONE.PIDFD | gen.SIG.CHLD | flags;
+      pid = await raw.clone(
+        parent.task.sysif,
+        ownFlags,
+        asAddress(sp),
+        pidfdOut.borrow(parent.task),
+        ctid.borrow(parent.task),
+        0,
+      );
+      parentPidfd = parent.task.makeFd(asFd((await pidfdOut.read()).value));
+      [pidfd] = (await (parent as ChildThread).passToRoot([parentPidfd])) as [FileDescriptor];
+      helperPid = withSignalsBlocked(masks.near, () => cloneRaw(helperFlags, helperSp, helperPidfdOut.near, 0));
+    } else if (nested) {
       // The parent's server reset every handler, so no Node handler can run in the new child.
       const nestedFlags = gen.CLONE.VM | gen.CLONE.CHILD_CLEARTID | gen.CLONE.PARENT | gen.SIG.CHLD | flags;
       pid = await raw.clone(parent.task.sysif, nestedFlags, asAddress(sp), 0, ctid.borrow(parent.task), 0);
@@ -369,7 +404,7 @@ async function cloneChild(parent: Thread, flags: CLONE): Promise<ChildThread> {
     mountns: flags & CLONE.NEWNS ? new MountNamespace(pid) : parent.task.mountns,
   });
   const childRam = new RAM(childTask, ram.gateway, ram.allocator);
-  const proc = new AsyncChildProcess(pid, await AsyncFileDescriptor.make(root.epoller, ram, pidfd), ram);
+  const proc = new AsyncChildProcess(pid, await AsyncFileDescriptor.make(root.epoller, ram, pidfd), ram, parentPidfd);
   // When the helper exits, the child exec'd or exited: hang up, reap the helper, free the stacks.
   const cleanup = () => {
     release();
