@@ -135,6 +135,7 @@ export class EpolledFileDescriptor {
 /** An epoll instance whose waiting happens in Node's event loop. */
 export class Epoller {
   readonly #registrations = new Map<number, EpolledFileDescriptor>();
+  readonly #epfds = new WeakMap<Task, FileDescriptor>();
   readonly #events: Pointer<Buffer>;
   /** The events buffer as JavaScript sees it (our own memory), to parse without a copy. */
   readonly #eventsView: Buffer;
@@ -166,7 +167,7 @@ export class Epoller {
     const reg = new EpolledFileDescriptor(this, this.#nextId++, fd);
     const event = await this.ram.ptr(EpollEvent.getSerializer(), new EpollEvent(reg.id, ALL_EVENTS));
     try {
-      await this.epfd.forTask(fd.task).epollCtl(EPOLL_CTL.ADD, fd, event);
+      await this.#epfdFor(fd.task).epollCtl(EPOLL_CTL.ADD, fd, event);
     } finally {
       event.free();
     }
@@ -177,7 +178,21 @@ export class Epoller {
   /** Internal: the epoll_ctl(DEL) of a registration. */
   async unregister(reg: EpolledFileDescriptor): Promise<void> {
     this.#registrations.delete(reg.id);
-    if (reg.fd.valid) await this.epfd.forTask(reg.fd.task).epollCtl(EPOLL_CTL.DEL, reg.fd);
+    if (reg.fd.valid) await this.#epfdFor(reg.fd.task).epollCtl(EPOLL_CTL.DEL, reg.fd);
+  }
+
+  /**
+   * The epoll fd as `task` names it: epoll_ctl must run in the process whose table holds the fd
+   * being registered. A child cloned after this Epoller was made holds a copy of the epoll fd, so
+   * its fds join this same epoll instance, which our event loop watches.
+   */
+  #epfdFor(task: Task): FileDescriptor {
+    let handle = this.#epfds.get(task);
+    if (!handle?.valid) {
+      handle = task.fdTable === this.epfd.task.fdTable ? this.epfd.forTask(task) : task.inheritFd(this.epfd);
+      this.#epfds.set(task, handle);
+    }
+    return handle;
   }
 
   /** How many fds are registered. */

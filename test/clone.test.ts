@@ -97,6 +97,27 @@ describe("clone and the syscall connection", limit, () => {
     assert.ok((await (await grandchild.exec(new Command("/bin/true", ["true"], {}))).check()).clean());
   });
 
+  test("AsyncFileDescriptors on a child's own fds wait in our event loop", async () => {
+    const child = await thr.clone();
+    const { read, write } = await child.pipe();
+    const reader = await child.makeAfd(read, true);
+    const writer = await child.makeAfd(write, true);
+    assert.equal(reader.handle.task, child.task);
+    let waiting = true;
+    const first = reader.readSomeBytes().finally(() => (waiting = false));
+    await new Promise((r) => setTimeout(r, 20));
+    assert.ok(waiting, "the read waits in the epoller, not in the child");
+    assert.equal(await child.task.getpid(), child.task.pid, "so the child still serves other syscalls");
+    await writer.writeAllBytes(Buffer.from("first"));
+    assert.equal((await first).toString(), "first");
+    const data = Buffer.alloc(1 << 20, 7);
+    const writing = writer.writeAllBytes(data).then(() => writer.close());
+    assert.ok((await reader.readToEof()).equals(data));
+    await writing;
+    await reader.close();
+    await child.exit(0);
+  });
+
   test("fds: the child claims its copies with inheritFd, and only those", async () => {
     const { read, write } = await thr.pipe();
     const child = await thr.clone();
