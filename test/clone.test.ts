@@ -151,6 +151,21 @@ describe("exec and child monitoring", limit, () => {
     assert.ok((await proc.check()).clean());
   });
 
+  test("cat between two pipes, read and written with blocking syscalls", async () => {
+    const input = await thr.pipe();
+    const output = await thr.pipe();
+    const child = await thr.clone();
+    await child.inheritFd(input.read).dup2(child.stdin);
+    await child.inheritFd(output.write).dup2(child.stdout);
+    const proc = await child.exec(await child.environ.which("cat"));
+    await input.read.close();
+    await output.write.close();
+    // cat is another process, so blocking this thread on it is fine.
+    await thr.spit(input.write, "blocking cat\n");
+    assert.equal((await thr.readToEof(output.read)).toString(), "blocking cat\n");
+    await proc.check();
+  });
+
   test("an exec'd program ignores no signal and has stdout", async () => {
     const output = await thr.pipe();
     const child = await thr.clone();
