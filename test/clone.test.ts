@@ -163,6 +163,7 @@ describe("exec and child monitoring", limit, () => {
     // cat is another process, so blocking this thread on it is fine.
     await thr.spit(input.write, "blocking cat\n");
     assert.equal((await thr.readToEof(output.read)).toString(), "blocking cat\n");
+    await output.read.close();
     await proc.check();
   });
 
@@ -272,6 +273,9 @@ describe("exec and child monitoring", limit, () => {
       global.gc!();
       await new Promise((r) => setTimeout(r, 20));
       global.gc!();
+      // Handles other tests dropped without closing are closed at a safe point: make it now.
+      thr.task.collectGarbage();
+      await new Promise((r) => setTimeout(r, 1));
       return {
         fds: openFds().length,
         registrations: thr.epoller.size,
