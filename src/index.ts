@@ -29,6 +29,9 @@ export type { SyscallArg, SyscallInterface } from "./near/sysif.js";
 export { CalledProcessError, ChildState } from "./sys/wait.js";
 export { FileDescriptor, Task } from "./task.js";
 export { ChildThread } from "./tasks/clone.js";
+
+import "./tasks/spawn.js";
+
 export { SyscallConnection } from "./tasks/connection.js";
 export { localThread } from "./tasks/local.js";
 export { Thread } from "./thread.js";

@@ -25,28 +25,26 @@ import { F } from "../fcntl.js";
 import * as gen from "../gen/constants.js";
 import { SYS } from "../gen/sys.js";
 import { FileDescriptorTable } from "../handle/fd.js";
-import type { Pointer, WrittenPointer } from "../handle/pointer.js";
+import type { Pointer } from "../handle/pointer.js";
 import { RAM } from "../memory/ram.js";
 import { AsyncChildProcess } from "../monitor.js";
 import { native } from "../native.js";
-import { SyscallError } from "../near/errors.js";
 import { asAddress, asFd, asPid } from "../near/ids.js";
-import { LocalSyscall, rawSyscall } from "../near/local.js";
+import { LocalSyscall } from "../near/local.js";
 import * as raw from "../near/syscalls.js";
-import { isErrno } from "../near/sysif.js";
 import { CLONE } from "../sched.js";
-import { bytesSerializer, Int32, Int64, stringSerializer } from "../struct.js";
+import { bytesSerializer, Int32, stringSerializer } from "../struct.js";
 import { AF, CmsgList, CmsgSCMRights, RecvMsghdr, SendMsghdr, SOCK } from "../sys/socket/index.js";
 import { IovecList } from "../sys/uio.js";
-import { type ChildState, W } from "../sys/wait.js";
+import { W } from "../sys/wait.js";
 import { type FileDescriptor, Task } from "../task.js";
 import { checkCount, Thread, writeUserMappings } from "../thread.js";
 import { ArgList } from "../unistd/exec.js";
 import { SyscallConnection } from "./connection.js";
+import { environmentArgList, isCached } from "./envp.js";
+import { cloneRaw, STACK_SIZE, withSignalsBlocked, writeFrame } from "./frame.js";
 
-const STACK_SIZE = 64 * 1024;
 const HELPER_STACK_SIZE = 4096;
-const FRAME_SIZE = 8 * 8; // trampoline, six arguments, function
 const ALWAYS = gen.CLONE.VM | gen.CLONE.CHILD_CLEARTID | gen.CLONE.PIDFD;
 const SERVER_FLAGS = Object.values(native.serverFlags).reduce((a, b) => a | b, 0);
 
@@ -59,15 +57,6 @@ declare module "../thread.js" {
      * @see https://man7.org/linux/man-pages/man2/clone.2.html
      */
     clone(flags?: CLONE, options?: CloneOptions): Promise<ChildThread>;
-    /**
-     * Starts `command` in a new child, the way posix_spawn does: clone(CLONE_VM | CLONE_VFORK) into
-     * a tiny exec stub (no syscall server), this thread paused until the exec. A failed exec
-     * rejects with SyscallError. Signal dispositions and mask are reset, fds 0-2 inherited, the
-     * rest of a local thread's fds are close-on-exec. From a child thread: clone, then exec.
-     */
-    spawn(command: Command): Promise<AsyncChildProcess>;
-    /** Runs `command` in a new child to its end; rejects with CalledProcessError on failure unless `check` is false. */
-    run(command: Command, options?: { check?: boolean }): Promise<ChildState>;
   }
 }
 
@@ -182,49 +171,6 @@ export class ChildThread extends Thread {
   }
 }
 
-/**
- * envp for an exec: the environment with `updates`, written once per distinct environment and kept
- * (children share our memory, so one copy serves them all; environments rarely vary).
- */
-const cachedEnvironment = new Map<string, WrittenPointer<ArgList>>();
-const MAX_CACHED_ENVIRONMENTS = 16;
-
-function isCached(ptr: WrittenPointer<ArgList>): boolean {
-  for (const cached of cachedEnvironment.values()) if (cached === ptr) return true;
-  return false;
-}
-
-function envKey(environ: Environment, updates: Readonly<Record<string, string>>): string {
-  return JSON.stringify([environ.toEnvp(), Object.entries(updates)]);
-}
-
-/** The common case, an environment as it is: cached by identity (an Environment never changes). */
-const plainEnvironment = new WeakMap<Environment, WrittenPointer<ArgList>>();
-
-async function environmentArgList(
-  thread: Thread,
-  updates: Readonly<Record<string, string>>,
-): Promise<WrittenPointer<ArgList>> {
-  const plain = Object.keys(updates).length === 0;
-  const byIdentity = plain ? plainEnvironment.get(thread.environ) : undefined;
-  if (byIdentity) return byIdentity;
-  const key = envKey(thread.environ, updates);
-  const cached = cachedEnvironment.get(key);
-  if (cached) {
-    if (plain) plainEnvironment.set(thread.environ, cached);
-    return cached;
-  }
-  const env = { ...thread.environ.toObject(), ...updates };
-  const strings = await Promise.all(Object.entries(env).map(([k, v]) => thread.ram.ptr(stringSerializer, `${k}=${v}`)));
-  const list = new ArgList(strings);
-  const ptr = await thread.ram.ptr(list.getSelfSerializer(thread.task), list);
-  if (cachedEnvironment.size < MAX_CACHED_ENVIRONMENTS) {
-    cachedEnvironment.set(key, ptr);
-    if (plain) plainEnvironment.set(thread.environ, ptr);
-  }
-  return ptr;
-}
-
 /** Sends `fds` of `from` over `fromSock` with SCM_RIGHTS; `to` receives them on `toSock`, the other end. */
 async function passFds(
   from: Thread,
@@ -264,55 +210,6 @@ Thread.prototype.clone = async function clone(
     await writeUserMappings(child, uid, gid);
   }
   return child;
-};
-
-Thread.prototype.run = async function run(this: Thread, command: Command, options: { check?: boolean } = {}) {
-  const proc = await this.spawn(command);
-  return options.check === false ? proc.waitpid(W.EXITED) : proc.check();
-};
-
-Thread.prototype.spawn = async function spawn(this: Thread, command: Command): Promise<AsyncChildProcess> {
-  if (!(this.task.sysif instanceof LocalSyscall)) return (await this.clone()).exec(command);
-  const ram = this.ram;
-  const owned: { free(): void }[] = [];
-  const own = <P extends { free(): void }>(p: P): P => {
-    owned.push(p);
-    return p;
-  };
-  try {
-    const path = own(await ram.ptr(stringSerializer, command.executablePath));
-    const args = await Promise.all(command.arguments.map(async (a) => own(await ram.ptr(stringSerializer, a))));
-    const argvList = new ArgList(args);
-    const argv = own(await ram.ptr(argvList.getSelfSerializer(this.task), argvList));
-    const envp = await environmentArgList(this, command.envUpdates);
-    if (!isCached(envp)) for (const p of [...envp.value.strings, envp]) own(p);
-    const stack = own(await ram.malloc(bytesSerializer, STACK_SIZE));
-    const result = own(await ram.ptr(Int64.getSerializer(), new Int64(0)));
-    const pidfdOut = own(await ram.malloc(Int32.getSerializer(), Int32.sizeof));
-    const masks = own(await ram.ptr(bytesSerializer, Buffer.alloc(16, 0xff)));
-    const sp = writeFrame(stack, native.execStubAddress, [
-      path.near,
-      argv.near,
-      envp.near,
-      result.near,
-      process.pid,
-      0,
-    ]);
-    const flags = gen.CLONE.VM | gen.CLONE.VFORK | gen.CLONE.PIDFD | gen.SIG.CHLD;
-    // CLONE_VFORK: this returns once the child exec'd or exited, so its stack is free again.
-    const pid = withSignalsBlocked(masks.near, () => cloneRaw(flags, sp, pidfdOut.near, 0));
-    const pidfd = this.task.makeFd(asFd((await pidfdOut.read()).value));
-    const proc = new AsyncChildProcess(pid, await AsyncFileDescriptor.make(this.epoller, ram, pidfd), ram);
-    const errno = -Number((await result.read()).value);
-    if (errno > 0) {
-      await proc.waitpid(W.EXITED);
-      throw new SyscallError(errno, "execve", { path: command.executablePath });
-    }
-    proc.didExec(command);
-    return proc;
-  } finally {
-    for (const p of owned) p.free();
-  }
 };
 
 /** The Node process's thread, from which every child is ultimately made. */
@@ -439,38 +336,5 @@ async function watchHelper(
   } finally {
     connection.hangup("the process exec'd or exited");
     release();
-  }
-}
-
-/**
- * Writes [trampoline, a1..a6, fn] at the 16-byte-aligned top of `stack`; returns the stack
- * pointer. The stack is our own memory (clone is local only), so this is a plain memcpy.
- */
-function writeFrame(stack: Pointer<Buffer>, fn: number, args: number[]): number {
-  const sp = Math.floor((stack.near + stack.size() - FRAME_SIZE) / 16) * 16;
-  const frame = Buffer.alloc(FRAME_SIZE);
-  for (const [i, word] of [native.trampolineAddress, ...args, fn].entries()) frame.writeBigInt64LE(BigInt(word), 8 * i);
-  native.memWrite(sp, frame);
-  return sp;
-}
-
-function cloneRaw(flags: number, sp: number, ptid: number, ctid: number): number {
-  const pid = rawSyscall(SYS.clone, flags >>> 0, sp, ptid, ctid, 0);
-  if (isErrno(pid)) throw new SyscallError(-pid, "clone");
-  return pid;
-}
-
-/**
- * Runs `f` with every signal blocked in this thread. `masks` is 16 bytes of our memory: the full
- * set, then room for the old mask. `f` must be synchronous.
- */
-function withSignalsBlocked<T>(masks: number, f: () => T): T {
-  const size = 8;
-  const ret = rawSyscall(SYS.rt_sigprocmask, gen.HowSIG.SETMASK, masks, masks + size, size);
-  if (isErrno(ret)) throw new SyscallError(-ret, "rt_sigprocmask");
-  try {
-    return f();
-  } finally {
-    rawSyscall(SYS.rt_sigprocmask, gen.HowSIG.SETMASK, masks + size, 0, size);
   }
 }

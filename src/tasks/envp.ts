@@ -1,0 +1,50 @@
+// envp for exec: the environment with updates, written to our memory once per distinct environment
+// and kept (children share our memory, so one copy serves them all).
+import type { Environment } from "../environ.js";
+import type { WrittenPointer } from "../handle/pointer.js";
+import { stringSerializer } from "../struct.js";
+import type { Thread } from "../thread.js";
+import { ArgList } from "../unistd/exec.js";
+
+/**
+ * envp for an exec: the environment with `updates`, written once per distinct environment and kept
+ * (children share our memory, so one copy serves them all; environments rarely vary).
+ */
+const cachedEnvironment = new Map<string, WrittenPointer<ArgList>>();
+const MAX_CACHED_ENVIRONMENTS = 16;
+
+export function isCached(ptr: WrittenPointer<ArgList>): boolean {
+  for (const cached of cachedEnvironment.values()) if (cached === ptr) return true;
+  return false;
+}
+
+function envKey(environ: Environment, updates: Readonly<Record<string, string>>): string {
+  return JSON.stringify([environ.toEnvp(), Object.entries(updates)]);
+}
+
+/** The common case, an environment as it is: cached by identity (an Environment never changes). */
+const plainEnvironment = new WeakMap<Environment, WrittenPointer<ArgList>>();
+
+export async function environmentArgList(
+  thread: Thread,
+  updates: Readonly<Record<string, string>>,
+): Promise<WrittenPointer<ArgList>> {
+  const plain = Object.keys(updates).length === 0;
+  const byIdentity = plain ? plainEnvironment.get(thread.environ) : undefined;
+  if (byIdentity) return byIdentity;
+  const key = envKey(thread.environ, updates);
+  const cached = cachedEnvironment.get(key);
+  if (cached) {
+    if (plain) plainEnvironment.set(thread.environ, cached);
+    return cached;
+  }
+  const env = { ...thread.environ.toObject(), ...updates };
+  const strings = await Promise.all(Object.entries(env).map(([k, v]) => thread.ram.ptr(stringSerializer, `${k}=${v}`)));
+  const list = new ArgList(strings);
+  const ptr = await thread.ram.ptr(list.getSelfSerializer(thread.task), list);
+  if (cachedEnvironment.size < MAX_CACHED_ENVIRONMENTS) {
+    cachedEnvironment.set(key, ptr);
+    if (plain) plainEnvironment.set(thread.environ, ptr);
+  }
+  return ptr;
+}

@@ -1,0 +1,84 @@
+// Thread.spawn and Thread.run: a child that execs at once, started the way posix_spawn does it:
+// clone(CLONE_VM | CLONE_VFORK) into the exec stub (native/server.c), with no syscall server.
+//
+//   const proc = await thr.spawn(new Command("/bin/true", ["true"], {}));
+//   await proc.check();
+//   await thr.run(command);   // spawn, then check
+import type { Command } from "../command.js";
+import { AsyncFileDescriptor } from "../epoller.js";
+import * as gen from "../gen/constants.js";
+import { AsyncChildProcess } from "../monitor.js";
+import { native } from "../native.js";
+import { SyscallError } from "../near/errors.js";
+import { asFd } from "../near/ids.js";
+import { LocalSyscall } from "../near/local.js";
+import { bytesSerializer, Int32, Int64, stringSerializer } from "../struct.js";
+import { type ChildState, W } from "../sys/wait.js";
+import { Thread } from "../thread.js";
+import { ArgList } from "../unistd/exec.js";
+import "./clone.js";
+import { environmentArgList, isCached } from "./envp.js";
+import { cloneRaw, STACK_SIZE, withSignalsBlocked, writeFrame } from "./frame.js";
+
+declare module "../thread.js" {
+  interface Thread {
+    /**
+     * Starts `command` in a new child, the way posix_spawn does: clone(CLONE_VM | CLONE_VFORK) into
+     * a tiny exec stub (no syscall server), this thread paused until the exec. A failed exec
+     * rejects with SyscallError. Signal dispositions and mask are reset, fds 0-2 inherited, the
+     * rest of a local thread's fds are close-on-exec. From a child thread: clone, then exec.
+     */
+    spawn(command: Command): Promise<AsyncChildProcess>;
+    /** Runs `command` in a new child to its end; rejects with CalledProcessError on failure unless `check` is false. */
+    run(command: Command, options?: { check?: boolean }): Promise<ChildState>;
+  }
+}
+
+Thread.prototype.run = async function run(this: Thread, command: Command, options: { check?: boolean } = {}) {
+  const proc = await this.spawn(command);
+  return options.check === false ? proc.waitpid(W.EXITED) : proc.check();
+};
+
+Thread.prototype.spawn = async function spawn(this: Thread, command: Command): Promise<AsyncChildProcess> {
+  if (!(this.task.sysif instanceof LocalSyscall)) return (await this.clone()).exec(command);
+  const ram = this.ram;
+  const owned: { free(): void }[] = [];
+  const own = <P extends { free(): void }>(p: P): P => {
+    owned.push(p);
+    return p;
+  };
+  try {
+    const path = own(await ram.ptr(stringSerializer, command.executablePath));
+    const args = await Promise.all(command.arguments.map(async (a) => own(await ram.ptr(stringSerializer, a))));
+    const argvList = new ArgList(args);
+    const argv = own(await ram.ptr(argvList.getSelfSerializer(this.task), argvList));
+    const envp = await environmentArgList(this, command.envUpdates);
+    if (!isCached(envp)) for (const p of [...envp.value.strings, envp]) own(p);
+    const stack = own(await ram.malloc(bytesSerializer, STACK_SIZE));
+    const result = own(await ram.ptr(Int64.getSerializer(), new Int64(0)));
+    const pidfdOut = own(await ram.malloc(Int32.getSerializer(), Int32.sizeof));
+    const masks = own(await ram.ptr(bytesSerializer, Buffer.alloc(16, 0xff)));
+    const sp = writeFrame(stack, native.execStubAddress, [
+      path.near,
+      argv.near,
+      envp.near,
+      result.near,
+      process.pid,
+      0,
+    ]);
+    const flags = gen.CLONE.VM | gen.CLONE.VFORK | gen.CLONE.PIDFD | gen.SIG.CHLD;
+    // CLONE_VFORK: this returns once the child exec'd or exited, so its stack is free again.
+    const pid = withSignalsBlocked(masks.near, () => cloneRaw(flags, sp, pidfdOut.near, 0));
+    const pidfd = this.task.makeFd(asFd((await pidfdOut.read()).value));
+    const proc = new AsyncChildProcess(pid, await AsyncFileDescriptor.make(this.epoller, ram, pidfd), ram);
+    const errno = -Number((await result.read()).value);
+    if (errno > 0) {
+      await proc.waitpid(W.EXITED);
+      throw new SyscallError(errno, "execve", { path: command.executablePath });
+    }
+    proc.didExec(command);
+    return proc;
+  } finally {
+    for (const p of owned) p.free();
+  }
+};
