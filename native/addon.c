@@ -1,23 +1,26 @@
 /* The N-API binding: the raw syscall entry for the Node process, and memory access at an
  * address. Kept as small as possible; everything else is TypeScript.
  *
- * Arguments reach `syscall` through a static buffer that JavaScript sees as typed arrays
- * (exported as `callBuffer`), so a call pays no per-argument conversion:
+ * Arguments reach `syscall` through a buffer (one per Node environment: workers get their own)
+ * that JavaScript sees as typed arrays (exported as `callBuffer`), so a call pays no
+ * per-argument conversion:
  *   f64[0] = number, f64[1..6] = arguments as doubles (exact below 2^53, negatives included);
  *   i64[0] = bit mask: bit k set means argument k is in i64[k] as a full 64-bit value;
  *   i64[7] = the raw 64-bit result of the last call. */
 #define NAPI_VERSION 8
 #include <node_api.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "poll.h"
 #include "rsyscall.h"
 
-static struct {
+/* One per Node environment (the main thread and each worker load the addon separately). */
+struct call {
 	double f64[8];
 	int64_t i64[8];
-} call;
+};
 
 #define CHECK(expr) \
 	do { \
@@ -27,18 +30,19 @@ static struct {
 		} \
 	} while (0)
 
-static long arg(int k)
+static long arg(const struct call *call, int k)
 {
-	return (call.i64[0] >> k) & 1 ? (long)call.i64[k] : (long)(int64_t)call.f64[k];
+	return (call->i64[0] >> k) & 1 ? (long)call->i64[k] : (long)(int64_t)call->f64[k];
 }
 
 static napi_value do_syscall(napi_env env, napi_callback_info info)
 {
-	(void)info;
-	long ret = rsys_raw_syscall(arg(1), arg(2), arg(3), arg(4), arg(5), arg(6),
-	                            (long)call.f64[0]);
-	call.i64[0] = 0;
-	call.i64[7] = ret;
+	struct call *call;
+	CHECK(napi_get_cb_info(env, info, NULL, NULL, NULL, (void **)&call));
+	long ret = rsys_raw_syscall(arg(call, 1), arg(call, 2), arg(call, 3), arg(call, 4), arg(call, 5),
+	                            arg(call, 6), (long)call->f64[0]);
+	call->i64[0] = 0;
+	call->i64[7] = ret;
 	napi_value out;
 	CHECK(napi_create_double(env, (double)ret, &out));
 	return out;
@@ -121,10 +125,22 @@ static napi_value address_value(napi_env env, void (*fn)(void))
 	return out;
 }
 
+static void free_call(napi_env env, void *data, void *hint)
+{
+	(void)env;
+	(void)hint;
+	free(data);
+}
+
 static napi_value init(napi_env env, napi_value exports)
 {
 	napi_value call_buffer, server_flags, flag;
-	CHECK(napi_create_external_arraybuffer(env, &call, sizeof(call), NULL, NULL, &call_buffer));
+	struct call *call = calloc(1, sizeof(*call));
+	if (call == NULL) {
+		napi_throw_error(env, NULL, "rsyscall native: out of memory");
+		return NULL;
+	}
+	CHECK(napi_create_external_arraybuffer(env, call, sizeof(*call), free_call, NULL, &call_buffer));
 	CHECK(napi_create_object(env, &server_flags));
 #define FLAG(name) \
 	CHECK(napi_create_int32(env, RSYS_##name, &flag)); \
@@ -135,7 +151,7 @@ static napi_value init(napi_env env, napi_value exports)
 	FLAG(CLOEXEC_SOCKET);
 	FLAG(CLOSE_FD);
 	napi_property_descriptor props[] = {
-		{"syscall", NULL, do_syscall, NULL, NULL, NULL, napi_enumerable, NULL},
+		{"syscall", NULL, do_syscall, NULL, NULL, NULL, napi_enumerable, call},
 		{"memRead", NULL, mem_read, NULL, NULL, NULL, napi_enumerable, NULL},
 		{"memWrite", NULL, mem_write, NULL, NULL, NULL, napi_enumerable, NULL},
 		{"view", NULL, view, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -37,6 +37,20 @@ describe("clone and the syscall connection", limit, () => {
     await child.exit(0);
   });
 
+  test("clone is refused from a worker thread, whose death would take the child along", async () => {
+    const { Worker } = await import("node:worker_threads");
+    const worker = new Worker(
+      `import("rsyscall").then(async ({ localThread: t }) => {
+        const { parentPort } = await import("node:worker_threads");
+        parentPort.postMessage(await t.clone().then(() => "cloned", (e) => e.message));
+      })`,
+      { eval: true },
+    );
+    const [message] = await once(worker, "message");
+    assert.match(message, /only from Node's main thread/);
+    await worker.terminate();
+  });
+
   test("many children at once", async () => {
     const children = await Promise.all(Array.from({ length: 20 }, () => thr.clone()));
     const pids = await Promise.all(children.map((c) => c.task.getpid()));

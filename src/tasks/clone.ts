@@ -17,6 +17,7 @@
 // tiny CLONE_VM child (the futex helper) waits on that word and exits; its pidfd, in the epoller,
 // tells us, and the connection hangs up. EOF on the socket is not enough: a grandchild or sibling
 // holding a copy of the child's end keeps the socket open.
+import { isMainThread } from "node:worker_threads";
 import { Command } from "../command.js";
 import { Environment } from "../environ.js";
 import { AsyncFileDescriptor } from "../epoller.js";
@@ -221,6 +222,9 @@ async function cloneChild(parent: Thread, flags: CLONE): Promise<ChildThread> {
   if (typeof flags !== "number" || flags & (ALWAYS | gen.CLONE.PARENT)) {
     throw new TypeError(`clone: bad flags ${CLONE.describe(flags)}`);
   }
+  // The parent-death signal belongs to the thread that clones: a child made from a worker thread
+  // would die with the worker, not with Node.
+  if (!isMainThread) throw new Error("clone: only from Node's main thread (a worker's children would die with it)");
   const root = rootOf(parent);
   const nested = parent !== root;
   if (!(root.task.sysif instanceof LocalSyscall)) throw new Error("clone: the root thread must be the Node process");

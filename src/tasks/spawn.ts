@@ -4,6 +4,7 @@
 //   const proc = await thr.spawn(new Command("/bin/true", ["true"], {}));
 //   await proc.check();
 //   await thr.run(command);   // spawn, then check
+import { isMainThread } from "node:worker_threads";
 import type { Command } from "../command.js";
 import { AsyncFileDescriptor } from "../epoller.js";
 import * as gen from "../gen/constants.js";
@@ -41,6 +42,7 @@ Thread.prototype.run = async function run(this: Thread, command: Command, option
 
 Thread.prototype.spawn = async function spawn(this: Thread, command: Command): Promise<AsyncChildProcess> {
   if (!(this.task.sysif instanceof LocalSyscall)) return (await this.clone()).exec(command);
+  if (!isMainThread) throw new Error("spawn: only from Node's main thread (a worker's children would die with it)");
   const ram = this.ram;
   const owned: { free(): void }[] = [];
   const own = <P extends { free(): void }>(p: P): P => {
