@@ -14,7 +14,7 @@ import type { RAM } from "./memory/ram.js";
 import { CLONE } from "./sched.js";
 import { type FixedSizeClass, type SerializableClass, serializerOf, serializerOfClass, sizeofClass } from "./struct.js";
 import type { MS } from "./sys/mount.js";
-import { AF, SOCK, type Sockaddr, Sockbuf, Socketpair } from "./sys/socket/index.js";
+import { AF, type CmsgList, SOCK, type Sockaddr, Sockbuf, Socketpair } from "./sys/socket/index.js";
 import type { FileDescriptor, Task } from "./task.js";
 import { Pipe } from "./unistd/index.js";
 
@@ -54,6 +54,7 @@ export class Thread {
   malloc(cls: StringConstructor, size: number): Promise<Pointer<string>>;
   malloc(cls: typeof Pipe): Promise<Pointer<Pipe<FileDescriptor>>>;
   malloc(cls: typeof Socketpair): Promise<Pointer<Socketpair<FileDescriptor>>>;
+  malloc(cls: typeof CmsgList, size: number): Promise<Pointer<CmsgList<FileDescriptor>>>;
   malloc<T>(cls: FixedSizeClass<T, Task>, size?: number): Promise<Pointer<T>>;
   malloc<T>(cls: SerializableClass<T, Task>, size: number): Promise<Pointer<T>>;
   async malloc<T>(cls: unknown, size?: number): Promise<Pointer<T>> {

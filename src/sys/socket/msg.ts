@@ -44,14 +44,14 @@ export class CmsgSCMRights<F extends BaseFileDescriptor = BaseFileDescriptor> {
 }
 
 /** The control messages of one sendmsg or recvmsg. Allocate room with `malloc(CmsgList, size)`. */
-export class CmsgList implements HasSerializer {
-  constructor(readonly messages: readonly (Cmsg | CmsgSCMRights)[]) {}
+export class CmsgList<F extends BaseFileDescriptor = BaseFileDescriptor> implements HasSerializer {
+  constructor(readonly messages: readonly (Cmsg | CmsgSCMRights<F>)[]) {}
 
   getSelfSerializer(task: BaseTask): Serializer<this> {
     return CmsgList.getSerializer(task) as Serializer<this>;
   }
 
-  static getSerializer<T extends BaseTask>(task: T): Serializer<CmsgList> {
+  static getSerializer<T extends BaseTask>(task: T): Serializer<CmsgList<T["_fd"]>> {
     return {
       toBytes(list) {
         const parts = list.messages.map((m) => {
@@ -109,13 +109,13 @@ export class SendMsghdr<T> implements HasSerializer {
 }
 
 /** `struct msghdr` for recvmsg: buffers for the data, room for control messages and an address. */
-export class RecvMsghdr<T> implements HasSerializer {
+export class RecvMsghdr<T, F extends BaseFileDescriptor = BaseFileDescriptor> implements HasSerializer {
   /** After recvmsg, read back from memory: the lengths the kernel used, and msg_flags. */
   received?: { namelen: number; controllen: number; flags: number };
 
   constructor(
     readonly iov: WrittenPointer<IovecList<T>>,
-    readonly control?: Pointer<CmsgList>,
+    readonly control?: Pointer<CmsgList<F>>,
     readonly name?: Pointer<Sockaddr>,
   ) {}
 
@@ -158,12 +158,12 @@ function msghdrSerializer<M>(
   };
 }
 
-export interface Received<T> {
+export interface Received<T, F extends BaseFileDescriptor = BaseFileDescriptor> {
   /** The buffers the data filled, and the rest (a buffer on the boundary split between them). */
   filled: ReadablePointer<T>[];
   rest: Pointer<T>[];
   /** The control messages received, to read once: reading makes the handles of passed fds. */
-  control: LinearPointer<CmsgList> | undefined;
+  control: LinearPointer<CmsgList<F>> | undefined;
   /** msg_flags: MSG.TRUNC, MSG.CTRUNC, ... */
   flags: number;
 }
@@ -192,7 +192,10 @@ export class MsgFileDescriptor extends BaseFileDescriptor {
    * fds arrive close-on-exec.
    * @see https://man7.org/linux/man-pages/man2/recvmsg.2.html
    */
-  async recvmsg<T>(msg: WrittenPointer<RecvMsghdr<T>>, flags: MSG = 0 as MSG): Promise<Received<T>> {
+  async recvmsg<T, F extends BaseFileDescriptor>(
+    msg: WrittenPointer<RecvMsghdr<T, F>>,
+    flags: MSG = 0 as MSG,
+  ): Promise<Received<T, F>> {
     checkPointer("msg", msg, true);
     checkInt("flags", flags);
     const task = this.task;
@@ -209,7 +212,7 @@ export class MsgFileDescriptor extends BaseFileDescriptor {
       (p) => p.filled(),
       (p, k) => p.readableSplit(k),
     );
-    let control: LinearPointer<CmsgList> | undefined;
+    let control: LinearPointer<CmsgList<F>> | undefined;
     if (msg.value.control) {
       const [used, unused] = msg.value.control.split(Math.min(controllen, msg.value.control.size()));
       unused.free();
