@@ -2,7 +2,7 @@
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import { describe, test } from "node:test";
-import { Command, type FileDescriptor, localThread as thr } from "rsyscall";
+import { Command, localThread as thr } from "rsyscall";
 import { AF, CmsgList, CmsgSCMRights, RecvMsghdr, SendMsghdr, SOCK } from "rsyscall/sys/socket";
 import { IovecList } from "rsyscall/sys/uio";
 import { isCloexec } from "./util.js";
