@@ -1,4 +1,4 @@
-// The examples of ../shared/API.md (sections Imports, Memory, File descriptors, Syscall methods),
+// The examples of ../shared/API.md (Imports, Memory, File descriptors, Syscall methods, Processes),
 // in plain JavaScript. Each statement of the contract appears as written; where the page shows
 // fragments, the lines around them only make the context they assume.
 import assert from "node:assert/strict";
@@ -170,6 +170,56 @@ describe("Syscall methods", () => {
     assert.equal(await thr.task.getuid(), process.getuid());
     for (const f of [efd, mfd, sock, client, conn]) await f.close();
     fs.rmSync(path);
+  });
+});
+
+describe("Processes", { timeout: 30_000 }, () => {
+  test("the Processes example", async () => {
+    const pipeIn = await thr.pipe();
+    const child = await thr.clone(); // ChildThread
+    const ns = await thr.clone(CLONE.NEWUSER | CLONE.NEWPID | CLONE.NEWNS);
+    const cat = await child.environ.which("cat"); // Command
+    const inFd = child.inheritFd(pipeIn.read);
+    await inFd.dup2(child.stdin);
+    assert.equal(await ns.task.getpid(), 1);
+    // The child's own syscalls and namespaces, before it execs.
+    await child.task.getpid();
+    await child.unshareUser();
+    await child.unshare(CLONE.NEWNET);
+    assert.notEqual(fs.readlinkSync(`/proc/${child.task.pid}/ns/net`), fs.readlinkSync("/proc/self/ns/net"));
+    {
+      // ns has a mount namespace of its own; a tmpfs on its /mnt keeps the host's /mnt untouched.
+      const child = ns;
+      await child.mount("tmpfs", "/mnt", "tmpfs", 0, "");
+      await child.mkdir("/mnt/proc");
+      await child.mount("/proc", "/mnt/proc", "", MS.BIND, "");
+      await child.chroot("/mnt");
+      assert.ok(fs.existsSync(`/proc/${child.task.pid}/root/proc/1`), "its root now holds its /proc");
+      await child.exit(0);
+    }
+
+    const proc = await child.exec(cat.args("-u")); // AsyncChildProcess
+    await pipeIn.read.close();
+    await pipeIn.write.write(await thr.ptr(Buffer.from("meow")));
+    await pipeIn.write.close();
+    const state = await proc.check(); // throws CalledProcessError unless it exited 0
+    assert.ok(state.clean());
+    await proc.waitpid(W.EXITED);
+    {
+      const proc = await thr.spawn(new Command("/bin/sh", ["sh", "-c", "sleep 10"], {}));
+      await proc.kill(SIG.TERM);
+      assert.equal((await proc.waitpid(W.EXITED)).killedWith(), SIG.TERM);
+    }
+    await thr.run(new Command("/bin/sh", ["sh", "-c", "true"], {}));
+    const [path, argv, envUpdates] = ["/bin/echo", ["echo"], { A: "1" }];
+    const line = new Command(path, argv, envUpdates).args("more").env({ KEY: "v" }).inShellForm();
+    assert.equal(line, "A=1 KEY=v /bin/echo more");
+    const failing = await thr.run(new Command("/bin/sh", ["sh", "-c", "exit 2"], {})).catch((e) => e);
+    assert.ok(failing instanceof CalledProcessError);
+    await (async () => {
+      const child = await thr.clone();
+      await child.exit(0);
+    })();
   });
 });
 
