@@ -1,5 +1,5 @@
-// The examples of ../shared/API.md (Imports, Memory, File descriptors, Syscall methods, Processes),
-// in plain JavaScript. Each statement of the contract appears as written; where the page shows
+// The examples of ../shared/API.md (every section: Imports, Memory, File descriptors, Syscall
+// methods, Async IO, Processes, Errors), in plain JavaScript. Each statement of the contract appears as written; where the page shows
 // fragments, the lines around them only make the context they assume.
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
@@ -170,6 +170,35 @@ describe("Syscall methods", () => {
     assert.equal(await thr.task.getuid(), process.getuid());
     for (const f of [efd, mfd, sock, client, conn]) await f.close();
     fs.rmSync(path);
+  });
+});
+
+describe("Async IO", { timeout: 30_000 }, () => {
+  test("the Async IO example", async () => {
+    fs.rmSync("/tmp/sock", { force: true });
+    const listening = await thr.makeAfd(await thr.socket(AF.UNIX, SOCK.STREAM), true);
+    await listening.bind(await thr.ptr(new SockaddrUn("/tmp/sock")));
+    await listening.handle.listen(10);
+    {
+      const { first: fd, second: peer } = await thr.socketpair(AF.UNIX, SOCK.STREAM);
+      await peer.write(await thr.ptr(Buffer.from("from the peer")));
+      const afd = await thr.makeAfd(fd, true); // true: set O_NONBLOCK first
+      const bytes = await afd.readSomeBytes(); // Buffer, at most 4096 by default
+      await afd.writeAllBytes(Buffer.from("hello"));
+      assert.equal(bytes.toString(), "from the peer");
+      const [back] = await peer.read(await thr.malloc(Buffer, 16));
+      assert.equal((await back.read()).toString(), "hello");
+      await afd.close();
+      await peer.close();
+    }
+    const afd = await thr.makeAfd(await thr.socket(AF.UNIX, SOCK.STREAM), true);
+    await afd.connect(await thr.ptr(new SockaddrUn("/tmp/sock")));
+    const conn = await listening.accept(SOCK.NONBLOCK); // on an AsyncFileDescriptor
+    assert.ok((await conn.fcntl(F.GETFL)) & O.NONBLOCK);
+    await afd.close();
+    await conn.close();
+    await listening.close();
+    fs.rmSync("/tmp/sock", { force: true });
   });
 });
 
