@@ -95,7 +95,8 @@ export class CalledProcessError extends Error {
 export class WaitFileDescriptor extends BaseFileDescriptor {
   /**
    * `waitid(P_PIDFD, pidfd, infop, options, NULL)`: wait for a state change of the child this
-   * pidfd names. With `W.NOHANG` and nothing to report, resolves undefined.
+   * pidfd names. With `W.NOHANG` and nothing to report, resolves undefined. Consumes (and frees)
+   * `infop`: the state comes back as a value.
    * @see https://man7.org/linux/man-pages/man2/waitid.2.html
    */
   async waitid(options: W, infop: Pointer<Siginfo>): Promise<ChildState | undefined> {
@@ -106,7 +107,9 @@ export class WaitFileDescriptor extends BaseFileDescriptor {
     // The kernel leaves si_pid alone when W.NOHANG finds nothing: zero it first.
     const zeroed = await infop.write(new Siginfo(0, 0, 0, 0, 0));
     await withContext(raw.waitid(task.sysif, P.PIDFD, this.borrow(task), buf, options, 0), { fd: this.near });
-    const info = await zeroed.filled().read();
+    const filled = zeroed.filled();
+    const info = await filled.read();
+    filled.free();
     return info.pid === 0 ? undefined : ChildState.fromSiginfo(info);
   }
 }
