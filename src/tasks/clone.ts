@@ -337,6 +337,9 @@ async function watchHelper(
   try {
     // Bookkeeping only: an idle child does not hold Node open (it dies with Node anyway).
     await helperProcess.waitpid(W.EXITED, { keepAlive: false });
+  } catch {
+    // Nobody awaits this: if the helper cannot be waited for (its pidfd was closed under us),
+    // treat the child as gone rather than leave the connection open forever.
   } finally {
     connection.hangup("the process exec'd or exited");
     release();
