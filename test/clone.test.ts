@@ -51,6 +51,16 @@ describe("clone and the syscall connection", limit, () => {
     await worker.terminate();
   });
 
+  test("await using: a child that did not exec is killed and reaped when its scope ends", async () => {
+    let pid = 0;
+    {
+      await using child = await thr.clone();
+      pid = child.task.pid;
+      assert.ok(fs.existsSync(`/proc/${pid}`));
+    }
+    assert.ok(!fs.existsSync(`/proc/${pid}`), "killed and reaped");
+  });
+
   test("many children at once", async () => {
     const children = await Promise.all(Array.from({ length: 20 }, () => thr.clone()));
     const pids = await Promise.all(children.map((c) => c.task.getpid()));

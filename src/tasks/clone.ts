@@ -167,6 +167,13 @@ export class ChildThread extends Thread {
     });
   }
 
+  /** For `await using`: a child that has not exec'd is killed and reaped. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.connection.closed) return;
+    await this.process.kill().catch(() => {});
+    await this.process.waitpid(W.EXITED);
+  }
+
   override toString(): string {
     return `ChildThread(${this.task})`;
   }
