@@ -78,10 +78,10 @@ describe("freed pointers and closed fds", () => {
 
   test("a closed fd throws ClosedFileDescriptorError and never touches a reused number", async () => {
     const fd = await thr.task.open(await thr.ptr("/dev/null"), O.RDONLY);
+    const zero = await thr.task.open(await thr.ptr("/dev/zero"), O.RDONLY);
     const n = fd.near;
     await fd.close();
     // Make the number name something else, as the kernel's next open may.
-    const zero = await thr.task.open(await thr.ptr("/dev/zero"), O.RDONLY);
     const reused = await zero.dup2(thr.task.fdAt(n));
     await zero.close();
     assert.equal(reused.near, n);
