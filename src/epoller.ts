@@ -104,18 +104,14 @@ export class EpolledFileDescriptor {
     }
   }
 
-  /** Runs `op` once the events in `mask` are ready, again after each EAGAIN. */
-  async retry<T>(mask: number, op: () => Promise<T>): Promise<T> {
-    for (;;) {
-      await this.waitFor(mask);
-      const generation = this.generation;
-      try {
-        return await op();
-      } catch (e) {
-        if (!(e instanceof SyscallError && e.code === "EAGAIN")) throw e;
-        this.negedge(mask, generation);
-      }
-    }
+  /** Runs `op` once the events in `mask` are ready, again after each EAGAIN it throws. */
+  retry<T>(mask: number, op: () => Promise<T>): Promise<T> {
+    return this.retryUntilDefined(mask, () =>
+      op().catch((e: unknown) => {
+        if (e instanceof SyscallError && e.code === "EAGAIN") return undefined;
+        throw e;
+      }),
+    );
   }
 
   /** Removes the registration; waiters reject with ClosedFileDescriptorError. */
@@ -313,7 +309,8 @@ export class AsyncFileDescriptor {
   /** Like `accept`, also returning the peer's address. */
   async acceptAddr(flags: SOCK = 0 as SOCK): Promise<[FileDescriptor, Sockaddr]> {
     const room = await this.ram.malloc(SockaddrStorage.getSerializer(), SockaddrStorage.sizeof);
-    const sockbuf = await this.ram.ptr(new Sockbuf(room).getSelfSerializer(), new Sockbuf(room));
+    const request = new Sockbuf(room);
+    const sockbuf = await this.ram.ptr(request.getSelfSerializer(), request);
     const [fd, filled] = await this.epolled.retry(READ_EVENTS, () => this.handle.accept(flags, sockbuf));
     const addr = await (await filled.read()).buf.read();
     return [fd, Sockaddr.parse(addr.toBytes())];
@@ -335,7 +332,8 @@ export class AsyncFileDescriptor {
     this.epolled.negedge(EPOLL.OUT, generation);
     await this.epolled.waitFor(EPOLL.OUT | EPOLL.ERR | EPOLL.HUP);
     const room = await this.ram.malloc(Int32.getSerializer(), Int32.sizeof);
-    const sockbuf = await this.ram.ptr(new Sockbuf(room).getSelfSerializer(), new Sockbuf(room));
+    const request = new Sockbuf(room);
+    const sockbuf = await this.ram.ptr(request.getSelfSerializer(), request);
     const result = await (await this.handle.getsockopt(SOL.SOCKET, SO.ERROR, sockbuf)).read();
     const errno = (await result.buf.read()).value;
     if (errno !== 0) {

@@ -42,7 +42,7 @@ import { type FileDescriptor, Task } from "../task.js";
 import { checkCount, Thread, writeUserMappings } from "../thread.js";
 import { ArgList } from "../unistd/exec.js";
 import { SyscallConnection } from "./connection.js";
-import { environmentArgList, isCached } from "./envp.js";
+import { environmentArgList } from "./envp.js";
 import { cloneRaw, STACK_SIZE, withSignalsBlocked, writeFrame } from "./frame.js";
 
 const HELPER_STACK_SIZE = 4096;
@@ -147,14 +147,14 @@ export class ChildThread extends Thread {
     const pathPtr = await ptr(path);
     const argvList = new ArgList(await Promise.all(argv.map(ptr)));
     const argvPtr = await this.ram.ptr(argvList.getSelfSerializer(this.task), argvList);
-    const envPtr = await environmentArgList(this, envUpdates);
+    const { envp: envPtr, release: releaseEnvp } = await environmentArgList(this, envUpdates);
     try {
       await this.task.execve(pathPtr, argvPtr, envPtr);
       await stdioInheritable;
     } finally {
       // Either the exec failed (the child goes on) or the child is gone: nothing reads these now.
       for (const p of [...strings, argvPtr]) p.free();
-      if (!isCached(envPtr)) for (const p of [...envPtr.value.strings, envPtr]) p.free();
+      releaseEnvp();
     }
     this.process.didExec(cmd);
     return this.process;
@@ -169,9 +169,7 @@ export class ChildThread extends Thread {
 
   /** For `await using`: a child that has not exec'd is killed and reaped. */
   async [Symbol.asyncDispose](): Promise<void> {
-    if (this.connection.closed) return;
-    await this.process.kill().catch(() => {});
-    await this.process.waitpid(W.EXITED);
+    if (!this.connection.closed) await this.process[Symbol.asyncDispose]();
   }
 
   override toString(): string {

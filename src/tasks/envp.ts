@@ -13,11 +13,6 @@ import { ArgList } from "../unistd/exec.js";
 const cachedEnvironment = new Map<string, WrittenPointer<ArgList>>();
 const MAX_CACHED_ENVIRONMENTS = 16;
 
-export function isCached(ptr: WrittenPointer<ArgList>): boolean {
-  for (const cached of cachedEnvironment.values()) if (cached === ptr) return true;
-  return false;
-}
-
 function envKey(environ: Environment, updates: Readonly<Record<string, string>>): string {
   return JSON.stringify([environ.toEnvp(), Object.entries(updates)]);
 }
@@ -25,26 +20,37 @@ function envKey(environ: Environment, updates: Readonly<Record<string, string>>)
 /** The common case, an environment as it is: cached by identity (an Environment never changes). */
 const plainEnvironment = new WeakMap<Environment, WrittenPointer<ArgList>>();
 
-export async function environmentArgList(
-  thread: Thread,
-  updates: Readonly<Record<string, string>>,
-): Promise<WrittenPointer<ArgList>> {
+/** An envp, and what to call once the exec is done with it (frees it unless it is cached). */
+export interface Envp {
+  envp: WrittenPointer<ArgList>;
+  release: () => void;
+}
+
+const keep = () => {};
+
+export async function environmentArgList(thread: Thread, updates: Readonly<Record<string, string>>): Promise<Envp> {
   const plain = Object.keys(updates).length === 0;
   const byIdentity = plain ? plainEnvironment.get(thread.environ) : undefined;
-  if (byIdentity) return byIdentity;
+  if (byIdentity) return { envp: byIdentity, release: keep };
   const key = envKey(thread.environ, updates);
   const cached = cachedEnvironment.get(key);
   if (cached) {
     if (plain) plainEnvironment.set(thread.environ, cached);
-    return cached;
+    return { envp: cached, release: keep };
   }
   const env = { ...thread.environ.toObject(), ...updates };
   const strings = await Promise.all(Object.entries(env).map(([k, v]) => thread.ram.ptr(stringSerializer, `${k}=${v}`)));
   const list = new ArgList(strings);
   const ptr = await thread.ram.ptr(list.getSelfSerializer(thread.task), list);
-  if (cachedEnvironment.size < MAX_CACHED_ENVIRONMENTS) {
-    cachedEnvironment.set(key, ptr);
-    if (plain) plainEnvironment.set(thread.environ, ptr);
+  if (cachedEnvironment.size >= MAX_CACHED_ENVIRONMENTS) {
+    return {
+      envp: ptr,
+      release: () => {
+        for (const p of [...strings, ptr]) p.free();
+      },
+    };
   }
-  return ptr;
+  cachedEnvironment.set(key, ptr);
+  if (plain) plainEnvironment.set(thread.environ, ptr);
+  return { envp: ptr, release: keep };
 }

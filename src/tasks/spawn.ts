@@ -18,7 +18,7 @@ import { type ChildState, W } from "../sys/wait.js";
 import { Thread } from "../thread.js";
 import { ArgList } from "../unistd/exec.js";
 import "./clone.js";
-import { environmentArgList, isCached } from "./envp.js";
+import { environmentArgList } from "./envp.js";
 import { cloneRaw, STACK_SIZE, withSignalsBlocked, writeFrame } from "./frame.js";
 
 declare module "../thread.js" {
@@ -54,8 +54,8 @@ Thread.prototype.spawn = async function spawn(this: Thread, command: Command): P
     const args = await Promise.all(command.arguments.map(async (a) => own(await ram.ptr(stringSerializer, a))));
     const argvList = new ArgList(args);
     const argv = own(await ram.ptr(argvList.getSelfSerializer(this.task), argvList));
-    const envp = await environmentArgList(this, command.envUpdates);
-    if (!isCached(envp)) for (const p of [...envp.value.strings, envp]) own(p);
+    const { envp, release } = await environmentArgList(this, command.envUpdates);
+    own({ free: release });
     const stack = own(await ram.malloc(bytesSerializer, STACK_SIZE));
     const result = own(await ram.ptr(Int64.getSerializer(), new Int64(0)));
     const pidfdOut = own(await ram.malloc(Int32.getSerializer(), Int32.sizeof));
