@@ -86,18 +86,42 @@ static long transfer(long nr, long fd, char *buf, long len)
 	return done;
 }
 
+/* Requests read at once when the client pipelines them: one read serves many. */
+#define REQUEST_BATCH 64
+
 long rsys_server(long infd, long outfd, long flags, long close_fd, long expected_ppid)
 {
 	long ret = startup(infd, outfd, flags, close_fd, expected_ppid);
 	if (ret < 0)
 		return ret;
+	struct rsys_request batch[REQUEST_BATCH];
+	char *buf = (char *)batch;
+	long have = 0, pos = 0;
 	for (;;) {
-		struct rsys_request req;
-		ret = transfer(__NR_read, infd, (char *)&req, sizeof(req));
-		if (ret <= 0)
-			return ret;
-		long result = rsys_raw_syscall(req.args[0], req.args[1], req.args[2], req.args[3],
-		                               req.args[4], req.args[5], req.nr);
+		if (have - pos < (long)sizeof(struct rsys_request)) {
+			/* Move the start of a partial request to the front (volatile: no memmove call in
+			 * freestanding code), then read until a whole request is there. */
+			long rest = have - pos;
+			volatile char *to = buf;
+			for (long i = 0; i < rest; i++)
+				to[i] = buf[pos + i];
+			have = rest;
+			pos = 0;
+			while (have < (long)sizeof(struct rsys_request)) {
+				ret = SYSCALL3(__NR_read, infd, buf + have, sizeof(batch) - have);
+				if (ret == -EINTR)
+					continue;
+				if (ret < 0)
+					return ret;
+				if (ret == 0)
+					return have == 0 ? 0 : -EPIPE;
+				have += ret;
+			}
+		}
+		struct rsys_request *req = (struct rsys_request *)(buf + pos);
+		pos += sizeof(struct rsys_request);
+		long result = rsys_raw_syscall(req->args[0], req->args[1], req->args[2], req->args[3],
+		                               req->args[4], req->args[5], req->nr);
 		ret = transfer(__NR_write, outfd, (char *)&result, sizeof(result));
 		if (ret <= 0)
 			return ret < 0 ? ret : -EPIPE;

@@ -12,14 +12,17 @@ export function checkInt(name: string, value: unknown): number {
   return value;
 }
 
-/** Throws unless `value` is an integer usable as a 64-bit argument (offsets, lengths). */
+/**
+ * Throws unless `value` is an integer usable as a 64-bit argument (offsets, lengths): a bigint or
+ * a number in [-2^63, 2^64), which reaches the kernel as those 64 bits.
+ */
 export function checkInt64(name: string, value: unknown): number | bigint {
   if (typeof value === "bigint") {
-    if (BigInt.asIntN(64, value) !== value) throw new TypeError(`${name} does not fit 64 bits: ${value}`);
+    if (value < -(2n ** 63n) || value >= 2n ** 64n) throw new TypeError(`${name} does not fit 64 bits: ${value}`);
     return value;
   }
-  if (typeof value !== "number" || !Number.isSafeInteger(value)) {
-    throw new TypeError(`${name} must be an integer or a bigint, got ${describe(value)}`);
+  if (typeof value !== "number" || !Number.isInteger(value) || value < -(2 ** 63) || value >= 2 ** 64) {
+    throw new TypeError(`${name} must be an integer that fits 64 bits, or a bigint, got ${describe(value)}`);
   }
   return value;
 }

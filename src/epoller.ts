@@ -15,6 +15,7 @@
 //   const bytes = await afd.readSomeBytes();
 //   await afd.writeAllBytes(Buffer.from("hello"));
 import { F, O } from "./fcntl.js";
+import { ERRNO } from "./gen/errno.js";
 import * as layouts from "./gen/layouts.js";
 import { SYS } from "./gen/sys.js";
 import { ClosedFileDescriptorError } from "./handle/errors.js";
@@ -23,6 +24,8 @@ import type { RAM } from "./memory/ram.js";
 import { native, type WatchHandle } from "./native.js";
 import { SyscallError } from "./near/errors.js";
 import { LocalSyscall, rawSyscall } from "./near/local.js";
+import * as raw from "./near/syscalls.js";
+import { isErrno } from "./near/sysif.js";
 import { bytesSerializer, Int32 } from "./struct.js";
 import { EPOLL, EPOLL_CTL, EpollEvent } from "./sys/epoll.js";
 import { SO, type SOCK, SOL, Sockaddr, SockaddrStorage, Sockbuf } from "./sys/socket/index.js";
@@ -254,6 +257,27 @@ export class AsyncFileDescriptor {
   /** `read(2)` without blocking: waits until readable. Returns [filled, rest]; filled is empty at EOF. */
   read<T>(buf: Pointer<T>): Promise<[ReadablePointer<T>, Pointer<T>]> {
     return this.epolled.retryUntilDefined(READ_EVENTS, () => this.handle.tryRead(buf));
+  }
+
+  /**
+   * `read(2)` into `buf` without consuming it: resolves with the number of bytes read (0 at end of
+   * file), which sit at the start of `buf`. For loops that reuse one buffer. With `drainedWhenShort`
+   * (true of pipes and stream sockets, not of terminals), a short read is taken to mean nothing is
+   * left, which saves the read that would only say EAGAIN.
+   */
+  readInto(buf: Pointer<unknown>, drainedWhenShort = false): Promise<number> {
+    const fd = this.handle;
+    const epolled = this.epolled;
+    return epolled.retryUntilDefined(READ_EVENTS, async () => {
+      const task = fd.task;
+      const generation = epolled.generation;
+      const size = buf.size();
+      const n = await raw.readRaw(task.sysif, fd.borrow(task), buf.borrow(task), size);
+      if (n === -ERRNO.EAGAIN) return undefined;
+      if (isErrno(n)) throw new SyscallError(-n, "read", { fd: fd.near });
+      if (drainedWhenShort && n > 0 && n < size) epolled.negedge(EPOLL.IN, generation);
+      return n;
+    });
   }
 
   /** `write(2)` without blocking: waits until writable. Returns [written, rest]; may be partial. */

@@ -2,23 +2,33 @@
 // native/addon.c): numbers go in as doubles, bigints as full 64-bit values flagged in a mask.
 import { native } from "../native.js";
 import { SyscallError } from "./errors.js";
-import { MAX_ERRNO, type SyscallArg, type SyscallInterface, syscallName } from "./sysif.js";
+import {
+  checkSyscallNumber,
+  MAX_ERRNO,
+  type SyscallArg,
+  type SyscallInterface,
+  syscallName,
+  wideArg,
+} from "./sysif.js";
 
 const f64 = new Float64Array(native.callBuffer, 0, 8);
 const i64 = new BigInt64Array(native.callBuffer, 64, 8);
 
-function put(k: number, v: SyscallArg): number {
-  if (typeof v === "number") {
-    f64[k] = v;
+// The addon turns a double into a C long, which is exact (and defined) only for safe integers; any
+// other value goes as a checked 64-bit bigint, or is refused before the call.
+function put(nr: number, k: number, v: SyscallArg): number {
+  if (Number.isSafeInteger(v)) {
+    f64[k] = v as number;
     return 0;
   }
-  i64[k] = BigInt.asIntN(64, v);
+  i64[k] = wideArg(v, nr, k);
   return 1 << k;
 }
 
 /**
  * Performs a syscall in this process, synchronously, and returns the raw result (-4095..-1 is
- * -errno). The floor every local syscall method stands on.
+ * -errno). The floor every local syscall method stands on. Throws RangeError for an argument that
+ * is not an integer in [-2^63, 2^64), before the call.
  */
 export function rawSyscall(
   nr: number,
@@ -29,8 +39,8 @@ export function rawSyscall(
   a5: SyscallArg = 0,
   a6: SyscallArg = 0,
 ): number {
-  f64[0] = nr;
-  const mask = put(1, a1) | put(2, a2) | put(3, a3) | put(4, a4) | put(5, a5) | put(6, a6);
+  const mask = put(nr, 1, a1) | put(nr, 2, a2) | put(nr, 3, a3) | put(nr, 4, a4) | put(nr, 5, a5) | put(nr, 6, a6);
+  f64[0] = checkSyscallNumber(nr);
   if (mask) i64[0] = BigInt(mask);
   return native.syscall();
 }
@@ -51,7 +61,12 @@ export class LocalSyscall implements SyscallInterface {
     a5?: SyscallArg,
     a6?: SyscallArg,
   ): Promise<number> {
-    const ret = rawSyscall(nr, a1, a2, a3, a4, a5, a6);
+    let ret: number;
+    try {
+      ret = rawSyscall(nr, a1, a2, a3, a4, a5, a6);
+    } catch (e) {
+      return Promise.reject(e);
+    }
     if (ret < 0 && ret >= -MAX_ERRNO) return Promise.reject(new SyscallError(-ret, syscallName(nr)));
     return Promise.resolve(ret);
   }
@@ -65,7 +80,11 @@ export class LocalSyscall implements SyscallInterface {
     a5?: SyscallArg,
     a6?: SyscallArg,
   ): Promise<number> {
-    return Promise.resolve(rawSyscall(nr, a1, a2, a3, a4, a5, a6));
+    try {
+      return Promise.resolve(rawSyscall(nr, a1, a2, a3, a4, a5, a6));
+    } catch (e) {
+      return Promise.reject(e);
+    }
   }
 
   /** The Node process cannot go away under us; there is nothing to close. */

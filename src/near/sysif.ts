@@ -10,6 +10,8 @@ export interface SyscallInterface {
    * Performs syscall `nr` in the target process. Resolves with the result when it is not an
    * error; rejects with `SyscallError` for -errno, or a hang-up error when the target went away
    * after the request was sent. Requests made on one interface run in the order they were made.
+   * An argument that is not an integer in [-2^63, 2^64) rejects with RangeError before anything
+   * is sent (see `wideArg`).
    */
   syscall(
     nr: number,
@@ -52,4 +54,40 @@ export const MAX_ERRNO = 4095;
 /** Whether a raw result is -errno. */
 export function isErrno(result: number): boolean {
   return result < 0 && result >= -MAX_ERRNO;
+}
+
+const MIN_INT64 = -(2n ** 63n);
+const LIMIT_UINT64 = 2n ** 64n;
+
+/**
+ * An argument that is not a safe integer, as the 64-bit register value the kernel sees. A
+ * register holds [-2^63, 2^63) signed or [0, 2^64) unsigned, so both ranges pass (2^64 - 1 and -1
+ * are the same bits); NaN, infinities, fractions and anything outside [-2^63, 2^64) are refused
+ * with RangeError, a non-number with TypeError. Safe integers never come here: the callers take
+ * them as they are, so the common case costs nothing.
+ */
+export function wideArg(value: unknown, nr: number, position: number): bigint {
+  let big: bigint;
+  if (typeof value === "bigint") big = value;
+  else if (typeof value === "number" && Number.isInteger(value)) big = BigInt(value);
+  else if (typeof value === "number") throw argError(RangeError, value, nr, position);
+  else throw argError(TypeError, value, nr, position);
+  if (big < MIN_INT64 || big >= LIMIT_UINT64) throw argError(RangeError, value, nr, position);
+  return BigInt.asIntN(64, big);
+}
+
+/** Throws unless `nr` can be a syscall number (a non-negative integer below 2^31). */
+export function checkSyscallNumber(nr: unknown): number {
+  if (typeof nr !== "number" || (nr | 0) !== nr || nr < 0) {
+    throw new RangeError(`not a syscall number: ${String(nr)}`);
+  }
+  return nr;
+}
+
+function argError(kind: typeof RangeError | typeof TypeError, value: unknown, nr: number, position: number) {
+  const shown =
+    typeof value === "bigint" ? `${value}n` : typeof value === "string" ? JSON.stringify(value) : String(value);
+  return new kind(
+    `${syscallName(nr)}: argument ${position} is ${shown}, not an integer in [-2^63, 2^64) (a number or a bigint)`,
+  );
 }

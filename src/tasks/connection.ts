@@ -8,14 +8,24 @@
 // (EOF on the socket, or `hangup` from whoever saw it exec or exit), they all reject with
 // SyscallHangupError; later requests reject with SyscallSendError. Nothing waits forever.
 import type { AsyncFileDescriptor } from "../epoller.js";
+import type { Pointer } from "../handle/pointer.js";
 import type { RAM } from "../memory/ram.js";
+import { native } from "../native.js";
 import { SyscallError, SyscallHangupError, SyscallSendError } from "../near/errors.js";
-import { isErrno, type SyscallArg, type SyscallInterface, syscallName } from "../near/sysif.js";
+import {
+  checkSyscallNumber,
+  isErrno,
+  type SyscallArg,
+  type SyscallInterface,
+  syscallName,
+  wideArg,
+} from "../near/sysif.js";
 import { bytesSerializer } from "../struct.js";
 
 const REQUEST_SIZE = 56;
 const REPLY_SIZE = 8;
-const READ_SIZE = 64 * REPLY_SIZE;
+const READ_SIZE = 8192 * REPLY_SIZE;
+const TWO_32 = 2 ** 32;
 
 interface Outstanding {
   nr: number;
@@ -24,17 +34,55 @@ interface Outstanding {
   reject: (e: unknown) => void;
 }
 
+/** A first-in first-out queue with O(1) push and shift (Array.shift is O(n)). */
+class Fifo<T> {
+  #items: (T | undefined)[] = [];
+  #head = 0;
+
+  get length(): number {
+    return this.#items.length - this.#head;
+  }
+
+  push(item: T): void {
+    this.#items.push(item);
+  }
+
+  shift(): T | undefined {
+    if (this.#head === this.#items.length) return undefined;
+    const item = this.#items[this.#head];
+    this.#items[this.#head++] = undefined;
+    // Drop the consumed prefix once it is most of the array: amortized O(1).
+    if (this.#head >= 1024 && this.#head * 2 >= this.#items.length) {
+      this.#items = this.#items.slice(this.#head);
+      this.#head = 0;
+    }
+    return item;
+  }
+
+  /** Empties the queue, returning what was in it. */
+  drain(): T[] {
+    const items = this.#items.slice(this.#head) as T[];
+    this.#items = [];
+    this.#head = 0;
+    return items;
+  }
+}
+
 export class SyscallConnection implements SyscallInterface {
   readonly #afd: AsyncFileDescriptor;
   readonly #ram: RAM;
-  #queued: Buffer[] = [];
-  #outstanding: Outstanding[] = [];
+  /** Requests not yet written, encoded back to back. */
+  #batch = Buffer.alloc(64 * REQUEST_SIZE);
+  #batchLength = 0;
+  readonly #outstanding = new Fifo<Outstanding>();
   #partial = Buffer.alloc(0);
+  /** Where replies are read to (our memory, reused), and a view of it to parse them in place. */
+  #replies: { room: Pointer<Buffer>; view: Buffer } | undefined;
   #writing = false;
   #reading = false;
   #gone: string | undefined;
 
-  /** `afd` is our end of the socket, in our own process; `ram` is our own memory. */
+  /** `afd` is our end of the socket, in our own process; `ram` is our own memory (the Node process's). */
   constructor(afd: AsyncFileDescriptor, ram: RAM) {
     this.#afd = afd;
     this.#ram = ram;
@@ -49,7 +97,7 @@ export class SyscallConnection implements SyscallInterface {
     a5?: SyscallArg,
     a6?: SyscallArg,
   ): Promise<number> {
-    return this.#request(nr, false, [a1, a2, a3, a4, a5, a6]);
+    return this.#request(nr, false, a1, a2, a3, a4, a5, a6);
   }
 
   syscallRaw(
@@ -61,7 +109,7 @@ export class SyscallConnection implements SyscallInterface {
     a5?: SyscallArg,
     a6?: SyscallArg,
   ): Promise<number> {
-    return this.#request(nr, true, [a1, a2, a3, a4, a5, a6]);
+    return this.#request(nr, true, a1, a2, a3, a4, a5, a6);
   }
 
   /** How many requests await their reply. */
@@ -74,15 +122,34 @@ export class SyscallConnection implements SyscallInterface {
     return this.#gone !== undefined;
   }
 
-  #request(nr: number, raw: boolean, args: (SyscallArg | undefined)[]): Promise<number> {
+  #request(
+    nr: number,
+    raw: boolean,
+    a1: SyscallArg = 0,
+    a2: SyscallArg = 0,
+    a3: SyscallArg = 0,
+    a4: SyscallArg = 0,
+    a5: SyscallArg = 0,
+    a6: SyscallArg = 0,
+  ): Promise<number> {
     if (this.#gone !== undefined) return Promise.reject(new SyscallSendError(syscallName(nr), this.#gone));
-    const req = Buffer.alloc(REQUEST_SIZE);
-    req.writeBigInt64LE(BigInt(nr), 0);
-    for (const [i, a] of args.entries())
-      if (a !== undefined) req.writeBigInt64LE(BigInt.asIntN(64, BigInt(a)), 8 + 8 * i);
+    const start = this.#batchLength;
+    try {
+      this.#reserve(REQUEST_SIZE);
+      this.#put(start, checkSyscallNumber(nr), nr, 0);
+      this.#put(start + 8, a1, nr, 1);
+      this.#put(start + 16, a2, nr, 2);
+      this.#put(start + 24, a3, nr, 3);
+      this.#put(start + 32, a4, nr, 4);
+      this.#put(start + 40, a5, nr, 5);
+      this.#put(start + 48, a6, nr, 6);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    // Queued only once every argument passed: a refused request leaves nothing behind.
+    this.#batchLength = start + REQUEST_SIZE;
     return new Promise((resolve, reject) => {
       this.#outstanding.push({ nr, raw, resolve, reject });
-      this.#queued.push(req);
       if (!this.#writing) {
         this.#writing = true;
         queueMicrotask(() => void this.#write());
@@ -91,13 +158,39 @@ export class SyscallConnection implements SyscallInterface {
     });
   }
 
+  /** Makes room for `size` more bytes in the batch. */
+  #reserve(size: number): void {
+    if (this.#batchLength + size <= this.#batch.length) return;
+    const bigger = Buffer.alloc(Math.max(2 * this.#batch.length, this.#batchLength + size));
+    this.#batch.copy(bigger, 0, 0, this.#batchLength);
+    this.#batch = bigger;
+  }
+
+  /** Writes one int64 at `off`: safe integers as two 32-bit halves (no BigInt), the rest checked. */
+  #put(off: number, value: SyscallArg, nr: number, position: number): void {
+    if (Number.isSafeInteger(value)) {
+      const n = value as number;
+      const high = Math.floor(n / TWO_32);
+      this.#batch.writeUInt32LE(n - high * TWO_32, off);
+      this.#batch.writeInt32LE(high, off + 4);
+    } else {
+      this.#batch.writeBigInt64LE(wideArg(value, nr, position), off);
+    }
+  }
+
   /** Writes what is queued, a batch at a time, until nothing is. */
   async #write(): Promise<void> {
     try {
-      while (this.#queued.length > 0 && this.#gone === undefined) {
-        const batch = Buffer.concat(this.#queued);
-        this.#queued = [];
-        await this.#afd.writeAll(await this.#ram.ptr(bytesSerializer, batch));
+      while (this.#batchLength > 0 && this.#gone === undefined) {
+        const room = await this.#ram.malloc(bytesSerializer, this.#batchLength);
+        // Requests queued while the memory was found are not in it yet: take what fits, synchronously.
+        const length = Math.min(room.size(), this.#batchLength);
+        const [head, tail] = room.split(length);
+        tail.free();
+        const batch = await head.write(this.#batch.subarray(0, length));
+        this.#batch.copy(this.#batch, 0, length, this.#batchLength);
+        this.#batchLength -= length;
+        await this.#afd.writeAll(batch);
       }
     } catch (e) {
       this.hangup(`writing the request failed: ${(e as Error).message}`);
@@ -111,20 +204,26 @@ export class SyscallConnection implements SyscallInterface {
     this.#reading = true;
     try {
       while (this.#outstanding.length > 0 && this.#gone === undefined) {
-        const data = await this.#afd.readSomeBytes(READ_SIZE);
-        if (data.length === 0) {
+        if (!this.#replies) {
+          const room = await this.#ram.malloc(bytesSerializer, READ_SIZE);
+          this.#replies = { room, view: Buffer.from(native.view(room.near, READ_SIZE)) };
+        }
+        const n = await this.#afd.readInto(this.#replies.room, true);
+        if (n === 0) {
           this.hangup("the connection reached EOF");
           return;
         }
-        this.#dispatch(data);
+        this.#dispatch(this.#replies.view.subarray(0, n));
       }
     } catch (e) {
       this.hangup(`reading the reply failed: ${(e as Error).message}`);
     } finally {
       this.#reading = false;
+      if (this.#gone !== undefined) this.#replies?.room.free();
     }
   }
 
+  /** Settles the requests `data` answers; `data` is a view of memory the next read reuses. */
   #dispatch(data: Buffer): void {
     const bytes = this.#partial.length ? Buffer.concat([this.#partial, data]) : data;
     let off = 0;
@@ -134,7 +233,8 @@ export class SyscallConnection implements SyscallInterface {
         this.hangup("a reply came with no request outstanding");
         return;
       }
-      const result = Number(bytes.readBigInt64LE(off));
+      // Exact for every result a syscall gives below 2^53 (fds, sizes, user addresses, -errno).
+      const result = bytes.readInt32LE(off + 4) * TWO_32 + bytes.readUInt32LE(off);
       if (!request.raw && isErrno(result)) request.reject(new SyscallError(-result, syscallName(request.nr)));
       else request.resolve(result);
     }
@@ -148,11 +248,11 @@ export class SyscallConnection implements SyscallInterface {
   hangup(reason: string): void {
     if (this.#gone !== undefined) return;
     this.#gone = reason;
-    const outstanding = this.#outstanding;
-    this.#outstanding = [];
-    this.#queued = [];
-    for (const request of outstanding) request.reject(new SyscallHangupError(syscallName(request.nr), reason));
+    this.#batchLength = 0;
+    for (const request of this.#outstanding.drain())
+      request.reject(new SyscallHangupError(syscallName(request.nr), reason));
     void this.#afd.close().catch(() => {});
+    if (!this.#reading) this.#replies?.room.free();
   }
 
   async close(): Promise<void> {
