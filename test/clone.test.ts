@@ -158,6 +158,18 @@ describe("clone and the syscall connection", limit, () => {
 });
 
 describe("exec and child monitoring", limit, () => {
+  test("exec with 60,000 arguments: one allocation for argv, memory flat", async () => {
+    const vm = () => Number(/VmSize:\s+(\d+)/.exec(fs.readFileSync("/proc/self/status", "utf8"))?.[1]) * 1024;
+    const before = vm();
+    const args = Array.from({ length: 60_000 }, (_, i) => `argument${i}`);
+    const child = await thr.clone();
+    const proc = await child.exec(
+      new Command("/bin/sh", ["sh", "-c", 'test "$#" = 59999 && test "$1" = argument1', "zero", ...args.slice(1)], {}),
+    );
+    assert.ok((await proc.check()).clean(), "the shell saw every argument");
+    assert.ok(vm() - before < 256 * 2 ** 20, `mapped ${(vm() - before) / 2 ** 20} MiB for 1 MiB of arguments`);
+  });
+
   test("cat between two pipes: the exec'd program has working stdio", async () => {
     const input = await thr.pipe();
     const output = await thr.pipe();

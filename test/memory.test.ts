@@ -1,10 +1,11 @@
 // Memory: pointers, their typestate and lifetime, the allocator, and the struct framework.
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { describe, test } from "node:test";
 import { LinearPointer, ReadablePointer, localThread as thr, UseAfterFreeError, WrittenPointer } from "rsyscall";
 import { Int32, Int64, UInt32, UInt64 } from "rsyscall/struct";
-import { Pipe } from "rsyscall/unistd";
-import { mappings } from "./util.js";
+import { ArgList, Pipe } from "rsyscall/unistd";
+import { mappings, readMemory } from "./util.js";
 
 describe("ptr and malloc", () => {
   test("a string is written NUL-terminated and reads back", async () => {
@@ -148,6 +149,32 @@ describe("the allocator", () => {
     for (const [start] of spans) assert.equal(start % 16, 0);
     for (let i = 1; i < spans.length; i++) assert.ok(spans[i]![0] >= spans[i - 1]![1], "overlap");
     for (const p of ptrs) p.free();
+  });
+
+  test("allocations that miss at the same time share the arena being mapped", async () => {
+    const arenas = thr.ram.allocator.arenas.length;
+    const vm = () => Number(/VmSize:\s+(\d+)/.exec(readFileSync("/proc/self/status", "utf8"))?.[1]) * 1024;
+    const before = vm();
+    const ptrs = await Promise.all(Array.from({ length: 2000 }, () => thr.malloc(Buffer, 4096)));
+    // 2000 blocks of 4 KiB fill 8 arenas of 1 MiB (one mapping per allocation took ~1.7 GiB).
+    assert.ok(thr.ram.allocator.arenas.length - arenas <= 9, `${thr.ram.allocator.arenas.length - arenas} new arenas`);
+    assert.ok(vm() - before < 64 * 2 ** 20, `the address space grew by ${(vm() - before) / 2 ** 20} MiB`);
+    for (const p of ptrs) p.free();
+  });
+
+  test("an ArgList is one allocation: the array of addresses, then its strings", async () => {
+    const given = await thr.ptr("given");
+    const list = await thr.ptr(new ArgList(["sh", given, "-c"]));
+    assert.equal(list.size(), 8 * 4 + 3 + 3);
+    const bytes = readMemory(list.near, list.size());
+    const entry = (i: number) => Number(bytes.readBigUInt64LE(8 * i));
+    assert.equal(entry(0), list.near + 32, "the first string follows the array");
+    assert.equal(entry(1), given.near, "a pointer entry is its address");
+    assert.equal(entry(2), list.near + 35);
+    assert.equal(entry(3), 0, "NULL-terminated");
+    assert.equal(bytes.subarray(32).toString("latin1"), "sh\0-c\0");
+    assert.throws(() => new ArgList(["a\0b"]), TypeError);
+    assert.throws(() => new ArgList("sh" as never), TypeError);
   });
 
   test("a dropped pointer is reclaimed after garbage collection (npm test exposes gc)", async () => {

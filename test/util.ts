@@ -1,6 +1,6 @@
 // Helpers shared by the tests: scratch directories and facts read from /proc, independently of
 // the library.
-import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after } from "node:test";
@@ -51,6 +51,18 @@ export function mappings(): { start: number; end: number; line: string }[] {
       const [start = "0", end = "0"] = range.split("-");
       return { start: Number.parseInt(start, 16), end: Number.parseInt(end, 16), line };
     });
+}
+
+/** `length` bytes of our memory at `address`, read through /proc/self/mem, not through the library. */
+export function readMemory(address: number, length: number): Buffer {
+  const fd = openSync("/proc/self/mem", "r");
+  try {
+    const out = Buffer.alloc(length);
+    readSync(fd, out, 0, length, address);
+    return out;
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** Everything a pipe's read end gives until EOF, read through an AsyncFileDescriptor (then closed). */

@@ -18,6 +18,14 @@ import type { MemoryMapping } from "./mapping.js";
 export interface Serializer<T> {
   toBytes(value: T): Uint8Array;
   fromBytes(bytes: Buffer): T;
+  /**
+   * For values whose bytes hold addresses of their own parts (an argv laid out with its strings):
+   * how many bytes `value` takes, and its bytes as written at `address`. `toBytes` is then not used.
+   */
+  placed?: {
+    size(value: T): number;
+    toBytesAt(value: T, address: number): Uint8Array;
+  };
 }
 
 /** Moves bytes in and out of a task's memory (a memcpy for our own process). */
@@ -104,7 +112,8 @@ export class Pointer<T> {
   /** Writes `value` here, consuming this pointer; returns a pointer that knows the value. */
   async write(value: T): Promise<WrittenPointer<T>> {
     this.validate();
-    const bytes = this.serializer.toBytes(value);
+    const placed = this.serializer.placed;
+    const bytes = placed ? placed.toBytesAt(value, this.#address) : this.serializer.toBytes(value);
     if (bytes.length > this.#size) {
       throw new RangeError(`value takes ${bytes.length} bytes but this pointer has ${this.#size}`);
     }

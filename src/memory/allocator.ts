@@ -7,7 +7,9 @@
 // mapping of their own, unmapped when freed. Blocks are 16-byte aligned. Memory is never in a
 // V8 Buffer: a child sharing our address space may use it while V8 would have moved or freed it.
 //
-// One allocator serves an address space; every task in that address space may allocate from it.
+// One allocator serves an address space; every task in that address space may allocate from it. It
+// maps and unmaps through one task of that address space chosen when it is made (for our own, the
+// Node process), never through whichever task asked: a child that asked may have exec'd since.
 import { MAP, PROT } from "../gen/constants.js";
 import { MemoryMapping } from "../handle/mapping.js";
 import type { Allocation, PointerOwner } from "../handle/pointer.js";
@@ -67,16 +69,38 @@ export class Block implements Allocation {
 }
 
 export class Allocator {
+  /** `task` maps and unmaps this allocator's memory; it must live as long as the address space. */
+  constructor(readonly task: MappingTask) {}
+
   readonly #free: Block[][] = Array.from({ length: MAX_CLASS + 1 }, () => []);
   #arena: MemoryMapping | undefined;
   #arenaUsed = 0;
   #pendingRelease: Block[] = [];
+  /** The arena being mapped, if any: allocations that miss meanwhile wait for it instead of mapping their own. */
+  #refill: Promise<void> | undefined;
   /** All arenas ever mapped; they live as long as the address space. */
   readonly arenas: MemoryMapping[] = [];
 
-  /** Allocates at least `size` bytes, mapping more memory through `task` when needed. */
-  async malloc(task: MappingTask, size: number): Promise<Block> {
-    return this.allocateNow(size) ?? (await this.#allocateByMapping(task, size));
+  /**
+   * Allocates at least `size` bytes, mapping more memory through `task` when needed. Allocations
+   * that miss while an arena is being mapped share that arena.
+   */
+  async malloc(size: number): Promise<Block> {
+    if (sizeClass(size) < 0) {
+      const length = roundUp(size, PAGE_SIZE);
+      const mapping = await mapAnonymous(this.task, length);
+      return new Block(this, mapping, mapping.address, length, -1);
+    }
+    for (;;) {
+      const block = this.allocateNow(size);
+      if (block) return block;
+      if (!this.#refill) {
+        this.#refill = this.#mapArena().finally(() => {
+          this.#refill = undefined;
+        });
+      }
+      await this.#refill;
+    }
   }
 
   /**
@@ -116,19 +140,11 @@ export class Allocator {
     this.#pendingRelease.push(block);
   }
 
-  async #allocateByMapping(task: MappingTask, size: number): Promise<Block> {
-    if (sizeClass(size) < 0) {
-      const length = roundUp(size, PAGE_SIZE);
-      const mapping = await mapAnonymous(task, length);
-      return new Block(this, mapping, mapping.address, length, -1);
-    }
-    const arena = await mapAnonymous(task, ARENA_SIZE);
+  async #mapArena(): Promise<void> {
+    const arena = await mapAnonymous(this.task, ARENA_SIZE);
     this.arenas.push(arena);
     this.#arena = arena;
     this.#arenaUsed = 0;
-    const block = this.allocateNow(size);
-    if (!block) throw new Error(`allocator: a fresh arena could not hold ${size} bytes`);
-    return block;
   }
 
   #drainPending(): void {

@@ -21,7 +21,7 @@ export class RAM {
   /** Allocates `size` bytes for values of `serializer`'s type; contents unspecified. */
   async malloc<T>(serializer: Serializer<T>, size: number): Promise<Pointer<T>> {
     checkSize(size);
-    const allocation = this.allocator.allocateNow(size) ?? (await this.allocator.malloc(this.task, size));
+    const allocation = this.allocator.allocateNow(size) ?? (await this.allocator.malloc(size));
     return makePointer({
       task: this.task,
       gateway: this.gateway,
@@ -34,10 +34,12 @@ export class RAM {
 
   /** Allocates room for `value`, writes it there, and returns the pointer that knows it. */
   async ptr<T>(serializer: Serializer<T>, value: T): Promise<WrittenPointer<T>> {
-    const bytes = serializer.toBytes(value);
-    const allocation =
-      this.allocator.allocateNow(bytes.length) ?? (await this.allocator.malloc(this.task, bytes.length));
+    const placed = serializer.placed;
+    const unplaced = placed ? undefined : serializer.toBytes(value);
+    const size = placed ? placed.size(value) : (unplaced as Uint8Array).length;
+    const allocation = this.allocator.allocateNow(size) ?? (await this.allocator.malloc(size));
     try {
+      const bytes = placed ? placed.toBytesAt(value, allocation.address) : (unplaced as Uint8Array);
       await this.gateway.write(allocation.mapping, allocation.address, bytes);
     } catch (e) {
       allocation.release();
@@ -49,7 +51,7 @@ export class RAM {
       serializer,
       allocation,
       address: allocation.address,
-      size: bytes.length,
+      size,
     };
     return makeWrittenPointer(parts, value);
   }

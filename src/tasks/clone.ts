@@ -26,7 +26,6 @@ import { F } from "../fcntl.js";
 import * as gen from "../gen/constants.js";
 import { SYS } from "../gen/sys.js";
 import { FileDescriptorTable } from "../handle/fd.js";
-import type { Pointer } from "../handle/pointer.js";
 import { RAM } from "../memory/ram.js";
 import { AsyncChildProcess } from "../monitor.js";
 import { native } from "../native.js";
@@ -133,28 +132,27 @@ export class ChildThread extends Thread {
     command?: Command,
   ): Promise<AsyncChildProcess> {
     const cmd = command ?? new Command(path, argv, envUpdates);
-    // Queued now and not awaited: they run in the child before the execve queued after them, so
-    // they cost no round trip of their own. A closed stdio fd (EBADF) is not an error here.
-    const stdioInheritable = Promise.all(
-      [this.stdin, this.stdout, this.stderr].map((fd) => (fd.valid ? fd.fcntl(F.SETFD, 0).catch(() => {}) : undefined)),
-    );
-    const strings: Pointer<unknown>[] = [];
-    const ptr = async (s: string) => {
-      const p = await this.ram.ptr(stringSerializer, s);
-      strings.push(p);
-      return p;
-    };
-    const pathPtr = await ptr(path);
-    const argvList = new ArgList(await Promise.all(argv.map(ptr)));
-    const argvPtr = await this.ram.ptr(argvList.getSelfSerializer(this.task), argvList);
-    const { envp: envPtr, release: releaseEnvp } = await environmentArgList(this, envUpdates);
+    const argvList = new ArgList(argv); // checks the strings before anything runs
+    const owned: { free(): void }[] = [];
     try {
-      await this.task.execve(pathPtr, argvPtr, envPtr);
+      const pathPtr = await this.ram.ptr(stringSerializer, path);
+      owned.push(pathPtr);
+      const argvPtr = await this.ram.ptr(argvList.getSelfSerializer(this.task), argvList);
+      owned.push(argvPtr);
+      const { envp, release } = await environmentArgList(this, envUpdates);
+      owned.push({ free: release });
+      // Queued right before the execve and not awaited first: they run in the child ahead of it,
+      // in the same round trip. A closed stdio fd (EBADF) is not an error here.
+      const stdioInheritable = Promise.all(
+        [this.stdin, this.stdout, this.stderr].map((fd) =>
+          fd.valid ? fd.fcntl(F.SETFD, 0).catch(() => {}) : undefined,
+        ),
+      );
+      await this.task.execve(pathPtr, argvPtr, envp);
       await stdioInheritable;
     } finally {
       // Either the exec failed (the child goes on) or the child is gone: nothing reads these now.
-      for (const p of [...strings, argvPtr]) p.free();
-      releaseEnvp();
+      for (const p of owned) p.free();
     }
     this.process.didExec(cmd);
     return this.process;

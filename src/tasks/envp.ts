@@ -2,7 +2,6 @@
 // and kept (children share our memory, so one copy serves them all).
 import type { Environment } from "../environ.js";
 import type { WrittenPointer } from "../handle/pointer.js";
-import { stringSerializer } from "../struct.js";
 import type { Thread } from "../thread.js";
 import { ArgList } from "../unistd/exec.js";
 
@@ -39,17 +38,9 @@ export async function environmentArgList(thread: Thread, updates: Readonly<Recor
     return { envp: cached, release: keep };
   }
   const env = { ...thread.environ.toObject(), ...updates };
-  const strings = await Promise.all(Object.entries(env).map(([k, v]) => thread.ram.ptr(stringSerializer, `${k}=${v}`)));
-  const list = new ArgList(strings);
+  const list = new ArgList(Object.entries(env).map(([k, v]) => `${k}=${v}`));
   const ptr = await thread.ram.ptr(list.getSelfSerializer(thread.task), list);
-  if (cachedEnvironment.size >= MAX_CACHED_ENVIRONMENTS) {
-    return {
-      envp: ptr,
-      release: () => {
-        for (const p of [...strings, ptr]) p.free();
-      },
-    };
-  }
+  if (cachedEnvironment.size >= MAX_CACHED_ENVIRONMENTS) return { envp: ptr, release: () => ptr.free() };
   cachedEnvironment.set(key, ptr);
   if (plain) plainEnvironment.set(thread.environ, ptr);
   return { envp: ptr, release: keep };

@@ -23,7 +23,7 @@ async function makeLocalThread(): Promise<Thread> {
     pidns: new PidNamespace(pid),
     mountns: new MountNamespace(pid),
   });
-  const ram = new RAM(task, localMemory, new Allocator());
+  const ram = new RAM(task, localMemory, new Allocator(task));
   const env = Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined));
   const stdio = [0, 1, 2].map((n) => task.makeFd(asFd(n))) as [FileDescriptor, FileDescriptor, FileDescriptor];
   // Map the first arena now, so that the first small allocation costs no syscall.

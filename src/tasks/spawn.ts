@@ -51,8 +51,7 @@ Thread.prototype.spawn = async function spawn(this: Thread, command: Command): P
   };
   try {
     const path = own(await ram.ptr(stringSerializer, command.executablePath));
-    const args = await Promise.all(command.arguments.map(async (a) => own(await ram.ptr(stringSerializer, a))));
-    const argvList = new ArgList(args);
+    const argvList = new ArgList(command.arguments);
     const argv = own(await ram.ptr(argvList.getSelfSerializer(this.task), argvList));
     const { envp, release } = await environmentArgList(this, command.envUpdates);
     own({ free: release });

@@ -1,33 +1,66 @@
 // <unistd.h>, program execution: execve, execveat, and ArgList, the NULL-terminated pointer arrays it takes.
 //
 // Most code wants ChildThread.exec(command) (src/tasks/clone.ts), which builds these.
-import { checkInt, checkPointer, pathOf, withContext } from "../args.js";
+import { checkInt, checkPointer, describe, pathOf, withContext } from "../args.js";
 import type { AT, PathPointer } from "../fcntl.js";
 import { BaseFileDescriptor } from "../handle/fd.js";
 import type { WrittenPointer } from "../handle/pointer.js";
 import { BaseTask } from "../handle/task.js";
 import { SyscallHangupError } from "../near/errors.js";
 import * as raw from "../near/syscalls.js";
-import type { HasSerializer, Serializer } from "../struct.js";
+import { type HasSerializer, type Serializer, stringSerializer } from "../struct.js";
 
-/** `char *const[]`: the addresses of strings we wrote, then NULL. */
+/**
+ * `char *const[]`, as execve takes it: the addresses of NUL-terminated strings, then NULL. An entry
+ * is a string, written with the list (the array first, then the strings, all in one allocation),
+ * or a pointer to a string already written.
+ *
+ *   const argv = await thr.ptr(new ArgList(["sh", "-c", "echo hi"]));
+ */
 export class ArgList implements HasSerializer {
-  constructor(readonly strings: readonly WrittenPointer<string>[]) {
-    for (const s of strings) checkPointer("an ArgList string", s, true);
+  constructor(readonly strings: readonly (string | WrittenPointer<string>)[]) {
+    if (!Array.isArray(strings)) throw new TypeError(`ArgList takes an array, got ${describe(strings)}`);
+    for (const s of strings) {
+      if (typeof s === "string")
+        stringSerializer.toBytes(s); // refuses a NUL inside
+      else checkPointer("an ArgList entry", s, true);
+    }
   }
 
   getSelfSerializer(task: BaseTask): Serializer<this> {
     return {
-      toBytes: (list) => {
-        const b = Buffer.alloc(8 * (list.strings.length + 1));
-        for (const [i, s] of list.strings.entries()) b.writeBigUInt64LE(BigInt(s.borrow(task)), 8 * i);
-        return b;
+      toBytes() {
+        throw new TypeError("an ArgList is written by placement (see Serializer.placed)");
       },
       fromBytes() {
         throw new TypeError("an ArgList is read back from its value, not from memory");
       },
+      placed: { size: argListSize, toBytesAt: (list, address) => argListBytes(list, address, task) },
     };
   }
+}
+
+/** The array of n + 1 addresses, then each string given as a string with its NUL. */
+function argListSize(list: ArgList): number {
+  let size = 8 * (list.strings.length + 1);
+  for (const s of list.strings) if (typeof s === "string") size += Buffer.byteLength(s) + 1;
+  return size;
+}
+
+function argListBytes(list: ArgList, address: number, task: BaseTask): Buffer {
+  const bytes = Buffer.alloc(argListSize(list)); // zeroed: the final NULL and every string's NUL
+  let offset = 8 * (list.strings.length + 1);
+  for (const [i, s] of list.strings.entries()) {
+    let at: number;
+    if (typeof s === "string") {
+      at = address + offset;
+      offset += bytes.write(s, offset) + 1;
+    } else {
+      at = s.borrow(task);
+    }
+    bytes.writeBigUInt64LE(BigInt(at), 8 * i);
+  }
+  return bytes;
 }
 
 async function exec(call: Promise<number>, path: PathPointer): Promise<void> {
@@ -42,7 +75,7 @@ async function exec(call: Promise<number>, path: PathPointer): Promise<void> {
 function checkLists(task: BaseTask, argv: WrittenPointer<ArgList>, envp: WrittenPointer<ArgList>): void {
   checkPointer("argv", argv, true);
   checkPointer("envp", envp, true);
-  for (const s of [...argv.value.strings, ...envp.value.strings]) s.borrow(task);
+  for (const s of [...argv.value.strings, ...envp.value.strings]) if (typeof s !== "string") s.borrow(task);
 }
 
 export class ExecFileDescriptor extends BaseFileDescriptor {
