@@ -3,6 +3,7 @@
 import { BaseFileDescriptor } from "./handle/fd.js";
 import { Pointer, WrittenPointer } from "./handle/pointer.js";
 import { SyscallError, type SyscallErrorContext } from "./near/errors.js";
+import { stringSerializer } from "./struct.js";
 
 /** Throws unless `value` is an integer that fits a C int (or unsigned int, for flags). */
 export function checkInt(name: string, value: unknown): number {
@@ -38,6 +39,23 @@ export function checkPointer<P extends Pointer<unknown>>(name: string, value: un
   return value as P;
 }
 
+/**
+ * Throws unless `value` is a pointer to a path the kernel can read: a string we wrote (always
+ * NUL-terminated, with no NUL inside), or a Buffer that ends in its only NUL, for names that are
+ * not UTF-8. A Buffer without its NUL would make the kernel read past the end.
+ */
+export function checkPath<P extends WrittenPointer<string> | WrittenPointer<Buffer>>(name: string, value: unknown): P {
+  const ptr = checkPointer<WrittenPointer<unknown>>(name, value, true);
+  const v = ptr.value;
+  if (typeof v === "string" && ptr.serializer === stringSerializer) return ptr as P;
+  if (Buffer.isBuffer(v) && v.length > 0 && v.indexOf(0) === v.length - 1) return ptr as P;
+  throw new TypeError(
+    `${name} must point to a string or to a Buffer that ends in its only NUL byte, got ${
+      Buffer.isBuffer(v) ? `a Buffer ${v.indexOf(0) < 0 ? "without a NUL" : "with a NUL before its end"}` : describe(v)
+    }`,
+  );
+}
+
 /** Throws unless `value` is a FileDescriptor. */
 export function checkFd<F extends BaseFileDescriptor>(name: string, value: unknown): F {
   if (!(value instanceof BaseFileDescriptor))
@@ -55,7 +73,17 @@ export function withContext<T>(promise: Promise<T>, context: SyscallErrorContext
 /** The path a pointer holds, for error messages. */
 export function pathOf(ptr: WrittenPointer<unknown>): string {
   const v = ptr.value;
-  return typeof v === "string" ? v : Buffer.isBuffer(v) ? v.toString() : String(v);
+  if (Buffer.isBuffer(v)) return v.subarray(0, v.indexOf(0) < 0 ? v.length : v.indexOf(0)).toString();
+  return typeof v === "string" ? v : String(v);
+}
+
+/** Throws unless `value` is a chunk size for a helper that reads until something: a positive integer. */
+export function checkChunkSize(name: string, value: unknown): number {
+  if (typeof value !== "number") throw new TypeError(`${name} must be a number, got ${describe(value)}`);
+  if (!Number.isSafeInteger(value) || value <= 0) {
+    throw new RangeError(`${name} must be a positive integer, got ${value} (a read of 0 bytes looks like end of file)`);
+  }
+  return value;
 }
 
 export function describe(value: unknown): string {

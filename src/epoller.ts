@@ -14,6 +14,7 @@
 //   const afd = await thr.makeAfd(fd, true);
 //   const bytes = await afd.readSomeBytes();
 //   await afd.writeAllBytes(Buffer.from("hello"));
+import { checkChunkSize } from "./args.js";
 import { F, O } from "./fcntl.js";
 import { ERRNO } from "./gen/errno.js";
 import * as layouts from "./gen/layouts.js";
@@ -298,6 +299,7 @@ export class AsyncFileDescriptor {
 
   /** Reads at most `count` bytes (fewer on a partial read; none at EOF), allocating for each call. */
   async readSomeBytes(count = 4096): Promise<Buffer> {
+    checkChunkSize("count", count);
     const buf = await this.ram.malloc(bytesSerializer, count);
     const [valid, rest] = await this.read(buf).catch((e: unknown) => {
       buf.free();
@@ -310,6 +312,7 @@ export class AsyncFileDescriptor {
 
   /** Reads until end of file; returns everything read. */
   async readToEof(chunkSize = 65536): Promise<Buffer> {
+    checkChunkSize("chunkSize", chunkSize);
     const chunks: Buffer[] = [];
     for (;;) {
       const chunk = await this.readSomeBytes(chunkSize);

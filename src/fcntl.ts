@@ -3,7 +3,7 @@
 //   import { O } from "rsyscall/fcntl";
 //   const fd = await thr.task.open(await thr.ptr("/etc/hostname"), O.RDONLY);
 //   const flags = await fd.fcntl(F.GETFL);
-import { checkInt, checkPointer, pathOf, withContext } from "./args.js";
+import { checkInt, checkPath, pathOf, withContext } from "./args.js";
 import * as gen from "./gen/constants.js";
 import { BaseFileDescriptor } from "./handle/fd.js";
 import type { WrittenPointer } from "./handle/pointer.js";
@@ -27,8 +27,11 @@ export type F_SEAL = Flag<"F_SEAL">;
 /** The `dirfd` that means "the current directory". */
 export const AT_FDCWD = asFd(gen.AT.FDCWD);
 
-/** A path argument: a pointer to a NUL-terminated string we wrote. */
-export type PathPointer = WrittenPointer<string>;
+/**
+ * A path argument: a pointer to a string we wrote (NUL-terminated), or to a Buffer that ends in
+ * its only NUL byte (for names that are not UTF-8).
+ */
+export type PathPointer = WrittenPointer<string> | WrittenPointer<Buffer>;
 
 export class FcntlTask extends BaseTask {
   /**
@@ -37,7 +40,7 @@ export class FcntlTask extends BaseTask {
    * @see https://man7.org/linux/man-pages/man2/openat.2.html
    */
   async open(path: PathPointer, flags: O, mode = 0o644): Promise<this["_fd"]> {
-    checkPointer("path", path, true);
+    checkPath("path", path);
     checkInt("flags", flags);
     checkInt("mode", mode);
     this.collectGarbage();
@@ -55,7 +58,7 @@ export class FcntlFileDescriptor extends BaseFileDescriptor {
    * @see https://man7.org/linux/man-pages/man2/openat.2.html
    */
   async openat(path: PathPointer, flags: O, mode = 0o644): Promise<this["task"]["_fd"]> {
-    checkPointer("path", path, true);
+    checkPath("path", path);
     checkInt("flags", flags);
     checkInt("mode", mode);
     const task = this.task;

@@ -1,9 +1,11 @@
 // Child monitoring: AsyncChildProcess, a child we can wait for without blocking, through its
 // pidfd in the epoller. We never wait for "any child" and never block SIGCHLD, so children of
 // `child_process` keep working beside ours.
+import { checkInt } from "./args.js";
 import type { Command } from "./command.js";
 import type { AsyncFileDescriptor } from "./epoller.js";
 import type { RAM } from "./memory/ram.js";
+import { SyscallError } from "./near/errors.js";
 import { SIG } from "./signal.js";
 import { EPOLL } from "./sys/epoll.js";
 import { CalledProcessError, type ChildState, Siginfo, W } from "./sys/wait.js";
@@ -71,16 +73,33 @@ export class AsyncChildProcess {
     return state;
   }
 
-  /** Sends `sig` (SIGKILL by default) through the pidfd, so never to a process that reused the pid. */
-  async kill(sig: SIG = SIG.KILL): Promise<void> {
-    await this.#parentPidfd.pidfdSendSignal(sig);
+  /**
+   * Sends `sig` (SIGKILL by default) through the pidfd, so never to a process that reused the pid.
+   * Resolves true when the signal was sent, false when the child was already reaped (as Node's
+   * `subprocess.kill()` returns false when it cannot deliver).
+   */
+  async kill(sig: SIG = SIG.KILL): Promise<boolean> {
+    checkInt("sig", sig);
+    if (this.#death) return false;
+    try {
+      await this.#parentPidfd.pidfdSendSignal(sig);
+      return true;
+    } catch (e) {
+      if (e instanceof SyscallError && e.code === "ESRCH") return false;
+      throw e;
+    }
   }
 
-  /** Sends `sig` to the child's process group. */
-  async killpg(sig: SIG = SIG.KILL): Promise<void> {
-    if (this.#death) throw new Error(`${this}: the child is dead; its process group may be reused`);
+  /**
+   * Sends `sig` to the child's process group. Resolves false, sending nothing, once the child was
+   * reaped: its process group id may belong to someone else by then.
+   */
+  async killpg(sig: SIG = SIG.KILL): Promise<boolean> {
+    checkInt("sig", sig);
+    if (this.#death) return false;
     const task = this.#parentPidfd.task;
     await task.kill(-(await task.getpgid(this.pid)), sig);
+    return true;
   }
 
   /** Kills the child if it is alive and reaps it. */

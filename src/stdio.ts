@@ -1,7 +1,7 @@
 // <stdio.h>: renaming (renameat2; rename(2)'s SYNOPSIS ends with <stdio.h>).
 //
 //   await thr.task.rename(await thr.ptr("/tmp/a"), await thr.ptr("/tmp/b"), RENAME.NOREPLACE);
-import { checkFd, checkInt, checkPointer, pathOf, withContext } from "./args.js";
+import { checkFd, checkInt, checkPath, pathOf, withContext } from "./args.js";
 import { AT_FDCWD, type PathPointer } from "./fcntl.js";
 import * as gen from "./gen/constants.js";
 import { BaseFileDescriptor } from "./handle/fd.js";
@@ -21,8 +21,8 @@ async function renameat2(
   newpath: PathPointer,
   flags: RENAME,
 ) {
-  checkPointer("oldpath", oldpath, true);
-  checkPointer("newpath", newpath, true);
+  checkPath("oldpath", oldpath);
+  checkPath("newpath", newpath);
   checkInt("flags", flags);
   const call = raw.renameat2(task.sysif, olddirfd, oldpath.borrow(task), newdirfd, newpath.borrow(task), flags);
   await withContext(call, { path: pathOf(oldpath), dest: pathOf(newpath) });

@@ -33,13 +33,17 @@ export interface HasSerializer {
 
 /** Bytes as they are. */
 export const bytesSerializer: Serializer<Buffer> = {
-  toBytes: (value) => value,
+  toBytes(value) {
+    if (!(value instanceof Uint8Array)) throw new TypeError(`expected a Buffer, got ${describe(value)}`);
+    return value;
+  },
   fromBytes: (bytes) => bytes,
 };
 
 /** A NUL-terminated string, UTF-8. Reading stops at the first NUL. */
 export const stringSerializer: Serializer<string> = {
   toBytes(value) {
+    if (typeof value !== "string") throw new TypeError(`expected a string, got ${describe(value)}`);
     if (value.includes("\0")) throw new TypeError(`string contains a NUL byte: ${JSON.stringify(value)}`);
     return Buffer.from(`${value}\0`);
   },
@@ -50,6 +54,7 @@ export const stringSerializer: Serializer<string> = {
 };
 
 function fixedInteger<C extends { readonly value: V }, V extends number | bigint>(
+  cls: abstract new (...args: never[]) => C,
   make: (v: V) => C,
   size: number,
   write: (b: Buffer, v: V) => void,
@@ -57,6 +62,7 @@ function fixedInteger<C extends { readonly value: V }, V extends number | bigint
 ): Serializer<C> {
   return {
     toBytes(c) {
+      if (!(c instanceof cls)) throw new TypeError(`expected ${cls.name}, got ${describe(c)}`);
       const b = Buffer.allocUnsafe(size);
       write(b, c.value);
       return b;
@@ -98,6 +104,7 @@ export class Int32 {
   }
 }
 const int32Serializer = fixedInteger(
+  Int32,
   (v: number) => new Int32(v),
   4,
   (b, v) => b.writeInt32LE(v),
@@ -119,6 +126,7 @@ export class UInt32 {
   }
 }
 const uint32Serializer = fixedInteger(
+  UInt32,
   (v: number) => new UInt32(v),
   4,
   (b, v) => b.writeUInt32LE(v),
@@ -140,6 +148,7 @@ export class Int64 {
   }
 }
 const int64Serializer = fixedInteger(
+  Int64,
   (v: bigint) => new Int64(v),
   8,
   (b, v) => b.writeBigInt64LE(v),
@@ -161,6 +170,7 @@ export class UInt64 {
   }
 }
 const uint64Serializer = fixedInteger(
+  UInt64,
   (v: bigint) => new UInt64(v),
   8,
   (b, v) => b.writeBigUInt64LE(v),
@@ -203,7 +213,7 @@ export function serializerOf<T>(value: T, task: BaseTask): Serializer<T> {
 }
 
 const uint8ArraySerializer: Serializer<Uint8Array> = {
-  toBytes: (value) => value,
+  toBytes: bytesSerializer.toBytes,
   fromBytes: (bytes) => new Uint8Array(bytes),
 };
 

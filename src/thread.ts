@@ -4,7 +4,7 @@
 //   import { localThread as thr } from "rsyscall";
 //   const { read, write } = await thr.pipe();
 //   await thr.spit("/tmp/x", "text");
-import { checkFd, describe } from "./args.js";
+import { checkChunkSize, checkFd, describe } from "./args.js";
 import type { Environment } from "./environ.js";
 import { AsyncFileDescriptor, type Epoller, setNonblock as setNonblockFlag } from "./epoller.js";
 import { O } from "./fcntl.js";
@@ -145,6 +145,7 @@ export class Thread {
   /** Reads `fd` until end of file; returns everything read. (Blocks the thread while waiting.) */
   async readToEof(fd: FileDescriptor, chunkSize = 65536): Promise<Buffer> {
     checkFd("fd", fd);
+    checkChunkSize("chunkSize", chunkSize);
     const chunks: Buffer[] = [];
     let buf: Pointer<Buffer> = await this.malloc(Buffer, chunkSize);
     try {

@@ -13,9 +13,11 @@ import {
 import { ERRNO } from "rsyscall/errno";
 import { O } from "rsyscall/fcntl";
 import { SockaddrIn } from "rsyscall/netinet/in";
+import { SIG } from "rsyscall/signal";
 import { Int32 } from "rsyscall/struct";
 import { AF, SOCK } from "rsyscall/sys/socket";
 import { SockaddrUn } from "rsyscall/sys/un";
+import { W } from "rsyscall/sys/wait";
 import { scratchDir } from "./util.js";
 
 const dir = scratchDir();
@@ -64,6 +66,63 @@ describe("wrong argument types fail before any syscall", () => {
     await assert.rejects(read.fstat((await thr.malloc(Buffer, 8)) as never), TypeError);
     await read.close();
     await write.close();
+  });
+});
+
+describe("inputs that are wrong in plain JavaScript", () => {
+  test("a chunk size of 0 is a RangeError, not an empty read that looks like end of file", async () => {
+    const { read, write } = await thr.pipe();
+    await thr.spit(write, "data");
+    await assert.rejects(thr.readToEof(read, 0), RangeError);
+    await assert.rejects(thr.readToEof(read, -1), RangeError);
+    await assert.rejects(thr.readToEof(read, 1.5), RangeError);
+    await assert.rejects(thr.readToEof(read, "4096" as never), TypeError);
+    const afd = await thr.makeAfd(read, true);
+    await assert.rejects(afd.readSomeBytes(0), RangeError);
+    await assert.rejects(afd.readToEof(0), RangeError);
+    assert.equal((await afd.readToEof()).toString(), "data", "nothing was consumed");
+    // A raw read of a 0-byte pointer stays allowed: the kernel allows it.
+    const [valid, rest] = await read.read(await thr.malloc(Buffer, 0));
+    assert.equal(valid.size() + rest.size(), 0);
+    await afd.close();
+  });
+
+  test("a value of the wrong type is refused by the pointer's serializer", async () => {
+    const buf = await thr.malloc(Buffer, 8);
+    await assert.rejects(buf.write("abc" as never), { name: "TypeError", message: /expected a Buffer/ });
+    const str = await thr.malloc(String, 8);
+    await assert.rejects(str.write(Buffer.from("abc") as never), { name: "TypeError", message: /expected a string/ });
+    const int = await thr.malloc(Int32);
+    await assert.rejects(int.write(5 as never), { name: "TypeError", message: /expected Int32/ });
+    assert.ok(buf.valid && str.valid && int.valid, "nothing was consumed");
+    for (const p of [buf, str, int]) p.free();
+  });
+
+  test("a path is a string or a Buffer that ends in its only NUL", async () => {
+    const file = join(dir, "path-file");
+    fs.writeFileSync(file, "x");
+    await assert.rejects(thr.task.open(await thr.ptr(Buffer.from(file)), O.RDONLY), /without a NUL/);
+    await assert.rejects(thr.task.open(await thr.ptr(Buffer.from(`${file}\0x\0`)), O.RDONLY), /before its end/);
+    await assert.rejects(thr.task.mkdir(await thr.ptr(Buffer.alloc(0))), TypeError);
+    await (await thr.task.open(await thr.ptr(Buffer.from(`${file}\0`)), O.RDONLY)).close();
+    // A name that is not UTF-8 is reachable through a Buffer.
+    const raw = Buffer.concat([Buffer.from(`${dir}/`), Buffer.from([0xff, 0xfe]), Buffer.from([0])]);
+    fs.writeFileSync(raw.subarray(0, -1), "latin");
+    const fd = await thr.task.open(await thr.ptr(raw), O.RDONLY);
+    assert.equal((await thr.readToEof(fd)).toString(), "latin");
+    await fd.close();
+    const err = await thr.task.open(await thr.ptr(Buffer.from(`${dir}/nope\0`)), O.RDONLY).catch((e) => e);
+    assert.equal(err.path, `${dir}/nope`, "the message shows the path without its NUL");
+    await stillUsable();
+  });
+
+  test("kill after the child was reaped resolves false, as subprocess.kill() does", async () => {
+    const child = await thr.clone();
+    assert.equal(await child.process.kill(SIG.TERM), true);
+    await child.process.waitpid(W.EXITED);
+    assert.equal(await child.process.kill(SIG.TERM), false);
+    assert.equal(await child.process.killpg(SIG.TERM), false);
+    await assert.rejects(child.process.kill(Number.NaN as never), TypeError);
   });
 });
 

@@ -3,7 +3,7 @@
 //
 //   const ifd = await thr.task.inotifyInit(IN.NONBLOCK);
 //   const wd = await ifd.inotifyAddWatch(await thr.ptr("/tmp"), IN.CREATE);
-import { checkInt, checkPointer, pathOf, withContext } from "../args.js";
+import { checkInt, checkPath, pathOf, withContext } from "../args.js";
 import type { PathPointer } from "../fcntl.js";
 import * as gen from "../gen/constants.js";
 import * as layouts from "../gen/layouts.js";
@@ -85,7 +85,7 @@ export class InotifyFileDescriptor extends BaseFileDescriptor {
    * @see https://man7.org/linux/man-pages/man2/inotify_add_watch.2.html
    */
   async inotifyAddWatch(path: PathPointer, mask: IN): Promise<WatchDescriptor> {
-    checkPointer("path", path, true);
+    checkPath("path", path);
     checkInt("mask", mask);
     const task = this.task;
     const wd = await withContext(raw.inotify_add_watch(task.sysif, this.borrow(task), path.borrow(task), mask), {

@@ -3,7 +3,7 @@
 //   const mapping = await thr.task.mmap(4096, PROT.of(PROT.READ, PROT.WRITE), MAP.of(MAP.PRIVATE, MAP.ANONYMOUS));
 //   await mapping.munmap();
 //   const mfd = await thr.task.memfdCreate(await thr.ptr("name"));
-import { checkInt, checkInt64, checkPointer, pathOf, withContext } from "../args.js";
+import { checkInt, checkInt64, checkPath, pathOf, withContext } from "../args.js";
 import type { PathPointer } from "../fcntl.js";
 import * as gen from "../gen/constants.js";
 import { BaseFileDescriptor } from "../handle/fd.js";
@@ -48,7 +48,7 @@ export class MmanTask extends BaseTask {
    * @see https://man7.org/linux/man-pages/man2/memfd_create.2.html
    */
   async memfdCreate(name: PathPointer, flags: MFD = 0 as MFD): Promise<this["_fd"]> {
-    checkPointer("name", name, true);
+    checkPath("name", name);
     checkInt("flags", flags);
     this.collectGarbage();
     const n = await withContext(raw.memfd_create(this.sysif, name.borrow(this), flags | MFD.CLOEXEC), {

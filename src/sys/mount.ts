@@ -1,7 +1,7 @@
 // <sys/mount.h>: mount and umount2.
 //
 //   await child.mount("/proc", "/mnt/proc", "", MS.BIND, "");   // Thread.mount allocates the strings
-import { checkInt, checkPointer, pathOf, withContext } from "../args.js";
+import { checkInt, checkPath, pathOf, withContext } from "../args.js";
 import type { PathPointer } from "../fcntl.js";
 import * as gen from "../gen/constants.js";
 import { BaseTask } from "../handle/task.js";
@@ -32,7 +32,7 @@ export class MountTask extends BaseTask {
       ["fstype", fstype],
       ["data", data],
     ] as const)
-      checkPointer(name, p, true);
+      checkPath(name, p);
     checkInt("flags", flags);
     const call = raw.mount(
       this.sysif,
@@ -50,7 +50,7 @@ export class MountTask extends BaseTask {
    * @see https://man7.org/linux/man-pages/man2/umount2.2.html
    */
   async umount(target: PathPointer, flags: MNT = 0 as MNT): Promise<void> {
-    checkPointer("target", target, true);
+    checkPath("target", target);
     checkInt("flags", flags);
     await withContext(raw.umount2(this.sysif, target.borrow(this), flags), { path: pathOf(target) });
   }

@@ -1,5 +1,5 @@
 // <sys/prctl.h>: process attributes: prctl, with typed helpers for the common options.
-import { checkInt, checkPointer } from "../args.js";
+import { checkInt, checkPath, checkPointer } from "../args.js";
 import * as gen from "../gen/constants.js";
 import type { Pointer, ReadablePointer, WrittenPointer } from "../handle/pointer.js";
 import { BaseTask } from "../handle/task.js";
@@ -33,7 +33,7 @@ export class PrctlTask extends BaseTask {
 
   /** `prctl(PR_SET_NAME, name)`: the thread's name (15 bytes at most), as /proc/<pid>/comm shows it. */
   async prctlSetName(name: WrittenPointer<string>): Promise<void> {
-    checkPointer("name", name, true);
+    checkPath("name", name);
     await raw.prctl(this.sysif, PR.SET_NAME, name.borrow(this), 0, 0, 0);
   }
 

@@ -2,7 +2,7 @@
 //
 //   const st = await (await fd.fstat(await thr.malloc(Stat))).read();
 //   st.size; st.isDirectory();
-import { checkInt, checkPointer, pathOf, withContext } from "../args.js";
+import { checkInt, checkPath, checkPointer, pathOf, withContext } from "../args.js";
 import { AT_FDCWD, type PathPointer } from "../fcntl.js";
 import * as gen from "../gen/constants.js";
 import * as layouts from "../gen/layouts.js";
@@ -88,7 +88,7 @@ export class StatTask extends BaseTask {
   /** `mkdirat(AT_FDCWD, pathname, mode)`: make a directory.
    *  @see https://man7.org/linux/man-pages/man2/mkdirat.2.html */
   async mkdir(path: PathPointer, mode = 0o755): Promise<void> {
-    checkPointer("path", path, true);
+    checkPath("path", path);
     checkInt("mode", mode);
     await withContext(raw.mkdirat(this.sysif, AT_FDCWD, path.borrow(this), mode), { path: pathOf(path) });
   }
@@ -107,7 +107,7 @@ export class StatFileDescriptor extends BaseFileDescriptor {
   /** `mkdirat(dirfd, pathname, mode)`: make a directory in this directory.
    *  @see https://man7.org/linux/man-pages/man2/mkdirat.2.html */
   async mkdirat(path: PathPointer, mode = 0o755): Promise<void> {
-    checkPointer("path", path, true);
+    checkPath("path", path);
     checkInt("mode", mode);
     const task = this.task;
     await withContext(raw.mkdirat(task.sysif, this.borrow(task), path.borrow(task), mode), { path: pathOf(path) });

@@ -1,5 +1,5 @@
 // <unistd.h>, the working and root directories: chdir, fchdir, chroot.
-import { checkPointer, pathOf, withContext } from "../args.js";
+import { checkPath, pathOf, withContext } from "../args.js";
 import type { PathPointer } from "../fcntl.js";
 import { BaseFileDescriptor } from "../handle/fd.js";
 import { BaseTask } from "../handle/task.js";
@@ -9,14 +9,14 @@ export class CwdTask extends BaseTask {
   /** `chdir(path)`: change the working directory.
    *  @see https://man7.org/linux/man-pages/man2/chdir.2.html */
   async chdir(path: PathPointer): Promise<void> {
-    checkPointer("path", path, true);
+    checkPath("path", path);
     await withContext(raw.chdir(this.sysif, path.borrow(this)), { path: pathOf(path) });
   }
 
   /** `chroot(path)`: change the root directory.
    *  @see https://man7.org/linux/man-pages/man2/chroot.2.html */
   async chroot(path: PathPointer): Promise<void> {
-    checkPointer("path", path, true);
+    checkPath("path", path);
     await withContext(raw.chroot(this.sysif, path.borrow(this)), { path: pathOf(path) });
   }
 }

@@ -1,7 +1,7 @@
 // <unistd.h>, program execution: execve, execveat, and ArgList, the NULL-terminated pointer arrays it takes.
 //
 // Most code wants ChildThread.exec(command) (src/tasks/clone.ts), which builds these.
-import { checkInt, checkPointer, describe, pathOf, withContext } from "../args.js";
+import { checkInt, checkPath, checkPointer, describe, pathOf, withContext } from "../args.js";
 import type { AT, PathPointer } from "../fcntl.js";
 import { BaseFileDescriptor } from "../handle/fd.js";
 import type { WrittenPointer } from "../handle/pointer.js";
@@ -90,7 +90,7 @@ export class ExecFileDescriptor extends BaseFileDescriptor {
     envp: WrittenPointer<ArgList>,
     flags: AT = 0 as AT,
   ): Promise<void> {
-    checkPointer("path", path, true);
+    checkPath("path", path);
     checkLists(this.task, argv, envp);
     checkInt("flags", flags);
     const task = this.task;
@@ -109,7 +109,7 @@ export class ExecTask extends BaseTask {
    * @see https://man7.org/linux/man-pages/man2/execve.2.html
    */
   async execve(path: PathPointer, argv: WrittenPointer<ArgList>, envp: WrittenPointer<ArgList>): Promise<void> {
-    checkPointer("path", path, true);
+    checkPath("path", path);
     checkLists(this, argv, envp);
     await exec(raw.execve(this.sysif, path.borrow(this), argv.borrow(this), envp.borrow(this)), path);
   }

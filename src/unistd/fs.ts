@@ -3,7 +3,7 @@
 //
 //   await thr.task.symlink(await thr.ptr("/etc/hostname"), await thr.ptr("/tmp/link"));
 //   const [target] = await thr.task.readlink(await thr.ptr("/tmp/link"), await thr.malloc(Buffer, 4096));
-import { checkFd, checkInt, checkInt64, checkPointer, pathOf, withContext } from "../args.js";
+import { checkFd, checkInt, checkInt64, checkPath, checkPointer, pathOf, withContext } from "../args.js";
 import { AT, AT_FDCWD, type PathPointer } from "../fcntl.js";
 import * as gen from "../gen/constants.js";
 import { BaseFileDescriptor } from "../handle/fd.js";
@@ -20,35 +20,35 @@ export type OK = Flag<"OK">;
 const NO_FLAGS = 0 as AT;
 
 function unlinkat(task: BaseTask, dirfd: Fd, path: PathPointer, flags: AT) {
-  checkPointer("path", path, true);
+  checkPath("path", path);
   checkInt("flags", flags);
   return withContext(raw.unlinkat(task.sysif, dirfd, path.borrow(task), flags), { path: pathOf(path) });
 }
 
 function linkat(task: BaseTask, olddirfd: Fd, oldpath: PathPointer, newdirfd: Fd, newpath: PathPointer, flags: AT) {
-  checkPointer("oldpath", oldpath, true);
-  checkPointer("newpath", newpath, true);
+  checkPath("oldpath", oldpath);
+  checkPath("newpath", newpath);
   checkInt("flags", flags);
   const call = raw.linkat(task.sysif, olddirfd, oldpath.borrow(task), newdirfd, newpath.borrow(task), flags);
   return withContext(call, { path: pathOf(oldpath), dest: pathOf(newpath) });
 }
 
 function symlinkat(task: BaseTask, target: PathPointer, newdirfd: Fd, linkpath: PathPointer) {
-  checkPointer("target", target, true);
-  checkPointer("linkpath", linkpath, true);
+  checkPath("target", target);
+  checkPath("linkpath", linkpath);
   const call = raw.symlinkat(task.sysif, target.borrow(task), newdirfd, linkpath.borrow(task));
   return withContext(call, { path: pathOf(target), dest: pathOf(linkpath) });
 }
 
 async function readlinkat<T>(task: BaseTask, dirfd: Fd, path: PathPointer, buf: Pointer<T>) {
-  checkPointer("path", path, true);
+  checkPath("path", path);
   checkPointer("buf", buf);
   const call = raw.readlinkat(task.sysif, dirfd, path.borrow(task), buf.borrow(task), buf.size());
   return buf.readableSplit(await withContext(call, { path: pathOf(path) }));
 }
 
 async function faccessat(task: BaseTask, dirfd: Fd, path: PathPointer, mode: OK, flags: AT) {
-  checkPointer("path", path, true);
+  checkPath("path", path);
   checkInt("mode", mode);
   checkInt("flags", flags);
   await withContext(raw.faccessat2(task.sysif, dirfd, path.borrow(task), mode, flags), { path: pathOf(path) });
