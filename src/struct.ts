@@ -10,11 +10,11 @@
 //   import { Int32 } from "rsyscall/struct";
 //   const n = await thr.ptr(new Int32(7));   // WrittenPointer<Int32>
 //   (await n.read()).value === 7;
-import type { Serializer } from "./handle/pointer.js";
+import type { HasPointers, Serializer } from "./handle/pointer.js";
 import type { BaseTask } from "./handle/task.js";
 import { asFd } from "./near/ids.js";
 
-export type { Serializer };
+export type { HasPointers, Serializer };
 
 /** A class that knows how to serialize its instances (for tasks of type K). */
 export interface SerializableClass<T, K extends BaseTask = BaseTask> {

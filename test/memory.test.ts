@@ -4,8 +4,10 @@ import { readFileSync } from "node:fs";
 import { describe, test } from "node:test";
 import { LinearPointer, ReadablePointer, localThread as thr, UseAfterFreeError, WrittenPointer } from "rsyscall";
 import { Int32, Int64, UInt32, UInt64 } from "rsyscall/struct";
+import { SYS } from "rsyscall/sys/syscall";
+import { IovecList } from "rsyscall/sys/uio";
 import { ArgList, Pipe } from "rsyscall/unistd";
-import { mappings, readMemory } from "./util.js";
+import { mappings, readMemory, waitUntilBlocked } from "./util.js";
 
 describe("ptr and malloc", () => {
   test("a string is written NUL-terminated and reads back", async () => {
@@ -196,5 +198,94 @@ describe("the allocator", () => {
     }
     for (const p of held) p.free();
     assert.ok(reused, "the block of the dropped pointer was handed out again");
+  });
+});
+
+describe("memory in use by a syscall", { timeout: 30_000 }, () => {
+  /** A child blocked in a read of `read` (a pipe end of ours), with `buf` lent to that read. */
+  async function blockedRead(buf: Awaited<ReturnType<typeof thr.malloc<Buffer>>>) {
+    const { read, write } = await thr.pipe();
+    const child = await thr.clone();
+    const reading = child.inheritFd(read).read(buf);
+    await waitUntilBlocked(child.task.pid, SYS.read, read.near);
+    return { child, reading, read, write };
+  }
+
+  test("a pointer freed under a child's read is not handed out until the read is done", async () => {
+    const buf = await thr.malloc(Buffer, 16);
+    const address = buf.near;
+    const { child, reading, read, write } = await blockedRead(buf);
+    buf.free();
+    const secret = await thr.ptr(Buffer.from("SECRET-SECRET!!!"));
+    assert.notEqual(secret.near, address, "the block under the read was handed out again");
+    await thr.spit(write, "data from a pipe");
+    await assert.rejects(reading, UseAfterFreeError, "the read completes; its result has no pointer to go to");
+    assert.equal((await secret.read()).toString(), "SECRET-SECRET!!!");
+    const again = await thr.malloc(Buffer, 16);
+    assert.equal(again.near, address, "once the read is done, the block is free again");
+    for (const p of [secret, again]) p.free();
+    await read.close();
+    await child.exit(0);
+  });
+
+  test("write waits for a queued syscall that uses the memory; the kernel sees what was queued", async () => {
+    const blocker = await thr.pipe();
+    const out = await thr.pipe();
+    const child = await thr.clone();
+    // The child blocks in a read, so the write queued behind it waits in the connection.
+    const blocked = child.inheritFd(blocker.read).read(await child.malloc(Buffer, 1));
+    await waitUntilBlocked(child.task.pid, SYS.read, blocker.read.near);
+    const p = await child.ptr(Buffer.from("queued bytes"));
+    const sending = child.inheritFd(out.write).write(p);
+    let rewritten = false;
+    const rewriting = p.write(Buffer.from("changed!!!!!")).then(
+      () => (rewritten = true),
+      (e: unknown) => e,
+    );
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(rewritten, false, "write waits while the syscall using the memory is outstanding");
+    await thr.spit(blocker.write, "x");
+    await blocked;
+    const [written] = await sending;
+    assert.equal(written.size(), 12);
+    assert.ok((await rewriting) instanceof UseAfterFreeError, "the write syscall consumed the pointer");
+    await out.write.close();
+    await child.exit(0);
+    assert.equal((await thr.readToEof(out.read)).toString(), "queued bytes");
+    await out.read.close();
+    await blocker.read.close();
+  });
+
+  test("the buffers an iovec list points to are lent with it", async () => {
+    const a = await thr.malloc(Buffer, 16);
+    const b = await thr.malloc(Buffer, 16);
+    const addresses = [a.near, b.near];
+    const { read, write } = await thr.pipe();
+    const child = await thr.clone();
+    const iov = await child.ptr(new IovecList([a, b]));
+    const reading = child.inheritFd(read).readv(iov);
+    await waitUntilBlocked(child.task.pid, SYS.preadv2, read.near);
+    a.free();
+    b.free();
+    const others = [await thr.malloc(Buffer, 16), await thr.malloc(Buffer, 16)];
+    for (const o of others) assert.ok(!addresses.includes(o.near), "a buffer of the iovec was handed out again");
+    await thr.spit(write, "x".repeat(32));
+    await reading.catch(() => {});
+    for (const o of others) o.free();
+    await read.close();
+    await child.exit(0);
+  });
+
+  test("a pointer borrowed by a call that was never made is released at once", async () => {
+    const child = await thr.clone();
+    const p = await thr.malloc(Buffer, 16);
+    const address = p.near;
+    // The fd check fails after the pointer was borrowed: nothing is sent, nothing stays lent.
+    await assert.rejects(child.task.sysif.syscall(SYS.read, 0, p.borrow(child.task), Number.NaN), RangeError);
+    p.free();
+    const q = await thr.malloc(Buffer, 16);
+    assert.equal(q.near, address);
+    q.free();
+    await child.exit(0);
   });
 });

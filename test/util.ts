@@ -53,6 +53,19 @@ export function mappings(): { start: number; end: number; line: string }[] {
     });
 }
 
+/**
+ * Waits until process `pid` sleeps in syscall `nr` on fd `fd`, as /proc/<pid>/syscall shows it
+ * (a syscall server idles in a read of its socket, so the fd tells the two apart).
+ */
+export async function waitUntilBlocked(pid: number, nr: number, fd: number): Promise<void> {
+  const expected = `${nr} 0x${fd.toString(16)} `;
+  for (let i = 0; i < 1000; i++) {
+    if (readFileSync(`/proc/${pid}/syscall`, "utf8").startsWith(expected)) return;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  throw new Error(`process ${pid} never blocked in syscall ${nr} on fd ${fd}`);
+}
+
 /** `length` bytes of our memory at `address`, read through /proc/self/mem, not through the library. */
 export function readMemory(address: number, length: number): Buffer {
   const fd = openSync("/proc/self/mem", "r");

@@ -11,6 +11,7 @@
 // `split`, `merge`. A consumed or freed pointer throws UseAfterFreeError on use.
 import { type AddressSpace, AddressSpaceMismatchError } from "../far.js";
 import type { Address } from "../near/ids.js";
+import type { SyscallInterface } from "../near/sysif.js";
 import { UseAfterFreeError } from "./errors.js";
 import type { MemoryMapping } from "./mapping.js";
 
@@ -53,6 +54,57 @@ export interface Allocation {
 /** What a pointer needs of the task that owns it. */
 export interface PointerOwner {
   readonly addressSpace: AddressSpace;
+}
+
+/** A task a pointer is passed to a syscall through: its syscall interface holds the pointer's memory. */
+export interface PointerBorrower extends PointerOwner {
+  readonly sysif?: SyscallInterface;
+}
+
+/** A value that holds pointers (an iovec array, a msghdr): they are in use whenever it is. */
+export interface HasPointers {
+  pointers(): Iterable<Pointer<unknown>>;
+}
+
+/**
+ * Memory in use by outstanding syscalls, per allocation: byte ranges, each holding a reference to
+ * the allocation so that it cannot be reused, and writers waiting for their range to be free.
+ */
+interface Pins {
+  ranges: Set<{ start: number; end: number }>;
+  waiters: (() => void)[];
+}
+const pinned = new WeakMap<Allocation, Pins>();
+
+function pin(allocation: Allocation, start: number, end: number): () => void {
+  allocation.retain();
+  let pins = pinned.get(allocation);
+  if (!pins) {
+    pins = { ranges: new Set(), waiters: [] };
+    pinned.set(allocation, pins);
+  }
+  const range = { start, end };
+  pins.ranges.add(range);
+  const state = pins;
+  return () => {
+    state.ranges.delete(range);
+    allocation.release();
+    if (state.waiters.length === 0) return;
+    const waiters = state.waiters;
+    state.waiters = [];
+    // A macrotask later: first the syscall method that used the memory finishes with the pointer
+    // (it may consume it), then the writer sees what is left.
+    setImmediate(() => {
+      for (const wake of waiters) wake();
+    });
+  };
+}
+
+function isPinned(allocation: Allocation, start: number, end: number): Pins | undefined {
+  const pins = pinned.get(allocation);
+  if (!pins) return undefined;
+  for (const r of pins.ranges) if (r.start < end && start < r.end) return pins;
+  return undefined;
 }
 
 /** Frees, at the allocator's next safe point, the pieces of pointers that were dropped unfreed. */
@@ -109,13 +161,24 @@ export class Pointer<T> {
     return this.serializer.fromBytes(await this.gateway.read(this.allocation.mapping, this.#address, this.#size));
   }
 
-  /** Writes `value` here, consuming this pointer; returns a pointer that knows the value. */
+  /**
+   * Writes `value` here, consuming this pointer; returns a pointer that knows the value. Waits
+   * first for outstanding syscalls that use this memory to complete (see `borrow`), so a syscall
+   * already queued sees the bytes it was queued with.
+   */
   async write(value: T): Promise<WrittenPointer<T>> {
     this.validate();
     const placed = this.serializer.placed;
     const bytes = placed ? placed.toBytesAt(value, this.#address) : this.serializer.toBytes(value);
     if (bytes.length > this.#size) {
       throw new RangeError(`value takes ${bytes.length} bytes but this pointer has ${this.#size}`);
+    }
+    const end = this.#address + this.#size;
+    for (let pins = isPinned(this.allocation, this.#address, end); pins; ) {
+      const waiting = pins;
+      await new Promise<void>((resolve) => waiting.waiters.push(resolve));
+      this.validate();
+      pins = isPinned(this.allocation, this.#address, end);
     }
     await this.gateway.write(this.allocation.mapping, this.#address, bytes);
     return new WrittenPointer(this.consume(), value);
@@ -181,11 +244,34 @@ export class Pointer<T> {
     }
   }
 
-  /** The raw address for a syscall made through `task`: validates and checks the address space. */
-  borrow(task: PointerOwner): Address {
+  /** The raw address in `task`'s address space: validates and checks the address space. */
+  addressIn(task: PointerOwner): Address {
     this.validate();
     this.checkAddressSpace(task);
     return this.#address;
+  }
+
+  /**
+   * The raw address for a syscall made through `task`, right now: validates, checks the address
+   * space, and lends the memory (and the pointers a written value holds) to that syscall. Until it
+   * completes the memory is not reused, even if this pointer is freed, and `write` waits.
+   */
+  borrow(task: PointerBorrower): Address {
+    const address = this.addressIn(task);
+    const sysif = task.sysif;
+    if (sysif?.holdUntilNextCompletes) this.#lend(sysif, new Set());
+    return address;
+  }
+
+  #lend(sysif: SyscallInterface, seen: Set<Pointer<unknown>>): void {
+    if (seen.has(this)) return;
+    seen.add(this);
+    sysif.holdUntilNextCompletes?.(pin(this.allocation, this.#address, this.#address + this.#size));
+    const value = (this as Pointer<unknown> as Partial<WrittenPointer<unknown>>).value;
+    const nested = (value as Partial<HasPointers> | undefined)?.pointers;
+    if (typeof nested === "function") {
+      for (const p of nested.call(value)) if (p.valid) p.#lend(sysif, seen);
+    }
   }
 
   toString(): string {

@@ -38,6 +38,13 @@ export interface SyscallInterface {
   ): Promise<number>;
   /** Stops accepting requests. Requests already sent still settle. */
   close(): Promise<void>;
+  /**
+   * Calls `release` once the next request made on this interface (in this same tick) has completed,
+   * or at once if none is made: how memory and other resources an outstanding syscall uses stay
+   * alive until it is done. Interfaces whose syscalls complete before they return (the Node
+   * process) leave this out.
+   */
+  holdUntilNextCompletes?(release: () => void): void;
 }
 
 const names: string[] = [];

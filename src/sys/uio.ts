@@ -11,7 +11,7 @@ import type { Pointer, ReadablePointer, WrittenPointer } from "../handle/pointer
 import type { BaseTask } from "../handle/task.js";
 import { type Flag, family } from "../near/flags.js";
 import * as raw from "../near/syscalls.js";
-import { type HasSerializer, type Serializer, StructWriter } from "../struct.js";
+import { type HasPointers, type HasSerializer, type Serializer, StructWriter } from "../struct.js";
 
 /** preadv2/pwritev2 flags: `RWF_NOWAIT` is `RWF.NOWAIT`. */
 export const RWF = family("RWF", gen.RWF);
@@ -21,7 +21,7 @@ const L = layouts.iovec;
 const IOV_MAX = gen.LIMITS.IOV_MAX;
 
 /** An array of `struct iovec`: the buffers of one readv or writev, in order. */
-export class IovecList<T> implements HasSerializer {
+export class IovecList<T> implements HasSerializer, HasPointers {
   readonly buffers: readonly Pointer<T>[];
   constructor(buffers: readonly Pointer<T>[]) {
     if (buffers.length === 0 || buffers.length > IOV_MAX)
@@ -30,11 +30,17 @@ export class IovecList<T> implements HasSerializer {
     this.buffers = [...buffers];
   }
 
+  pointers(): Iterable<Pointer<unknown>> {
+    return this.buffers;
+  }
+
   getSelfSerializer(task: BaseTask): Serializer<this> {
     return {
       toBytes: (list) =>
         Buffer.concat(
-          list.buffers.map((b) => new StructWriter(L).uint("iov_base", b.borrow(task)).uint("iov_len", b.size()).bytes),
+          list.buffers.map(
+            (b) => new StructWriter(L).uint("iov_base", b.addressIn(task)).uint("iov_len", b.size()).bytes,
+          ),
         ),
       fromBytes() {
         throw new TypeError("an IovecList is read back from its value, not from memory");
@@ -78,7 +84,7 @@ async function transfer<T>(
   checkPointer("iov", iov, true);
   checkInt("flags", flags);
   const task = fd.task;
-  for (const b of iov.value.buffers) b.borrow(task);
+  for (const b of iov.value.buffers) b.addressIn(task);
   const n = await withContext(
     call(task.sysif, fd.borrow(task), iov.borrow(task), iov.value.buffers.length, -1, flags),
     { fd: fd.near },

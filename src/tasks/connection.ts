@@ -32,6 +32,12 @@ interface Outstanding {
   raw: boolean;
   resolve: (result: number) => void;
   reject: (e: unknown) => void;
+  /** What the request uses (memory), released when it completes. */
+  held: (() => void)[] | undefined;
+}
+
+function releaseAll(held: (() => void)[] | undefined): void {
+  if (held) for (const release of held) release();
 }
 
 /** A first-in first-out queue with O(1) push and shift (Array.shift is O(n)). */
@@ -80,7 +86,12 @@ export class SyscallConnection implements SyscallInterface {
   #replies: { room: Pointer<Buffer>; view: Buffer } | undefined;
   #writing = false;
   #reading = false;
-  #gone: string | undefined;
+  /** Why new requests are refused: close() was called, or the process went away. */
+  #refusing: string | undefined;
+  /** The process went away (or the connection is fully closed): nothing more will be read. */
+  #gone = false;
+  /** Releases waiting for the next request (see holdUntilNextCompletes). */
+  #held: (() => void)[] | undefined;
 
   /** `afd` is our end of the socket, in our own process; `ram` is our own memory (the Node process's). */
   constructor(afd: AsyncFileDescriptor, ram: RAM) {
@@ -117,9 +128,25 @@ export class SyscallConnection implements SyscallInterface {
     return this.#outstanding.length;
   }
 
+  holdUntilNextCompletes(release: () => void): void {
+    if (this.#held) {
+      this.#held.push(release);
+      return;
+    }
+    const held = [release];
+    this.#held = held;
+    // Taken by a request made in this same tick; if none was (the caller failed before making
+    // it), nothing is in use.
+    queueMicrotask(() => {
+      if (this.#held !== held) return;
+      this.#held = undefined;
+      releaseAll(held);
+    });
+  }
+
   /** Whether the process went away (or close was called). */
   get closed(): boolean {
-    return this.#gone !== undefined;
+    return this.#refusing !== undefined;
   }
 
   #request(
@@ -132,7 +159,12 @@ export class SyscallConnection implements SyscallInterface {
     a5: SyscallArg = 0,
     a6: SyscallArg = 0,
   ): Promise<number> {
-    if (this.#gone !== undefined) return Promise.reject(new SyscallSendError(syscallName(nr), this.#gone));
+    const held = this.#held;
+    this.#held = undefined;
+    if (this.#refusing !== undefined) {
+      releaseAll(held);
+      return Promise.reject(new SyscallSendError(syscallName(nr), this.#refusing));
+    }
     const start = this.#batchLength;
     try {
       this.#reserve(REQUEST_SIZE);
@@ -144,12 +176,13 @@ export class SyscallConnection implements SyscallInterface {
       this.#put(start + 40, a5, nr, 5);
       this.#put(start + 48, a6, nr, 6);
     } catch (e) {
+      releaseAll(held);
       return Promise.reject(e);
     }
     // Queued only once every argument passed: a refused request leaves nothing behind.
     this.#batchLength = start + REQUEST_SIZE;
     return new Promise((resolve, reject) => {
-      this.#outstanding.push({ nr, raw, resolve, reject });
+      this.#outstanding.push({ nr, raw, resolve, reject, held });
       if (!this.#writing) {
         this.#writing = true;
         queueMicrotask(() => void this.#write());
@@ -181,7 +214,7 @@ export class SyscallConnection implements SyscallInterface {
   /** Writes what is queued, a batch at a time, until nothing is. */
   async #write(): Promise<void> {
     try {
-      while (this.#batchLength > 0 && this.#gone === undefined) {
+      while (this.#batchLength > 0 && !this.#gone) {
         const room = await this.#ram.malloc(bytesSerializer, this.#batchLength);
         // Requests queued while the memory was found are not in it yet: take what fits, synchronously.
         const length = Math.min(room.size(), this.#batchLength);
@@ -203,7 +236,7 @@ export class SyscallConnection implements SyscallInterface {
   async #read(): Promise<void> {
     this.#reading = true;
     try {
-      while (this.#outstanding.length > 0 && this.#gone === undefined) {
+      while (this.#outstanding.length > 0 && !this.#gone) {
         if (!this.#replies) {
           const room = await this.#ram.malloc(bytesSerializer, READ_SIZE);
           this.#replies = { room, view: Buffer.from(native.view(room.near, READ_SIZE)) };
@@ -219,7 +252,7 @@ export class SyscallConnection implements SyscallInterface {
       this.hangup(`reading the reply failed: ${(e as Error).message}`);
     } finally {
       this.#reading = false;
-      if (this.#gone !== undefined) this.#replies?.room.free();
+      if (this.#gone) this.#replies?.room.free();
     }
   }
 
@@ -233,12 +266,14 @@ export class SyscallConnection implements SyscallInterface {
         this.hangup("a reply came with no request outstanding");
         return;
       }
+      releaseAll(request.held);
       // Exact for every result a syscall gives below 2^53 (fds, sizes, user addresses, -errno).
       const result = bytes.readInt32LE(off + 4) * TWO_32 + bytes.readUInt32LE(off);
       if (!request.raw && isErrno(result)) request.reject(new SyscallError(-result, syscallName(request.nr)));
       else request.resolve(result);
     }
     this.#partial = Buffer.from(bytes.subarray(off));
+    if (this.#refusing !== undefined && this.#outstanding.length === 0) this.hangup(this.#refusing);
   }
 
   /**
@@ -246,16 +281,25 @@ export class SyscallConnection implements SyscallInterface {
    * SyscallHangupError, later ones with SyscallSendError. Idempotent.
    */
   hangup(reason: string): void {
-    if (this.#gone !== undefined) return;
-    this.#gone = reason;
+    if (this.#gone) return;
+    this.#gone = true;
+    this.#refusing ??= reason;
     this.#batchLength = 0;
-    for (const request of this.#outstanding.drain())
+    for (const request of this.#outstanding.drain()) {
+      // The process is gone, so nothing uses the request's memory any more.
+      releaseAll(request.held);
       request.reject(new SyscallHangupError(syscallName(request.nr), reason));
+    }
     void this.#afd.close().catch(() => {});
     if (!this.#reading) this.#replies?.room.free();
   }
 
+  /**
+   * Refuses new requests (SyscallSendError); those already made still settle, then our end of the
+   * socket is closed. The process itself goes on until it reads EOF (the server then exits).
+   */
   async close(): Promise<void> {
-    this.hangup("the connection was closed");
+    this.#refusing ??= "the connection was closed";
+    if (this.#outstanding.length === 0) this.hangup(this.#refusing);
   }
 }

@@ -4,11 +4,11 @@
 import { checkInt, checkPath, checkPointer, describe, pathOf, withContext } from "../args.js";
 import type { AT, PathPointer } from "../fcntl.js";
 import { BaseFileDescriptor } from "../handle/fd.js";
-import type { WrittenPointer } from "../handle/pointer.js";
+import type { Pointer, WrittenPointer } from "../handle/pointer.js";
 import { BaseTask } from "../handle/task.js";
 import { SyscallHangupError } from "../near/errors.js";
 import * as raw from "../near/syscalls.js";
-import { type HasSerializer, type Serializer, stringSerializer } from "../struct.js";
+import { type HasPointers, type HasSerializer, type Serializer, stringSerializer } from "../struct.js";
 
 /**
  * `char *const[]`, as execve takes it: the addresses of NUL-terminated strings, then NULL. An entry
@@ -17,7 +17,7 @@ import { type HasSerializer, type Serializer, stringSerializer } from "../struct
  *
  *   const argv = await thr.ptr(new ArgList(["sh", "-c", "echo hi"]));
  */
-export class ArgList implements HasSerializer {
+export class ArgList implements HasSerializer, HasPointers {
   constructor(readonly strings: readonly (string | WrittenPointer<string>)[]) {
     if (!Array.isArray(strings)) throw new TypeError(`ArgList takes an array, got ${describe(strings)}`);
     for (const s of strings) {
@@ -25,6 +25,10 @@ export class ArgList implements HasSerializer {
         stringSerializer.toBytes(s); // refuses a NUL inside
       else checkPointer("an ArgList entry", s, true);
     }
+  }
+
+  pointers(): Iterable<Pointer<unknown>> {
+    return this.strings.filter((s): s is WrittenPointer<string> => typeof s !== "string");
   }
 
   getSelfSerializer(task: BaseTask): Serializer<this> {
@@ -56,7 +60,7 @@ function argListBytes(list: ArgList, address: number, task: BaseTask): Buffer {
       at = address + offset;
       offset += bytes.write(s, offset) + 1;
     } else {
-      at = s.borrow(task);
+      at = s.addressIn(task);
     }
     bytes.writeBigUInt64LE(BigInt(at), 8 * i);
   }
@@ -75,7 +79,7 @@ async function exec(call: Promise<number>, path: PathPointer): Promise<void> {
 function checkLists(task: BaseTask, argv: WrittenPointer<ArgList>, envp: WrittenPointer<ArgList>): void {
   checkPointer("argv", argv, true);
   checkPointer("envp", envp, true);
-  for (const s of [...argv.value.strings, ...envp.value.strings]) if (typeof s !== "string") s.borrow(task);
+  for (const s of [...argv.value.strings, ...envp.value.strings]) if (typeof s !== "string") s.addressIn(task);
 }
 
 export class ExecFileDescriptor extends BaseFileDescriptor {

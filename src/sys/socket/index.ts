@@ -22,7 +22,7 @@ import { type Flag, family } from "../../near/flags.js";
 import type { Address, Fd } from "../../near/ids.js";
 import * as raw from "../../near/syscalls.js";
 import type { SyscallInterface } from "../../near/sysif.js";
-import { fdPairSerializer, type HasSerializer, type Serializer } from "../../struct.js";
+import { fdPairSerializer, type HasPointers, type HasSerializer, type Serializer } from "../../struct.js";
 
 export const AF = family("AF", gen.AF);
 export type AF = Flag<"AF">;
@@ -89,12 +89,16 @@ export class SockaddrStorage extends Sockaddr {
  * The in/out `socklen_t` of getsockname, accept and friends: memory holding the length of
  * `buf`. After the syscall, reading it gives a Sockbuf whose `buf` is the filled part.
  */
-export class Sockbuf<T> implements HasSerializer {
+export class Sockbuf<T> implements HasSerializer, HasPointers {
   constructor(
     readonly buf: Pointer<T>,
     /** What is left of the buffer past the filled part, after the syscall. */
     readonly rest?: Pointer<T>,
   ) {}
+
+  pointers(): Iterable<Pointer<unknown>> {
+    return [this.buf];
+  }
 
   getSelfSerializer(): Serializer<this> {
     const buf = this.buf;

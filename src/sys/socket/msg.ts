@@ -21,7 +21,7 @@ import {
 import type { BaseTask } from "../../handle/task.js";
 import { asFd } from "../../near/ids.js";
 import * as raw from "../../near/syscalls.js";
-import { type HasSerializer, type Serializer, StructReader, StructWriter } from "../../struct.js";
+import { type HasPointers, type HasSerializer, type Serializer, StructReader, StructWriter } from "../../struct.js";
 import { type IovecList, splitAt } from "../uio.js";
 import { MSG, type Sockaddr } from "./index.js";
 
@@ -96,12 +96,16 @@ export class CmsgList<F extends BaseFileDescriptor = BaseFileDescriptor> impleme
 }
 
 /** `struct msghdr` for sendmsg: the data (an IovecList), control messages, and an address. */
-export class SendMsghdr<T> implements HasSerializer {
+export class SendMsghdr<T> implements HasSerializer, HasPointers {
   constructor(
     readonly iov: WrittenPointer<IovecList<T>>,
     readonly control?: WrittenPointer<CmsgList>,
     readonly name?: WrittenPointer<Sockaddr>,
   ) {}
+
+  pointers(): Iterable<Pointer<unknown>> {
+    return msghdrPointers(this.iov, this.control, this.name);
+  }
 
   getSelfSerializer(task: BaseTask): Serializer<this> {
     return msghdrSerializer(task, this.iov, this.control, this.name);
@@ -109,7 +113,7 @@ export class SendMsghdr<T> implements HasSerializer {
 }
 
 /** `struct msghdr` for recvmsg: buffers for the data, room for control messages and an address. */
-export class RecvMsghdr<T, F extends BaseFileDescriptor = BaseFileDescriptor> implements HasSerializer {
+export class RecvMsghdr<T, F extends BaseFileDescriptor = BaseFileDescriptor> implements HasSerializer, HasPointers {
   /** After recvmsg, read back from memory: the lengths the kernel used, and msg_flags. */
   received?: { namelen: number; controllen: number; flags: number };
 
@@ -118,6 +122,10 @@ export class RecvMsghdr<T, F extends BaseFileDescriptor = BaseFileDescriptor> im
     readonly control?: Pointer<CmsgList<F>>,
     readonly name?: Pointer<Sockaddr>,
   ) {}
+
+  pointers(): Iterable<Pointer<unknown>> {
+    return msghdrPointers(this.iov, this.control, this.name);
+  }
 
   getSelfSerializer(task: BaseTask): Serializer<this> {
     const written = msghdrSerializer<this>(task, this.iov, this.control, this.name);
@@ -137,6 +145,10 @@ export class RecvMsghdr<T, F extends BaseFileDescriptor = BaseFileDescriptor> im
   }
 }
 
+function msghdrPointers(...pointers: (Pointer<unknown> | undefined)[]): Pointer<unknown>[] {
+  return pointers.filter((p): p is Pointer<unknown> => p !== undefined);
+}
+
 function msghdrSerializer<M>(
   task: BaseTask,
   iov: WrittenPointer<IovecList<unknown>>,
@@ -146,11 +158,11 @@ function msghdrSerializer<M>(
   return {
     toBytes: () =>
       new StructWriter(M)
-        .uint("msg_name", name ? name.borrow(task) : 0)
+        .uint("msg_name", name ? name.addressIn(task) : 0)
         .uint("msg_namelen", name ? name.size() : 0)
-        .uint("msg_iov", iov.borrow(task))
+        .uint("msg_iov", iov.addressIn(task))
         .uint("msg_iovlen", iov.value.buffers.length)
-        .uint("msg_control", control ? control.borrow(task) : 0)
+        .uint("msg_control", control ? control.addressIn(task) : 0)
         .uint("msg_controllen", control ? control.size() : 0).bytes,
     fromBytes() {
       throw new TypeError("a msghdr is read back through recvmsg's result");
