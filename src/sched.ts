@@ -12,6 +12,7 @@ import type { Pointer, ReadablePointer, WrittenPointer } from "./handle/pointer.
 import { BaseTask } from "./handle/task.js";
 import { type Flag, family } from "./near/flags.js";
 import { asPid } from "./near/ids.js";
+import { LocalSyscall } from "./near/local.js";
 import * as raw from "./near/syscalls.js";
 import type { Serializer } from "./struct.js";
 
@@ -51,13 +52,22 @@ export class CpuSet extends Set<number> {
 export class SchedTask extends BaseTask {
   /**
    * `unshare(flags)`: move this process into new namespaces (`CLONE.NEWNS`, `NEWUTS`, `NEWNET`,
-   * ...), or stop sharing what it shared. The task's namespace identities follow.
+   * ...), or stop sharing what it shared. The task's namespace identities follow: with
+   * `CLONE.FILES` it gets a copy of its fd table, a new identity, and its handles move there. The
+   * Node process may not unshare `CLONE.FILES`: only its main thread would move, away from the fd
+   * table libuv's threads keep using.
    * @see https://man7.org/linux/man-pages/man2/unshare.2.html
    */
   async unshare(flags: CLONE): Promise<void> {
     checkInt("flags", flags);
+    if (flags & CLONE.FILES && this.sysif instanceof LocalSyscall) {
+      throw new TypeError(
+        "unshare: CLONE.FILES would give Node's main thread an fd table of its own, apart from libuv's threads",
+      );
+    }
     await raw.unshare(this.sysif, flags);
     if (flags & CLONE.NEWNS) this.mountns = new MountNamespace(this.pid);
+    if (flags & CLONE.FILES) this.tookCopyOfFdTable();
   }
 
   /**

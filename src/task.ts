@@ -115,7 +115,7 @@ export interface Task
 export class Task extends BaseTask {
   declare readonly _fd: FileDescriptor;
 
-  override makeFd(n: Fd): FileDescriptor {
+  protected override newHandle(n: Fd): FileDescriptor {
     return new FileDescriptor(this, n);
   }
 }

@@ -1,10 +1,20 @@
-// File descriptor handles, and the bookkeeping of which handles exist for each fd number.
+// File descriptor handles, and what each fd table knows about its numbers.
 //
-// A handle is an fd number seen through one task. Several handles may name one fd (the same
-// number through tasks that share a table); the fd is closed when the last of them is closed or
-// invalidated. A handle dropped without closing is noticed by a finalizer, which only queues its
-// number; the task closes queued numbers at its next fd-creating call (`collectGarbage`), once no
-// handle to that number is left. Until then the number stays open, so the kernel cannot reuse it.
+// A handle is an fd number seen through one task. Several handles may name one fd: the same
+// number through tasks that share a table (CLONE_FILES), or several handles in one task. For each
+// number it knows, a table keeps an entry:
+//   - the open file the number names, as an identity. A table copied by clone (or unshare of
+//     CLONE_FILES) names the same files at the same numbers, so `inheritFd` can tell the copy of a
+//     parent's fd from a number reused since; a number given a new fd gets a new identity.
+//   - the live handles, per task (so that unshare can move one task's handles to its new table).
+//   - whether the library owns the number. It owns what it made (syscall results, and their copies
+//     made by clone). A number it did not make (`fdAt`: Node's stdio, an fd from node:fs) is
+//     borrowed, as rustix's BorrowedFd: dropping its handles never closes it. `takeOwnership` and
+//     `release` move ownership explicitly.
+// An owned fd whose handles were all dropped without being closed is noticed by a finalizer, which
+// only queues its number; the task closes queued numbers at its next fd-creating call
+// (`collectGarbage`), if no handle to that number was made meanwhile. Until then the number stays
+// open, so the kernel cannot reuse it under a handle.
 import { FDTable, FDTableMismatchError } from "../far.js";
 import { SyscallError } from "../near/errors.js";
 import type { Fd } from "../near/ids.js";
@@ -12,80 +22,149 @@ import * as raw from "../near/syscalls.js";
 import { ClosedFileDescriptorError } from "./errors.js";
 import type { BaseTask } from "./task.js";
 
-/** An fd table and the live handles to each of its fd numbers. */
+/** The open file an fd number names, as an identity (see the file comment). */
+class OpenFile {}
+
+interface Entry {
+  file: OpenFile;
+  owned: boolean;
+  /** Live handles, in all, and per task. */
+  count: number;
+  readonly perTask: Map<BaseTask, number>;
+}
+
+/** An fd table: what we know of its numbers, and the live handles to each. */
 export class FileDescriptorTable extends FDTable {
-  readonly #handles = new Map<number, number>();
+  readonly #entries = new Map<number, Entry>();
   #dropped: number[] = [];
-  /**
-   * The table this one was copied from at clone, the numbers that had handles there then, and the
-   * serial of the last handle made before: a handle made later names a number the parent reused.
-   */
-  readonly #parent: FileDescriptorTable | undefined;
-  readonly #inherited: ReadonlySet<number>;
-  readonly #cloneSerial: number;
 
-  /** A table; when `parent` is given, a copy of it made by clone (without CLONE_FILES). */
-  constructor(creatorPid: number, parent?: FileDescriptorTable) {
+  /** A table; with `copyOf`, the copy of that table the kernel made (clone, unshare): the same files. */
+  constructor(creatorPid: number, copyOf?: FileDescriptorTable) {
     super(creatorPid);
-    this.#parent = parent;
-    this.#inherited = new Set(parent ? parent.#handles.keys() : []);
-    this.#cloneSerial = nextSerial;
+    if (copyOf) {
+      for (const [n, e] of copyOf.#entries) {
+        this.#entries.set(n, { file: e.file, owned: e.owned, count: 0, perTask: new Map() });
+      }
+    }
   }
 
-  /** Whether the fd `handle` names was copied into this table (the handle existed at the clone). */
-  inheritedFrom(table: FileDescriptorTable, n: number, serial: number): boolean {
-    if (this.#parent === undefined || !this.#inherited.has(n) || serial >= this.#cloneSerial) return false;
-    return table === this.#parent || this.#parent.inheritedFrom(table, n, serial);
+  /** Internal: fd `n` was just made by a syscall: a new open file, ours. */
+  fresh(n: number): void {
+    const old = this.#entries.get(n);
+    // Handles left on the number are borrowed ones whose fd was closed behind our back.
+    const entry = { file: new OpenFile(), owned: true, count: old?.count ?? 0, perTask: old?.perTask ?? new Map() };
+    this.#entries.set(n, entry);
   }
 
-  /** Counts a new handle to fd `n`. */
+  /** Internal: an entry for `n`, borrowed if the number is new to us. */
+  known(n: number): void {
+    if (!this.#entries.has(n))
+      this.#entries.set(n, { file: new OpenFile(), owned: false, count: 0, perTask: new Map() });
+  }
+
+  /** Internal: fd `n` now names another open file (dup2 onto it). */
+  replaced(n: number): void {
+    const entry = this.#entries.get(n);
+    if (entry) entry.file = new OpenFile();
+  }
+
+  /** Internal: fds in [first, last] without handles were closed (close_range). */
+  closedRange(first: number, last: number): void {
+    for (const [n, e] of this.#entries) if (n >= first && n <= last && e.count === 0) this.#entries.delete(n);
+  }
+
+  /** Whether fd `n` of this table and fd `n` of `other` are the same open file (one copied from the other). */
+  sameFile(n: number, other: FileDescriptorTable): boolean {
+    const file = this.#entries.get(n)?.file;
+    return file !== undefined && file === other.#entries.get(n)?.file;
+  }
+
+  /** Whether the library owns fd `n` (see the file comment). */
+  owns(n: number): boolean {
+    return this.#entries.get(n)?.owned ?? false;
+  }
+
+  /** Internal: the library owns fd `n` from now on, or no longer. */
+  setOwned(n: number, owned: boolean): void {
+    const entry = this.#entries.get(n);
+    if (entry) entry.owned = owned;
+  }
+
+  /** Counts a new handle to fd `n`, whose entry exists. */
   add(handle: BaseFileDescriptor): void {
-    const n = handle.near;
-    this.#handles.set(n, (this.#handles.get(n) ?? 0) + 1);
-    finalizer.register(handle, { table: this, n }, handle);
+    const entry = this.#entries.get(handle.near);
+    if (!entry) throw new Error(`${this}: no entry for fd ${handle.near}`);
+    entry.count++;
+    entry.perTask.set(handle.task, (entry.perTask.get(handle.task) ?? 0) + 1);
+    finalizer.register(handle, { task: handle.task, n: handle.near }, handle);
   }
 
-  /** Uncounts a handle that was closed or invalidated; returns how many handles to `n` remain. */
+  /**
+   * Uncounts a handle that was closed or invalidated; returns how many handles to its fd remain.
+   * With `closing`, the caller closes the fd now (the last handle): the number is forgotten.
+   */
   remove(handle: BaseFileDescriptor): number {
     finalizer.unregister(handle);
-    return this.#uncount(handle.near);
+    return this.#uncount(handle.task, handle.near);
+  }
+
+  /** Internal: the caller is closing fd `n`, which has no handle left: forget the number. */
+  closing(n: number): void {
+    if (this.#entries.get(n)?.count === 0) this.#entries.delete(n);
+  }
+
+  /** Moves `task`'s handles to `into`, a copy of this table `task` now uses (unshare(CLONE_FILES)). */
+  moveTask(task: BaseTask, into: FileDescriptorTable): void {
+    for (const [n, e] of this.#entries) {
+      const count = e.perTask.get(task);
+      if (!count) continue;
+      e.perTask.delete(task);
+      e.count -= count;
+      const target = into.#entries.get(n);
+      if (!target) continue;
+      target.count += count;
+      target.perTask.set(task, count);
+    }
   }
 
   /** The fd numbers that have live handles, ascending. */
   liveNumbers(): number[] {
-    return [...this.#handles.keys()].sort((a, b) => a - b);
+    const live: number[] = [];
+    for (const [n, e] of this.#entries) if (e.count > 0) live.push(n);
+    return live.sort((a, b) => a - b);
   }
 
   /** How many live handles name fd `n` in this table. */
   handleCount(n: number): number {
-    return this.#handles.get(n) ?? 0;
+    return this.#entries.get(n)?.count ?? 0;
   }
 
-  /** The fd numbers whose last handle was garbage-collected, emptied by the call. */
+  /** Owned fd numbers whose last handle was garbage-collected, and have none now; emptied by the call. */
   takeDropped(): number[] {
-    const dropped = this.#dropped.filter((n) => this.handleCount(n) === 0);
+    const dropped = this.#dropped.filter((n) => this.handleCount(n) === 0 && this.owns(n));
     this.#dropped = [];
+    for (const n of dropped) this.#entries.delete(n);
     return dropped;
   }
 
   /** Called by the finalizer for a handle that was dropped while still valid. */
-  collected(n: number): void {
-    if (this.#uncount(n) === 0) this.#dropped.push(n);
+  collected(task: BaseTask, n: number): void {
+    if (this.#uncount(task, n) === 0 && this.owns(n)) this.#dropped.push(n);
   }
 
-  #uncount(n: number): number {
-    const left = (this.#handles.get(n) ?? 1) - 1;
-    if (left > 0) this.#handles.set(n, left);
-    else this.#handles.delete(n);
-    return left;
+  #uncount(task: BaseTask, n: number): number {
+    const entry = this.#entries.get(n);
+    if (!entry) return 0;
+    entry.count = Math.max(0, entry.count - 1);
+    const mine = (entry.perTask.get(task) ?? 1) - 1;
+    if (mine > 0) entry.perTask.set(task, mine);
+    else entry.perTask.delete(task);
+    return entry.count;
   }
 }
 
-/** Handles are numbered in the order they are made (see FileDescriptorTable.inheritedFrom). */
-let nextSerial = 0;
-
-const finalizer = new FinalizationRegistry<{ table: FileDescriptorTable; n: number }>(({ table, n }) =>
-  table.collected(n),
+const finalizer = new FinalizationRegistry<{ task: BaseTask; n: number }>(({ task, n }) =>
+  task.fdTable.collected(task, n),
 );
 
 /**
@@ -95,11 +174,10 @@ const finalizer = new FinalizationRegistry<{ table: FileDescriptorTable; n: numb
 export class BaseFileDescriptor {
   readonly task: BaseTask;
   readonly near: Fd;
-  /** When this handle was made, relative to others (for inheritance checks). */
-  readonly serial = nextSerial++;
   #valid = true;
+  #onInvalidate: (() => void)[] | undefined;
 
-  /** Internal: handles come from syscalls (`task.makeFd`) and `forTask`/`inherit`. */
+  /** Internal: handles come from syscalls (`task.makeFd`), `fdAt`, `forTask` and `inheritFd`. */
   constructor(task: BaseTask, near: Fd) {
     this.task = task;
     this.near = near;
@@ -109,6 +187,11 @@ export class BaseFileDescriptor {
   /** Whether this handle can still be used. */
   get valid(): boolean {
     return this.#valid;
+  }
+
+  /** Whether the library owns this fd: it is closed once every handle to it is dropped. */
+  get owned(): boolean {
+    return this.task.fdTable.owns(this.near);
   }
 
   /** Throws unless this handle is valid. */
@@ -132,27 +215,44 @@ export class BaseFileDescriptor {
   }
 
   /**
-   * `close(fd)`: close the fd. Throws if other handles still name it (invalidate this one with
-   * `invalidate()` instead, and the last one closes it).
+   * `close(fd)`: close the fd, owned or borrowed. Throws if other handles still name it (invalidate
+   * this one with `invalidate()` instead, and the last one closes it).
    * @see https://man7.org/linux/man-pages/man2/close.2.html
    */
   async close(): Promise<void> {
     if (!this.isOnlyHandle()) {
       throw new Error(`${this}: other handles to this fd exist; use invalidate() to drop this one`);
     }
-    await this.invalidate();
+    await this.#drop(true);
   }
 
-  /** Makes this handle unusable, and closes the fd if this was its last handle. */
+  /** Makes this handle unusable, and closes the fd if this was its last handle and the fd is owned. */
   async invalidate(): Promise<void> {
+    await this.#drop(this.owned);
+  }
+
+  async #drop(closeIfLast: boolean): Promise<void> {
     if (!this.#valid) return;
-    this.#valid = false;
-    if (this.task.fdTable.remove(this) > 0) return;
+    this.#invalidated();
+    const table = this.task.fdTable;
+    if (table.remove(this) > 0 || !closeIfLast) return;
+    table.closing(this.near);
     try {
       await raw.close(this.task.sysif, this.near);
     } catch (e) {
       throw e instanceof SyscallError ? e.annotate({ fd: this.near }) : e;
     }
+  }
+
+  /**
+   * Makes the library the owner of this fd: once every handle to it is dropped, the collector
+   * closes it. For an fd you were handed (from node:fs, another library) that nobody else closes.
+   * Returns this handle.
+   */
+  takeOwnership(): this {
+    this.validate();
+    this.task.fdTable.setOwned(this.near, true);
+    return this;
   }
 
   /**
@@ -162,9 +262,26 @@ export class BaseFileDescriptor {
    */
   release(): number {
     if (!this.isOnlyHandle()) throw new Error(`${this}: other handles to this fd exist; cannot give it away`);
-    this.#valid = false;
+    this.#invalidated();
     this.task.fdTable.remove(this);
+    this.task.fdTable.setOwned(this.near, false);
     return this.near;
+  }
+
+  /** Internal: calls `f` once this handle is closed, invalidated or released (an AFD's waiters). */
+  onInvalidate(f: () => void): void {
+    if (!this.#valid) {
+      f();
+      return;
+    }
+    (this.#onInvalidate ??= []).push(f);
+  }
+
+  #invalidated(): void {
+    this.#valid = false;
+    const listeners = this.#onInvalidate;
+    this.#onInvalidate = undefined;
+    if (listeners) for (const f of listeners) f();
   }
 
   /** A handle to this fd's copy in `task`, whose fd table was copied from this one by clone. */
@@ -175,7 +292,7 @@ export class BaseFileDescriptor {
   /** A handle to the same fd through another task that shares this fd table. */
   forTask<T extends BaseTask>(task: T): T["_fd"] {
     this.borrow(task);
-    return task.makeFd(this.near);
+    return task.fdAt(this.near);
   }
 
   /** The path of this fd in `/proc`, for programs that take paths: `/proc/<pid>/fd/<n>`. */

@@ -4,7 +4,7 @@ import { type AddressSpace, FDTableMismatchError, type MountNamespace, type PidN
 import { asFd, type Fd, type Pid } from "../near/ids.js";
 import * as raw from "../near/syscalls.js";
 import type { SyscallInterface } from "../near/sysif.js";
-import { BaseFileDescriptor, type FileDescriptorTable } from "./fd.js";
+import { BaseFileDescriptor, FileDescriptorTable } from "./fd.js";
 
 export interface TaskNamespaces {
   fdTable: FileDescriptorTable;
@@ -37,30 +37,52 @@ export class BaseTask implements TaskNamespaces {
     this.mountns = namespaces.mountns;
   }
 
-  /** Makes a handle for fd number `n` of this task's table (one the kernel just gave us). */
-  makeFd(n: Fd): this["_fd"] {
+  /** Internal: a handle object of this task's class for fd `n`, whose entry exists in the table. */
+  protected newHandle(n: Fd): this["_fd"] {
     return new BaseFileDescriptor(this, n);
+  }
+
+  /** Makes a handle for fd number `n` of this task's table, one the kernel just made for us (we own it). */
+  makeFd(n: Fd): this["_fd"] {
+    this.fdTable.fresh(n);
+    return this.newHandle(n);
   }
 
   /**
    * A handle for fd number `n` of this task's table, whatever it names now (or nothing yet): the
-   * way to say "fd 5" as the target of `dup2`. Closing it closes that number.
+   * way to say "fd 5" as the target of `dup2`, or to use an fd opened outside the library. Unless
+   * the library made that fd, the handle is borrowed: dropping it never closes the number
+   * (`takeOwnership` changes that); `close()` still does.
    */
   fdAt(n: number): this["_fd"] {
     if (!Number.isInteger(n) || n < 0 || n > 2 ** 31 - 1) throw new TypeError(`fdAt: not an fd number: ${n}`);
-    return this.makeFd(asFd(n));
+    this.fdTable.known(n);
+    return this.newHandle(asFd(n));
   }
 
   /**
-   * A handle to this task's copy of `fd`, a handle of the task this one was cloned from (its fd
-   * table was copied at the clone). Throws unless `fd` was there then.
+   * A handle to this task's copy of `fd`, a handle of a task whose table this one was copied from
+   * (by clone, maybe through other clones): the same open file at the same number. Throws unless
+   * `fd` names that file in both tables still (a number closed and reused on either side since is
+   * refused).
    */
   inheritFd(fd: BaseFileDescriptor): this["_fd"] {
     fd.validate();
-    if (!this.fdTable.inheritedFrom(fd.task.fdTable, fd.near, fd.serial)) {
+    if (!this.fdTable.sameFile(fd.near, fd.task.fdTable)) {
       throw new FDTableMismatchError(`${fd} (not inherited)`, fd.task.fdTable, this.fdTable);
     }
-    return this.makeFd(fd.near);
+    return this.newHandle(fd.near);
+  }
+
+  /**
+   * Internal: this task moved to a copy of its fd table (unshare(CLONE_FILES)): the table gets a
+   * new identity, and this task's handles move to it, while other tasks that shared the old one
+   * keep it.
+   */
+  tookCopyOfFdTable(): void {
+    const copy = new FileDescriptorTable(this.pid, this.fdTable);
+    this.fdTable.moveTask(this, copy);
+    this.fdTable = copy;
   }
 
   /**

@@ -9,7 +9,7 @@ import { FileDescriptorTable } from "../handle/fd.js";
 import { Allocator } from "../memory/allocator.js";
 import { RAM } from "../memory/ram.js";
 import { localMemory } from "../memory/transport.js";
-import { asFd, asPid } from "../near/ids.js";
+import { asPid } from "../near/ids.js";
 import { LocalSyscall } from "../near/local.js";
 import { bytesSerializer } from "../struct.js";
 import { type FileDescriptor, Task } from "../task.js";
@@ -25,7 +25,8 @@ async function makeLocalThread(): Promise<Thread> {
   });
   const ram = new RAM(task, localMemory, new Allocator(task));
   const env = Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined));
-  const stdio = [0, 1, 2].map((n) => task.makeFd(asFd(n))) as [FileDescriptor, FileDescriptor, FileDescriptor];
+  // Node's stdio is Node's: borrowed, never closed by us.
+  const stdio = [0, 1, 2].map((n) => task.fdAt(n)) as [FileDescriptor, FileDescriptor, FileDescriptor];
   // Map the first arena now, so that the first small allocation costs no syscall.
   (await ram.malloc(bytesSerializer, 1)).free();
   return new Thread(task, ram, new Environment(task, ram, env), ...stdio, await Epoller.make(task, ram));

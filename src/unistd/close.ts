@@ -20,5 +20,6 @@ export class CloseTask extends BaseTask {
       if (live.length) throw new Error(`closeRange: fds ${live.join(", ")} have handles; close those instead`);
     }
     await raw.close_range(this.sysif, first, last, flags);
+    if (!(flags & CLOSE_RANGE.CLOEXEC)) this.fdTable.closedRange(first, last);
   }
 }

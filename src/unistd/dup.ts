@@ -34,6 +34,7 @@ export class DupFileDescriptor extends BaseFileDescriptor {
     if (!newfd.isOnlyHandle())
       throw new Error(`${newfd}: other handles name this fd; dup onto it would change them too`);
     await withContext(raw.dup3(task.sysif, this.borrow(task), target, flags), { fd: this.near });
+    task.fdTable.replaced(target);
     return newfd;
   }
 }
