@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <asm/unistd.h>
+
 #include "poll.h"
 #include "rsyscall.h"
 
@@ -20,6 +22,19 @@
 struct call {
 	double f64[8];
 	int64_t i64[8];
+};
+
+/* Memory mapped for an environment that nothing but that environment uses (a worker's arenas):
+ * unmapped when the environment goes away, since no JavaScript runs then to do it. */
+struct mapping {
+	uintptr_t address;
+	size_t length;
+};
+
+struct instance {
+	struct call call;
+	struct mapping *mappings;
+	size_t n_mappings, cap_mappings;
 };
 
 #define CHECK(expr) \
@@ -39,6 +54,8 @@ static napi_value do_syscall(napi_env env, napi_callback_info info)
 {
 	struct call *call;
 	CHECK(napi_get_cb_info(env, info, NULL, NULL, NULL, (void **)&call));
+	/* The JavaScript side only sets bit k of the mask for a bigint, and only sends exact
+	 * integers as doubles; the casts below are defined for those. */
 	long ret = rsys_raw_syscall(arg(call, 1), arg(call, 2), arg(call, 3), arg(call, 4), arg(call, 5),
 	                            arg(call, 6), (long)call->f64[0]);
 	call->i64[0] = 0;
@@ -125,22 +142,60 @@ static napi_value address_value(napi_env env, void (*fn)(void))
 	return out;
 }
 
-static void free_call(napi_env env, void *data, void *hint)
+/* unmapAtTeardown(address, length): unmap this memory when the environment goes away. */
+static napi_value unmap_at_teardown(napi_env env, napi_callback_info info)
+{
+	size_t argc = 2;
+	napi_value argv[2];
+	struct instance *inst;
+	CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, (void **)&inst));
+	uintptr_t addr, len;
+	if (argc != 2 || !get_address(env, argv[0], &addr) || !get_address(env, argv[1], &len)) {
+		napi_throw_type_error(env, NULL, "unmapAtTeardown(address, length) takes two non-negative numbers");
+		return NULL;
+	}
+	if (inst->n_mappings == inst->cap_mappings) {
+		size_t cap = inst->cap_mappings ? 2 * inst->cap_mappings : 8;
+		struct mapping *more = realloc(inst->mappings, cap * sizeof(*more));
+		if (more == NULL) {
+			napi_throw_error(env, NULL, "rsyscall native: out of memory");
+			return NULL;
+		}
+		inst->mappings = more;
+		inst->cap_mappings = cap;
+	}
+	inst->mappings[inst->n_mappings++] = (struct mapping){addr, len};
+	return NULL;
+}
+
+/* The environment is going away: nothing can use its memory now. */
+static void free_instance(napi_env env, void *data, void *hint)
 {
 	(void)env;
 	(void)hint;
-	free(data);
+	struct instance *inst = data;
+	for (size_t i = 0; i < inst->n_mappings; i++)
+		rsys_raw_syscall((long)inst->mappings[i].address, (long)inst->mappings[i].length, 0, 0, 0, 0, __NR_munmap);
+	free(inst->mappings);
+	free(inst);
 }
 
 static napi_value init(napi_env env, napi_value exports)
 {
 	napi_value call_buffer, server_flags, flag;
-	struct call *call = calloc(1, sizeof(*call));
-	if (call == NULL) {
+	struct instance *inst = calloc(1, sizeof(*inst));
+	if (inst == NULL) {
 		napi_throw_error(env, NULL, "rsyscall native: out of memory");
 		return NULL;
 	}
-	CHECK(napi_create_external_arraybuffer(env, call, sizeof(*call), free_call, NULL, &call_buffer));
+	if (napi_set_instance_data(env, inst, free_instance, NULL) != napi_ok) {
+		free(inst);
+		napi_throw_error(env, NULL, "rsyscall native: cannot keep per-environment data");
+		return NULL;
+	}
+	struct call *call = &inst->call;
+	/* No finalizer: the instance data owns the memory and outlives every JavaScript value. */
+	CHECK(napi_create_external_arraybuffer(env, call, sizeof(*call), NULL, NULL, &call_buffer));
 	CHECK(napi_create_object(env, &server_flags));
 #define FLAG(name) \
 	CHECK(napi_create_int32(env, RSYS_##name, &flag)); \
@@ -158,6 +213,7 @@ static napi_value init(napi_env env, napi_value exports)
 		{"watch", NULL, rsys_watch, NULL, NULL, NULL, napi_enumerable, NULL},
 		{"setWatchRef", NULL, rsys_set_watch_ref, NULL, NULL, NULL, napi_enumerable, NULL},
 		{"unwatch", NULL, rsys_unwatch, NULL, NULL, NULL, napi_enumerable, NULL},
+		{"unmapAtTeardown", NULL, unmap_at_teardown, NULL, NULL, NULL, napi_enumerable, inst},
 		{"callBuffer", NULL, NULL, NULL, NULL, call_buffer, napi_enumerable, NULL},
 		{"serverFlags", NULL, NULL, NULL, NULL, server_flags, napi_enumerable, NULL},
 		{"trampolineAddress", NULL, NULL, NULL, NULL, address_value(env, rsys_trampoline),

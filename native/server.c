@@ -89,8 +89,14 @@ static long transfer(long nr, long fd, char *buf, long len)
 /* Requests read at once when the client pipelines them: one read serves many. */
 #define REQUEST_BATCH 64
 
+/* The name a server gives itself (its comm, 15 bytes at most). exec names a process after the
+ * basename of its program, which has no slash: a server that died still bearing this name never
+ * exec'd. Keep in step with SERVER_COMM in src/monitor.ts. */
+static const char server_name[] = "rsyscall/server";
+
 long rsys_server(long infd, long outfd, long flags, long close_fd, long expected_ppid)
 {
+	SYSCALL3(__NR_prctl, PR_SET_NAME, server_name, 0);
 	long ret = startup(infd, outfd, flags, close_fd, expected_ppid);
 	if (ret < 0)
 		return ret;

@@ -14,6 +14,8 @@
 //   const afd = await thr.makeAfd(fd, true);
 //   const bytes = await afd.readSomeBytes();
 //   await afd.writeAllBytes(Buffer.from("hello"));
+import * as util from "node:util";
+import { isMainThread } from "node:worker_threads";
 import { checkChunkSize } from "./args.js";
 import { F, O } from "./fcntl.js";
 import { ERRNO } from "./gen/errno.js";
@@ -23,7 +25,7 @@ import { ClosedFileDescriptorError } from "./handle/errors.js";
 import type { Pointer, ReadablePointer, WrittenPointer } from "./handle/pointer.js";
 import type { RAM } from "./memory/ram.js";
 import { native, type WatchHandle } from "./native.js";
-import { SyscallError } from "./near/errors.js";
+import { SyscallError, SyscallHangupError, SyscallSendError } from "./near/errors.js";
 import { LocalSyscall, rawSyscall } from "./near/local.js";
 import * as raw from "./near/syscalls.js";
 import { isErrno } from "./near/sysif.js";
@@ -51,7 +53,10 @@ export class EpolledFileDescriptor {
   /** Counts edges from epoll, so that a stale EAGAIN does not clear a newer edge. */
   generation = 0;
   #waiters: Waiter[] = [];
-  #closed = false;
+  /** Why this registration ended (removed, its fd closed, its process gone), once it has. */
+  #ended: Error | undefined;
+  /** AsyncFileDescriptors using this registration (withHandle makes more than one). */
+  users = 0;
 
   constructor(
     readonly epoller: Epoller,
@@ -61,15 +66,21 @@ export class EpolledFileDescriptor {
 
   /**
    * Resolves once any of `mask`'s events is known ready. The wait keeps Node's event loop alive
-   * unless `keepAlive` is false (for bookkeeping that should not hold a program open).
+   * unless `keepAlive` is false (for bookkeeping that should not hold a program open). Rejects
+   * once the registration ends: the fd was closed or removed, or the process it belongs to went away.
    */
   waitFor(mask: number, keepAlive = true): Promise<void> {
-    if (this.#closed) return Promise.reject(new ClosedFileDescriptorError(`${this.fd} was removed from its epoller`));
+    if (this.#ended) return Promise.reject(this.#ended);
     if (this.status & mask) return Promise.resolve();
     return new Promise((resolve, reject) => {
       this.#waiters.push({ mask, resolve, reject, keepAlive });
       if (keepAlive) this.epoller.waiterAdded();
     });
+  }
+
+  /** Whether anyone waits on this registration. */
+  get waiting(): boolean {
+    return this.#waiters.length > 0;
   }
 
   /** Events arrived from epoll. */
@@ -118,19 +129,36 @@ export class EpolledFileDescriptor {
     );
   }
 
-  /** Removes the registration; waiters reject with ClosedFileDescriptorError. */
-  async delete(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
+  /**
+   * Ends the registration without touching the kernel: waiters reject with `error`, and the
+   * epoller forgets it. For when the fd or its process is gone; events still arriving for it (an
+   * entry made through a process that is gone lasts until its file's last close) are ignored.
+   */
+  end(error: Error): void {
+    if (this.#ended) return;
+    this.#ended = error;
     const waiters = this.#waiters;
     this.#waiters = [];
     for (const w of waiters) {
       if (w.keepAlive) this.epoller.waiterRemoved();
-      w.reject(new ClosedFileDescriptorError(`${this.fd} was closed while waiting`));
+      w.reject(error);
     }
+    this.epoller.forget(this);
+  }
+
+  /** Removes the registration (EPOLL_CTL_DEL while the fd is open); waiters reject with ClosedFileDescriptorError. */
+  async delete(): Promise<void> {
+    if (this.#ended) return;
+    this.end(new ClosedFileDescriptorError(`${this.fd} was removed from its epoller while waiting`));
     await this.epoller.unregister(this);
   }
 }
+
+/** Ends the registrations of AsyncFileDescriptors that were dropped without close (see AsyncFileDescriptor). */
+const droppedAfds = new FinalizationRegistry<EpolledFileDescriptor>((reg) => {
+  if (--reg.users > 0 || reg.waiting) return;
+  reg.delete().catch(() => {});
+});
 
 /** An epoll instance whose waiting happens in Node's event loop. */
 export class Epoller {
@@ -142,6 +170,8 @@ export class Epoller {
   #nextId = 1;
   #waiting = 0;
   #watch: WatchHandle | undefined;
+  /** Why this epoller stopped working, once it has. */
+  #dead: Error | undefined;
 
   private constructor(
     readonly epfd: FileDescriptor,
@@ -158,12 +188,19 @@ export class Epoller {
     const epfd = await task.epollCreate();
     const events = await ram.malloc(bytesSerializer, EVENTS_PER_WAIT * EpollEvent.sizeof);
     const epoller = new Epoller(epfd, ram, events);
-    epoller.#watch = native.watch(epfd.near, () => epoller.#collect());
+    // A worker's epoll fd is closed when the worker ends (no JavaScript runs then to close it).
+    epoller.#watch = native.watch(epfd.near, (status) => epoller.#collect(status), !isMainThread);
+    // Closing the epoll fd behind our back would leave every waiter waiting forever.
+    epfd.onInvalidate(() => epoller.#die(new ClosedFileDescriptorError(`the epoller's fd ${epfd} was closed`)));
     return epoller;
   }
 
-  /** Registers `fd` (which should be O_NONBLOCK) for every event, edge-triggered. */
+  /**
+   * Registers `fd` (which should be O_NONBLOCK) for every event, edge-triggered. The registration
+   * ends, rejecting its waiters, when the handle is closed or the process it belongs to goes away.
+   */
   async register(fd: FileDescriptor): Promise<EpolledFileDescriptor> {
+    if (this.#dead) throw this.#dead;
     const reg = new EpolledFileDescriptor(this, this.#nextId++, fd);
     const event = await this.ram.ptr(EpollEvent.getSerializer(), new EpollEvent(reg.id, ALL_EVENTS));
     try {
@@ -172,13 +209,28 @@ export class Epoller {
       event.free();
     }
     this.#registrations.set(reg.id, reg);
+    fd.onInvalidate(() => reg.end(new ClosedFileDescriptorError(`${fd} was closed while registered with an epoller`)));
+    fd.task.sysif.hungUp?.then((reason) =>
+      reg.end(new SyscallHangupError("epoll_wait", reason, `waiting for ${fd}: its process went away (${reason})`)),
+    );
     return reg;
   }
 
-  /** Internal: the epoll_ctl(DEL) of a registration. */
+  /** Internal: the epoll_ctl(DEL) of a registration, unless its fd or process is gone. */
   async unregister(reg: EpolledFileDescriptor): Promise<void> {
+    this.forget(reg);
+    if (!reg.fd.valid) return;
+    await this.#epfdFor(reg.fd.task)
+      .epollCtl(EPOLL_CTL.DEL, reg.fd)
+      .catch((e: unknown) => {
+        // A process that went away cannot be asked; its entry goes with the file's last close.
+        if (!(e instanceof SyscallSendError || e instanceof SyscallHangupError)) throw e;
+      });
+  }
+
+  /** Internal: stops delivering events to `reg`. Its id is never given out again. */
+  forget(reg: EpolledFileDescriptor): void {
     this.#registrations.delete(reg.id);
-    if (reg.fd.valid) await this.#epfdFor(reg.fd.task).epollCtl(EPOLL_CTL.DEL, reg.fd);
   }
 
   /**
@@ -210,8 +262,15 @@ export class Epoller {
     if (--this.#waiting === 0 && this.#watch) native.setWatchRef(this.#watch, false);
   }
 
-  /** Called by libuv when the epoll fd is readable: takes every pending event, without blocking. */
-  #collect(): void {
+  /**
+   * Called by libuv when the epoll fd is readable (status 0): takes every pending event, without
+   * blocking. A negative status is libuv's error for the watch: the epoller is dead.
+   */
+  #collect(status: number): void {
+    if (status < 0) {
+      this.#die(new Error(`the epoller's watch failed: ${uvErrorName(status)}`));
+      return;
+    }
     const task = this.epfd.task;
     const address = this.#events.borrow(task);
     for (;;) {
@@ -227,6 +286,15 @@ export class Epoller {
     }
   }
 
+  /** Stops watching; every registration ends with `error`, and so does every later wait. */
+  #die(error: Error): void {
+    if (this.#dead) return;
+    this.#dead = error;
+    if (this.#watch) native.unwatch(this.#watch);
+    this.#watch = undefined;
+    for (const reg of [...this.#registrations.values()]) reg.end(error);
+  }
+
   /** Stops watching and closes the epoll fd. Registrations are dropped. */
   async close(): Promise<void> {
     if (this.#watch) native.unwatch(this.#watch);
@@ -234,6 +302,14 @@ export class Epoller {
     for (const reg of [...this.#registrations.values()]) await reg.delete().catch(() => {});
     this.#events.free();
     await this.epfd.close();
+  }
+}
+
+function uvErrorName(status: number): string {
+  try {
+    return util.getSystemErrorName(status);
+  } catch {
+    return `error ${status}`;
   }
 }
 
@@ -248,7 +324,11 @@ export class AsyncFileDescriptor {
     /** The fd every syscall is made on. */
     readonly handle: FileDescriptor,
     readonly epolled: EpolledFileDescriptor,
-  ) {}
+  ) {
+    // Dropped without close: the registration goes once no AFD uses it (the fd stays the handle's).
+    epolled.users++;
+    droppedAfds.register(this, epolled, this);
+  }
 
   /** Registers `fd` with `epoller`; the fd should already be O_NONBLOCK. */
   static async make(epoller: Epoller, ram: RAM, fd: FileDescriptor): Promise<AsyncFileDescriptor> {
@@ -392,6 +472,7 @@ export class AsyncFileDescriptor {
 
   /** Removes the fd from its epoller (waiters reject) and closes this handle. */
   async close(): Promise<void> {
+    droppedAfds.unregister(this);
     await this.epolled.delete();
     if (this.handle.valid) await this.handle.invalidate();
   }

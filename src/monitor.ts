@@ -1,6 +1,13 @@
 // Child monitoring: AsyncChildProcess, a child we can wait for without blocking, through its
 // pidfd in the epoller. We never wait for "any child" and never block SIGCHLD, so children of
 // `child_process` keep working beside ours.
+//
+// A child is reaped as soon as it dies, as child_process does it: its pidfd waits in the epoller
+// (without keeping Node alive), and at the exit one waitid(P_PIDFD) takes its state, which
+// `waitpid` then reports as often as asked. So no zombie waits for a caller who dropped the
+// handle, and no pidfd or registration outlives the process. (Stops and continues are reported
+// while it lives; pidfds only signal exits.)
+import { readFileSync, readlinkSync } from "node:fs";
 import { checkInt } from "./args.js";
 import type { Command } from "./command.js";
 import type { AsyncFileDescriptor } from "./epoller.js";
@@ -11,9 +18,23 @@ import { EPOLL } from "./sys/epoll.js";
 import { CalledProcessError, type ChildState, Siginfo, W } from "./sys/wait.js";
 import type { FileDescriptor } from "./task.js";
 
+/** The name (comm) a syscall server gives itself: exec gives a process a name without a slash. */
+export const SERVER_COMM = "rsyscall/server";
+
+export interface ChildOptions {
+  /** For a child of another process of ours (in its own pid namespace): that parent's pidfd. */
+  parentPidfd?: FileDescriptor;
+  /** The child runs a syscall server until it execs: note at its death whether it had exec'd. */
+  server?: boolean;
+}
+
 export class AsyncChildProcess {
   #death: ChildState | undefined;
   #command: Command | undefined;
+  readonly #died: Promise<ChildState>;
+  /** For a server child that died: whether it was still the server (it never exec'd). */
+  #diedAsServer = false;
+  readonly #server: boolean;
 
   /** The pidfd waitid and pidfd_send_signal go through: the parent's (our own unless given). */
   readonly #parentPidfd: FileDescriptor;
@@ -24,15 +45,23 @@ export class AsyncChildProcess {
     /** Our pidfd for the child, registered with the epoller: it says when the child exits. */
     readonly pidfd: AsyncFileDescriptor,
     readonly ram: RAM,
-    /** For a child of another process of ours (in its own pid namespace): that parent's pidfd. */
-    parentPidfd?: FileDescriptor,
+    options: ChildOptions = {},
   ) {
-    this.#parentPidfd = parentPidfd ?? pidfd.handle;
+    this.#parentPidfd = options.parentPidfd ?? pidfd.handle;
+    this.#server = options.server ?? false;
+    this.#died = this.#reapAtDeath();
+    // Nobody needs to await the reaper; a failure to reap is reported to waitpid's callers.
+    this.#died.catch(() => {});
   }
 
   /** The command the child exec'd, once it has. */
   get command(): Command | undefined {
     return this.#command;
+  }
+
+  /** Whether the child died and was reaped. */
+  get dead(): boolean {
+    return this.#death !== undefined;
   }
 
   /** Internal: the child exec'd `command`. */
@@ -41,23 +70,46 @@ export class AsyncChildProcess {
   }
 
   /**
-   * Waits for a state change in `options` (W.EXITED, W.STOPPED, W.CONTINUED; W.NOWAIT leaves it
-   * to be waited for again). Exits are waited for through the pidfd; stops and continues are
-   * reported when they are already there. Once the child has died, W.EXITED returns its death again.
-   * The wait keeps Node running unless `keepAlive` is false.
+   * Internal, for a server child whose syscall stream hung up (it exec'd or exited): whether it
+   * died (or is dying) without having exec'd. A process past exec has memory of its own (its
+   * /proc exe link reads); one that is exiting or dead has none, and then its name tells: exec
+   * names a process after its program, and a server names itself SERVER_COMM.
+   */
+  diedBeforeExec(): boolean {
+    if (this.#death) return this.#diedAsServer;
+    const pid = this.#pidHere();
+    if (pid === undefined) return false;
+    try {
+      readlinkSync(`/proc/${pid}/exe`);
+      return false;
+    } catch {
+      return readComm(pid) === SERVER_COMM;
+    }
+  }
+
+  /**
+   * Waits for a state change in `options` (W.EXITED, W.STOPPED, W.CONTINUED; W.NOWAIT changes
+   * nothing here: the child is reaped at its death anyway). Once the child has died, W.EXITED
+   * returns its death, as often as asked. Stops and continues are reported when they are already
+   * there. The wait keeps Node running unless `keepAlive` is false.
    */
   async waitpid(options: W, { keepAlive = true }: { keepAlive?: boolean } = {}): Promise<ChildState> {
+    checkInt("options", options);
     if (this.#death && options & W.EXITED) return this.#death;
-    for (;;) {
+    if (options & (W.STOPPED | W.CONTINUED) && !this.#death) {
       const infop = await this.ram.malloc(Siginfo.getSerializer(), Siginfo.sizeof);
-      const generation = this.pidfd.epolled.generation;
-      const state = await this.#parentPidfd.waitid(W.of(options, W.NOHANG), infop);
-      if (state) {
-        if (state.died() && !(options & W.NOWAIT)) await this.#reaped(state);
-        return state;
-      }
-      this.pidfd.epolled.negedge(EPOLL.IN, generation);
-      await this.pidfd.epolled.waitFor(EPOLL.IN | EPOLL.HUP | EPOLL.ERR, keepAlive);
+      const change = W.from((options & (W.STOPPED | W.CONTINUED)) | W.NOHANG | (options & W.NOWAIT));
+      const state = await this.#parentPidfd.waitid(change, infop);
+      if (state) return state;
+    }
+    const epoller = this.pidfd.epolled.epoller;
+    if (keepAlive) epoller.waiterAdded();
+    try {
+      const death = await this.#died;
+      if (options & W.EXITED) return death;
+      throw new SyscallError(10 /* ECHILD */, "waitid", { fd: this.pidfd.handle.near });
+    } finally {
+      if (keepAlive) epoller.waiterRemoved();
     }
   }
 
@@ -86,6 +138,7 @@ export class AsyncChildProcess {
       return true;
     } catch (e) {
       if (e instanceof SyscallError && e.code === "ESRCH") return false;
+      if (this.#death) return false; // reaped while the signal was on its way
       throw e;
     }
   }
@@ -102,7 +155,7 @@ export class AsyncChildProcess {
     return true;
   }
 
-  /** Kills the child if it is alive and reaps it. */
+  /** Kills the child if it is alive and waits until it was reaped. */
   async [Symbol.asyncDispose](): Promise<void> {
     if (!this.#death) {
       await this.kill().catch(() => {});
@@ -110,14 +163,56 @@ export class AsyncChildProcess {
     }
   }
 
-  async #reaped(state: ChildState): Promise<void> {
-    this.#death = state;
-    await this.pidfd.close();
-    if (this.#parentPidfd !== this.pidfd.handle && this.#parentPidfd.valid)
-      await this.#parentPidfd.close().catch(() => {});
+  /** Waits (without holding Node open) for the exit, reaps, and closes the pidfds. */
+  async #reapAtDeath(): Promise<ChildState> {
+    const epolled = this.pidfd.epolled;
+    try {
+      for (;;) {
+        await epolled.waitFor(EPOLL.IN | EPOLL.HUP | EPOLL.ERR, false);
+        const generation = epolled.generation;
+        if (this.#server) this.#noteWhetherServer();
+        const infop = await this.ram.malloc(Siginfo.getSerializer(), Siginfo.sizeof);
+        const state = await this.#parentPidfd.waitid(W.of(W.EXITED, W.NOHANG), infop);
+        if (state) {
+          this.#death = state;
+          return state;
+        }
+        epolled.negedge(EPOLL.IN, generation);
+      }
+    } finally {
+      await this.pidfd.close().catch(() => {});
+      if (this.#parentPidfd !== this.pidfd.handle && this.#parentPidfd.valid)
+        await this.#parentPidfd.close().catch(() => {});
+    }
+  }
+
+  /** Before reaping a server child: was it still the server when it died? (see diedBeforeExec) */
+  #noteWhetherServer(): void {
+    const pid = this.#pidHere();
+    this.#diedAsServer = pid !== undefined && readComm(pid) === SERVER_COMM;
+  }
+
+  /** The child's pid in our pid namespace, read from our pidfd (while it is not reaped). */
+  #pidHere(): number | undefined {
+    if (!this.pidfd.handle.valid) return undefined;
+    try {
+      const info = readFileSync(`/proc/self/fdinfo/${this.pidfd.handle.near}`, "utf8");
+      const pid = Number(/^Pid:\s*(-?\d+)/m.exec(info)?.[1]);
+      return pid > 0 ? pid : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   toString(): string {
     return `AsyncChildProcess(pid ${this.pid})`;
+  }
+}
+
+function readComm(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, "utf8").trimEnd();
+  } catch {
+    return undefined;
   }
 }

@@ -1,9 +1,13 @@
 // Helpers shared by the tests: scratch directories and facts read from /proc, independently of
 // the library.
+
+import { spawn } from "node:child_process";
+import { once } from "node:events";
 import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, readSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { after } from "node:test";
+import { fileURLToPath } from "node:url";
 import type { FileDescriptor, Thread } from "rsyscall";
 
 /** A fresh directory under the system temp dir, removed when the test file ends. */
@@ -75,6 +79,70 @@ export function readMemory(address: number, length: number): Buffer {
     return out;
   } finally {
     closeSync(fd);
+  }
+}
+
+/** The result of a script run in a separate Node process. */
+export interface NodeRun {
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  /** Whether it was killed at the timeout. */
+  timedOut: boolean;
+}
+
+/**
+ * Runs `script` (an ES module; `import ... from "rsyscall"` works) in a separate Node process with
+ * gc exposed, killed after `timeout` ms: for what could crash or hang the process that runs it.
+ */
+export async function runNode(script: string, timeout = 30_000): Promise<NodeRun> {
+  const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+  const child = spawn(process.execPath, ["--expose-gc", "--input-type=module", "-e", script], {
+    cwd: root,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d) => (stdout += d));
+  child.stderr.on("data", (d) => (stderr += d));
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    child.kill("SIGKILL");
+  }, timeout);
+  const [status, signal] = (await once(child, "close")) as [number | null, NodeJS.Signals | null];
+  clearTimeout(timer);
+  return { status, signal, stdout, stderr, timedOut };
+}
+
+/** Runs `script` as runNode does and fails unless it exits 0 in time; returns its stdout. */
+export async function runNodeOk(script: string, timeout = 30_000): Promise<string> {
+  const run = await runNode(script, timeout);
+  if (run.status !== 0) {
+    const why = run.timedOut ? `timed out after ${timeout} ms` : `exited with ${run.status ?? run.signal}`;
+    throw new Error(`the script ${why}\n--- stdout\n${run.stdout}\n--- stderr\n${run.stderr}`);
+  }
+  return run.stdout;
+}
+
+/** The pids of this process's children (of every thread), from /proc. */
+export function childPids(): number[] {
+  const pids: number[] = [];
+  for (const tid of readdirSync("/proc/self/task")) {
+    const children = readFileSync(`/proc/self/task/${tid}/children`, "utf8").trim();
+    if (children) pids.push(...children.split(" ").map(Number));
+  }
+  return pids.sort((a, b) => a - b);
+}
+
+/** The state letter of process `pid` (R, S, Z...), or undefined when there is no such process. */
+export function processState(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0];
+  } catch {
+    return undefined;
   }
 }
 

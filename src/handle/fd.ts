@@ -16,7 +16,7 @@
 // (`collectGarbage`), if no handle to that number was made meanwhile. Until then the number stays
 // open, so the kernel cannot reuse it under a handle.
 import { FDTable, FDTableMismatchError } from "../far.js";
-import { SyscallError } from "../near/errors.js";
+import { SyscallError, SyscallSendError } from "../near/errors.js";
 import type { Fd } from "../near/ids.js";
 import * as raw from "../near/syscalls.js";
 import { ClosedFileDescriptorError } from "./errors.js";
@@ -111,6 +111,13 @@ export class FileDescriptorTable extends FDTable {
   /** Internal: the caller is closing fd `n`, which has no handle left: forget the number. */
   closing(n: number): void {
     if (this.#entries.get(n)?.count === 0) this.#entries.delete(n);
+  }
+
+  /** Internal: fd `n` could not be closed through its task (gone): close it at the next collection. */
+  orphaned(n: number): void {
+    if (!this.#entries.has(n))
+      this.#entries.set(n, { file: new OpenFile(), owned: true, count: 0, perTask: new Map() });
+    this.#dropped.push(n);
   }
 
   /** Moves `task`'s handles to `into`, a copy of this table `task` now uses (unshare(CLONE_FILES)). */
@@ -240,7 +247,10 @@ export class BaseFileDescriptor {
     try {
       await raw.close(this.task.sysif, this.near);
     } catch (e) {
-      throw e instanceof SyscallError ? e.annotate({ fd: this.near }) : e;
+      // Not sent: the task is gone. Another task sharing the table (CLONE_FILES) closes it at its
+      // next collection; a table nobody else uses went away with the task.
+      if (e instanceof SyscallSendError) table.orphaned(this.near);
+      else throw e instanceof SyscallError ? e.annotate({ fd: this.near }) : e;
     }
   }
 

@@ -32,6 +32,19 @@ export class MemoryMapping {
     await raw.munmap(this.task.sysif, this.address, this.length);
   }
 
+  /**
+   * `mprotect(addr + offset, length, prot)`: change the protection of whole pages of the mapping
+   * (all of it by default).
+   * @see https://man7.org/linux/man-pages/man2/mprotect.2.html
+   */
+  async mprotect(prot: Flag<"PROT">, offset = 0, length = this.length - offset): Promise<void> {
+    if (!this.#mapped) throw new Error(`${this} was unmapped`);
+    if (![offset, length].every(Number.isSafeInteger) || offset < 0 || length < 0 || offset + length > this.length) {
+      throw new RangeError(`mprotect: [${offset}, ${offset + length}) is not inside ${this}`);
+    }
+    await raw.mprotect(this.task.sysif, (this.address + offset) as Address, length, prot);
+  }
+
   /** `madvise(addr, length, advice)`: advise the kernel about the whole mapping.
    *  @see https://man7.org/linux/man-pages/man2/madvise.2.html */
   async madvise(advice: Flag<"MADV">): Promise<void> {

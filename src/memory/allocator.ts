@@ -69,8 +69,14 @@ export class Block implements Allocation {
 }
 
 export class Allocator {
-  /** `task` maps and unmaps this allocator's memory; it must live as long as the address space. */
-  constructor(readonly task: MappingTask) {}
+  /**
+   * `task` maps and unmaps this allocator's memory; it must live as long as the address space.
+   * `onArena` hears of each arena mapped (they are never unmapped by the allocator).
+   */
+  constructor(
+    readonly task: MappingTask,
+    private readonly onArena?: (arena: MemoryMapping) => void,
+  ) {}
 
   readonly #free: Block[][] = Array.from({ length: MAX_CLASS + 1 }, () => []);
   #arena: MemoryMapping | undefined;
@@ -143,6 +149,7 @@ export class Allocator {
   async #mapArena(): Promise<void> {
     const arena = await mapAnonymous(this.task, ARENA_SIZE);
     this.arenas.push(arena);
+    this.onArena?.(arena);
     this.#arena = arena;
     this.#arenaUsed = 0;
   }

@@ -63,8 +63,10 @@ export class SyscallError extends Error {
  */
 export class SyscallHangupError extends Error {
   readonly syscall: string;
-  constructor(syscall: string, reason: string) {
-    super(`${syscall}: the process serving syscalls hung up (${reason}); the syscall may or may not have run`);
+  constructor(syscall: string, reason: string, message?: string) {
+    super(
+      `${syscall}: ${message ?? `the process serving syscalls hung up (${reason}); the syscall may or may not have run`}`,
+    );
     this.name = "SyscallHangupError";
     this.syscall = syscall;
   }

@@ -96,6 +96,8 @@ export const mount = (
   flags: Int,
   data: Address | 0,
 ): Ret => s.syscall(SYS.mount, source, target, fstype, flags >>> 0, data);
+export const mprotect = (s: S, addr: Address, length: Len, prot: Int): Ret =>
+  s.syscall(SYS.mprotect, addr, length, prot);
 export const munmap = (s: S, addr: Address, length: Len): Ret => s.syscall(SYS.munmap, addr, length);
 export const openat = (s: S, dirfd: Fd, path: Address, flags: Int, mode: Int) =>
   s.syscall(SYS.openat, dirfd, path, flags, mode) as Promise<Fd>;

@@ -45,6 +45,11 @@ export interface SyscallInterface {
    * process) leave this out.
    */
   holdUntilNextCompletes?(release: () => void): void;
+  /**
+   * Settles, with the reason, when the process behind this interface went away (it exited or
+   * exec'd): what waits on its fds can stop. Absent for the Node process, which cannot go away.
+   */
+  readonly hungUp?: Promise<string>;
 }
 
 const names: string[] = [];

@@ -1,5 +1,5 @@
 // Child threads: processes made with clone(CLONE_VM) that run the freestanding syscall server
-// (native/server.c) on a socket until they exec. See ../shared/DESIGN.md section 4.
+// (native/server.c) on a socket until they exec. See docs/architecture.md.
 //
 //   const child = await thr.clone();
 //   await child.task.getpid();
@@ -7,21 +7,25 @@
 //   await proc.check();
 //
 // How a child starts: we write a frame [trampoline, six arguments, server] at the top of a stack
-// in our arenas and call clone with CLONE_VM | CLONE_CHILD_CLEARTID | CLONE_PIDFD. The child
+// in a mapping of its own (ChildMemory, with guard pages) and call clone with CLONE_VM |
+// CLONE_CHILD_CLEARTID | CLONE_PIDFD. The child
 // returns from the raw syscall entry onto that stack, its `ret` pops the trampoline, and the
 // trampoline calls the server, which resets signal dispositions and the mask, arms the
 // parent-death signal, closes its copy of our end of the socket and serves. All signals are blocked
 // around the clone, so no Node handler can run in the child before that reset.
 //
-// How we learn it exec'd or exited: the kernel clears the CLONE_CHILD_CLEARTID word then. A second
-// tiny CLONE_VM child (the futex helper) waits on that word and exits; its pidfd, in the epoller,
-// tells us, and the connection hangs up. EOF on the socket is not enough: a grandchild or sibling
-// holding a copy of the child's end keeps the socket open.
+// How we learn it exec'd or exited: the futex helper (src/tasks/helper.ts); the connection then
+// hangs up, and the memory it ran on is unmapped.
+//
+// Lifetime: once the clone syscall succeeded, every later failure kills and reaps the child
+// before its memory goes. A child is reaped when it dies (src/monitor.ts). One whose thread, task
+// and connection were all dropped before it exec'd can never be driven again: it is killed.
 import { isMainThread } from "node:worker_threads";
+import { describe } from "../args.js";
 import { Command } from "../command.js";
 import { Environment } from "../environ.js";
 import { AsyncFileDescriptor } from "../epoller.js";
-import { MountNamespace, PidNamespace } from "../far.js";
+import { type FDTable, MountNamespace, PidNamespace } from "../far.js";
 import { F } from "../fcntl.js";
 import * as gen from "../gen/constants.js";
 import { SYS } from "../gen/sys.js";
@@ -29,31 +33,37 @@ import { FileDescriptorTable } from "../handle/fd.js";
 import { RAM } from "../memory/ram.js";
 import { AsyncChildProcess } from "../monitor.js";
 import { native } from "../native.js";
+import { SyscallHangupError } from "../near/errors.js";
 import { asAddress, asFd, asPid } from "../near/ids.js";
-import { LocalSyscall } from "../near/local.js";
+import { LocalSyscall, rawSyscall } from "../near/local.js";
 import * as raw from "../near/syscalls.js";
 import { CLONE } from "../sched.js";
-import { bytesSerializer, Int32, stringSerializer } from "../struct.js";
+import { SIG } from "../signal.js";
+import { stringSerializer } from "../struct.js";
 import { AF, CmsgList, CmsgSCMRights, RecvMsghdr, SendMsghdr, SOCK } from "../sys/socket/index.js";
 import { IovecList } from "../sys/uio.js";
-import { W } from "../sys/wait.js";
+import { P, W } from "../sys/wait.js";
 import { type FileDescriptor, Task } from "../task.js";
 import { checkCount, Thread, writeUserMappings } from "../thread.js";
 import { ArgList } from "../unistd/exec.js";
 import { SyscallConnection } from "./connection.js";
 import { environmentArgList } from "./envp.js";
-import { cloneRaw, STACK_SIZE, withSignalsBlocked, writeFrame } from "./frame.js";
+import { ChildMemory, cloneRaw, withSignalsBlocked } from "./frame.js";
+import { killAndReapNow, startHelper, watchExecOrExit } from "./helper.js";
 
-const HELPER_STACK_SIZE = 4096;
-const ALWAYS = gen.CLONE.VM | gen.CLONE.CHILD_CLEARTID | gen.CLONE.PIDFD;
+const ALWAYS = gen.CLONE.VM | gen.CLONE.CHILD_CLEARTID;
 const SERVER_FLAGS = Object.values(native.serverFlags).reduce((a, b) => a | b, 0);
 
 declare module "../thread.js" {
   interface Thread {
     /**
      * `clone(flags | CLONE_VM | CLONE_CHILD_CLEARTID | CLONE_PIDFD | SIGCHLD)`: a child process that
-     * runs syscalls for us until it execs. Its fd table is a copy of this thread's (claim fds with
-     * `child.inheritFd`); it shares our memory.
+     * runs syscalls for us until it execs. It shares our memory; its fd table is a copy of this
+     * thread's (claim fds with `child.inheritFd`), or this thread's own with `CLONE.FILES`.
+     * `flags` may hold the namespace flags (`NEWNS`, `NEWUTS`, `NEWIPC`, `NEWUSER`, `NEWPID`,
+     * `NEWNET`, `NEWCGROUP`), `FILES`, `IO`, `SYSVSEM` and `UNTRACED`; anything else would break
+     * Node or our bookkeeping of the child, and is refused with a TypeError naming it, before any
+     * syscall.
      * @see https://man7.org/linux/man-pages/man2/clone.2.html
      */
     clone(flags?: CLONE, options?: CloneOptions): Promise<ChildThread>;
@@ -76,6 +86,8 @@ export class ChildThread extends Thread {
     readonly root: Thread,
     /** A socket pair for passing fds: our end, and the child's. */
     private readonly passing: { ours: FileDescriptor; theirs: FileDescriptor },
+    /** With CLONE_FILES: the table shared with the parent (until the child unshares it). */
+    private readonly sharedTable?: FDTable,
   ) {
     super(thread.task, thread.ram, thread.environ, thread.stdin, thread.stdout, thread.stderr, thread.epoller);
   }
@@ -89,6 +101,16 @@ export class ChildThread extends Thread {
     if (count === 0) return [];
     const pairs = [];
     for (let i = 0; i < count; i++) pairs.push(await this.root.socketpair(AF.UNIX, SOCK.STREAM));
+    if (this.task.fdTable === this.root.task.fdTable) {
+      // A CLONE_FILES child of the Node process: its ends are in our table already.
+      return Promise.all(
+        pairs.map(async (p) => {
+          const theirs = p.second.forTask(this.task);
+          await p.second.invalidate();
+          return [p.first, theirs] as [FileDescriptor, FileDescriptor];
+        }),
+      );
+    }
     const received = await passFds(
       this.root,
       this.passing.ours,
@@ -139,20 +161,27 @@ export class ChildThread extends Thread {
       owned.push(pathPtr);
       const argvPtr = await this.ram.ptr(argvList.getSelfSerializer(this.task), argvList);
       owned.push(argvPtr);
-      const { envp, release } = await environmentArgList(this, envUpdates);
+      const { envp, release } = await environmentArgList(this.environ, envUpdates, this.root.ram);
       owned.push({ free: release });
       // Queued right before the execve and not awaited first: they run in the child ahead of it,
-      // in the same round trip. A closed stdio fd (EBADF) is not an error here.
+      // in the same round trip. A child sharing our fd table (CLONE_FILES) takes a copy first, so
+      // that making its stdio inheritable leaves the parent's alone. A closed stdio fd (EBADF) is
+      // not an error here.
+      const unshared = this.task.fdTable === this.sharedTable ? this.task.unshare(CLONE.FILES) : undefined;
       const stdioInheritable = Promise.all(
         [this.stdin, this.stdout, this.stderr].map((fd) =>
           fd.valid ? fd.fcntl(F.SETFD, 0).catch(() => {}) : undefined,
         ),
       );
       await this.task.execve(pathPtr, argvPtr, envp);
-      await stdioInheritable;
+      await Promise.all([unshared?.catch(() => {}), stdioInheritable]);
     } finally {
       // Either the exec failed (the child goes on) or the child is gone: nothing reads these now.
       for (const p of owned) p.free();
+    }
+    // The process went away under the execve: it exec'd, or it died first (it was killed, say).
+    if (this.process.diedBeforeExec()) {
+      throw new SyscallHangupError("execve", "died", `the child died before it could exec ${cmd.executablePath}`);
     }
     this.process.didExec(cmd);
     return this.process;
@@ -173,6 +202,30 @@ export class ChildThread extends Thread {
   override toString(): string {
     return `ChildThread(${this.task})`;
   }
+}
+
+/**
+ * What to do once a child exec'd or exited. Made here, apart from the code that built the child,
+ * so that the closure holds nothing of that scope: it must not hold the child's task or connection
+ * strongly, or a child nobody can reach would never be collected (see `abandoned`).
+ */
+function whenGone(connection: SyscallConnection, memory: ChildMemory, links: Links, sharedTheirs?: FileDescriptor) {
+  const weakConnection = new WeakRef(connection);
+  const weakTheirs = sharedTheirs ? new WeakRef(sharedTheirs) : undefined;
+  const { passingOurs, theirs, passingTheirs } = links;
+  return () => {
+    weakConnection.deref()?.hangup("the process exec'd or exited");
+    void memory.unmap().catch(() => {});
+    void (async () => {
+      // Our end of the fd-passing socket serves only until the child execs or exits; with a shared
+      // table the child's ends are our fds, closed now through our own handles.
+      await weakTheirs
+        ?.deref()
+        ?.invalidate()
+        .catch(() => {});
+      await closeAll([passingOurs, ...(weakTheirs ? [theirs, passingTheirs] : [])]);
+    })();
+  };
 }
 
 /** Sends `fds` of `from` over `fromSock` with SCM_RIGHTS; `to` receives them on `toSock`, the other end. */
@@ -197,21 +250,90 @@ async function passFds(
   return received as FileDescriptor[];
 }
 
+/** Flags Thread.clone takes, beside the ones it sets itself. */
+const ALLOWED =
+  gen.CLONE.NEWNS |
+  gen.CLONE.NEWUTS |
+  gen.CLONE.NEWIPC |
+  gen.CLONE.NEWUSER |
+  gen.CLONE.NEWPID |
+  gen.CLONE.NEWNET |
+  gen.CLONE.NEWCGROUP |
+  gen.CLONE.SYSVSEM |
+  gen.CLONE.UNTRACED |
+  gen.CLONE.FILES |
+  gen.CLONE.IO;
+
+/** Why each other flag is refused: it would break Node, or our bookkeeping of the child. */
+const REFUSED: Partial<Record<keyof typeof gen.CLONE, string>> = {
+  VM: "it is always set (the child shares our memory)",
+  CHILD_CLEARTID: "it is always set (it tells us when the child execs or exits)",
+  PIDFD: "the library sets it where it can",
+  PARENT: "the library sets it for clones made from a child",
+  FS: "a child sharing our memory and fs would move Node's own working directory and root with chdir or chroot",
+  SIGHAND: "the child's reset of its signal handlers would wipe Node's own",
+  THREAD: "the child would be a thread of Node's, sharing its signal handlers, and could not be waited for",
+  VFORK: "Node's main thread would stop until the child execs (Thread.spawn does that for one exec)",
+  SETTLS: "the syscall server uses no thread-local storage",
+  PARENT_SETTID: "it writes the child's id into memory the library does not track",
+  CHILD_SETTID: "it writes the child's id into memory the library does not track",
+  DETACHED: "the kernel ignores it",
+  PTRACE: "the child would be traced by whatever traces Node",
+  NEWTIME: "0x80 is part of clone's exit signal byte; CLONE_NEWTIME is an unshare flag (child.unshare(CLONE.NEWTIME))",
+};
+
+/** Throws a TypeError, before any syscall, unless `flags` holds only ALLOWED flags. */
+function checkCloneFlags(flags: unknown): number {
+  if (typeof flags !== "number" || !Number.isInteger(flags) || flags < -(2 ** 31) || flags > 2 ** 32 - 1) {
+    throw new TypeError(`clone: flags must be CLONE flags (an integer of 32 bits), got ${describe(flags)}`);
+  }
+  const value = flags >>> 0; // CLONE.IO is bit 31: `CLONE.IO | CLONE.NEWNS` is negative
+  let refused = (value & ~ALLOWED) >>> 0;
+  if (refused === 0) return value;
+  const reasons: string[] = [];
+  for (const [name, bit] of Object.entries(gen.CLONE)) {
+    if (refused & bit) {
+      reasons.push(`CLONE.${name}: ${REFUSED[name as keyof typeof gen.CLONE] ?? "not supported"}`);
+      refused = (refused & ~bit) >>> 0;
+    }
+  }
+  if (refused & 0xff)
+    reasons.push(`0x${(refused & 0xff).toString(16)}: the low byte is the exit signal, which the library sets`);
+  if (refused & ~0xff) reasons.push(`0x${((refused & ~0xff) >>> 0).toString(16)}: flags unknown to this library`);
+  throw new TypeError(`clone: refused flags: ${reasons.join("; ")}`);
+}
+
 /** Serializes clones from one thread: making the socket and cloning must not interleave. */
-const cloning = new WeakMap<Thread, Promise<unknown>>();
+const cloning = new WeakMap<Thread, Promise<void>>();
 
 Thread.prototype.clone = async function clone(
   this: Thread,
   flags: CLONE = 0 as CLONE,
   options: CloneOptions = {},
 ): Promise<ChildThread> {
+  const checked = checkCloneFlags(flags);
+  // The parent-death signal belongs to the thread that clones: a child made from a worker thread
+  // would die with the worker, not with Node.
+  if (!isMainThread) throw new Error("clone: only from Node's main thread (a worker's children would die with it)");
   const previous = cloning.get(this) ?? Promise.resolve();
-  const next = previous.catch(() => {}).then(() => cloneChild(this, flags));
-  cloning.set(this, next);
-  const child = await next;
-  if (flags & CLONE.NEWUSER && options.writeUserMappings !== false) {
-    const [uid, gid] = await Promise.all([this.task.getuid(), this.task.getgid()]);
-    await writeUserMappings(child, uid, gid);
+  const made = previous.then(() => cloneChild(this, checked));
+  // Holds no child: the chain must not keep the last child alive.
+  cloning.set(
+    this,
+    made.then(
+      () => {},
+      () => {},
+    ),
+  );
+  const child = await made;
+  if (checked & gen.CLONE.NEWUSER && options.writeUserMappings !== false) {
+    try {
+      const [uid, gid] = await Promise.all([this.task.getuid(), this.task.getgid()]);
+      await writeUserMappings(child, uid, gid);
+    } catch (e) {
+      await child[Symbol.asyncDispose]().catch(() => {});
+      throw e;
+    }
   }
   return child;
 };
@@ -221,19 +343,22 @@ function rootOf(thread: Thread): Thread {
   return thread instanceof ChildThread ? thread.root : thread;
 }
 
-async function cloneChild(parent: Thread, flags: CLONE): Promise<ChildThread> {
-  if (typeof flags !== "number" || flags & (ALWAYS | gen.CLONE.PARENT)) {
-    throw new TypeError(`clone: bad flags ${CLONE.describe(flags)}`);
-  }
-  // The parent-death signal belongs to the thread that clones: a child made from a worker thread
-  // would die with the worker, not with Node.
-  if (!isMainThread) throw new Error("clone: only from Node's main thread (a worker's children would die with it)");
-  const root = rootOf(parent);
-  const nested = parent !== root;
-  if (!(root.task.sysif instanceof LocalSyscall)) throw new Error("clone: the root thread must be the Node process");
-  // A parent in a pid namespace of its own cannot use CLONE_PARENT (its init may not), so its
-  // children are its own: it reaps them through its connection, and we watch a copy of the pidfd.
-  const ownNamespace = nested && parent.task.pidns !== root.task.pidns;
+/** Kills a child whose thread, task and connection were all dropped before it exec'd. */
+const abandoned = new FinalizationRegistry<{ process: AsyncChildProcess; memory: ChildMemory }>(
+  ({ process, memory }) => {
+    if (memory.mapped && memory.readCtid() !== 0) process.kill(SIG.KILL).catch(() => {});
+  },
+);
+
+/** The links to a new child: its syscall socket and its fd-passing socket, our ends and its ends. */
+interface Links {
+  ours: FileDescriptor;
+  theirs: FileDescriptor;
+  passingOurs: FileDescriptor;
+  passingTheirs: FileDescriptor;
+}
+
+async function makeLinks(parent: Thread, root: Thread, nested: boolean): Promise<Links> {
   // Our ends stay in the Node process; theirs must be in the parent's table when it clones.
   const [[ours, theirs], [passingOurs, passingTheirs]] = nested
     ? ((await parent.openChannels(2)) as [FileDescriptor, FileDescriptor][])
@@ -243,80 +368,160 @@ async function cloneChild(parent: Thread, flags: CLONE): Promise<ChildThread> {
           return [pair.first, pair.second] as [FileDescriptor, FileDescriptor];
         }),
       );
-  const ram = root.ram;
-  const stack = await ram.malloc(bytesSerializer, STACK_SIZE);
-  const helperStack = await ram.malloc(bytesSerializer, HELPER_STACK_SIZE);
-  const ctid = await ram.ptr(Int32.getSerializer(), new Int32(1));
-  const pidfdOut = await ram.malloc(Int32.getSerializer(), Int32.sizeof);
-  const helperPidfdOut = await ram.malloc(Int32.getSerializer(), Int32.sizeof);
-  const masks = await ram.ptr(bytesSerializer, Buffer.alloc(16, 0xff));
-  const release = () => {
-    for (const p of [stack, helperStack, ctid, pidfdOut, helperPidfdOut, masks]) p.free();
-  };
-  let pid: number;
-  let helperPid: number;
-  let pidfd: FileDescriptor;
-  let parentPidfd: FileDescriptor | undefined;
+  return { ours: ours!, theirs: theirs!, passingOurs: passingOurs!, passingTheirs: passingTheirs! };
+}
+
+async function closeAll(fds: (FileDescriptor | undefined)[]): Promise<void> {
+  await Promise.all(fds.map((fd) => (fd?.valid ? fd.invalidate().catch(() => {}) : undefined)));
+}
+
+/** A child right after its clone syscall: what it takes to kill and reap it. */
+interface Cloned {
+  pid: number;
+  /** Our pidfd for it, once we have one. */
+  pidfd?: FileDescriptor;
+  /** For a child of a child in a pid namespace of its own: that parent's pidfd for it. */
+  parentPidfd?: FileDescriptor;
+}
+
+async function cloneChild(parent: Thread, flags: number): Promise<ChildThread> {
+  const root = rootOf(parent);
+  const nested = parent !== root;
+  if (!(root.task.sysif instanceof LocalSyscall)) throw new Error("clone: the root thread must be the Node process");
+  // A parent in a pid namespace of its own cannot use CLONE_PARENT (its init may not), so its
+  // children are its own: it reaps them through its connection, and we watch a copy of the pidfd.
+  const ownNamespace = nested && parent.task.pidns !== root.task.pidns;
+  const sharesFiles = (flags & gen.CLONE.FILES) !== 0;
+  const links = await makeLinks(parent, root, nested);
+  let memory: ChildMemory;
   try {
-    // In a new pid namespace the parent is outside it, and getppid says 0. A nested child is
-    // made with CLONE_PARENT, so that the Node process is its parent too and can wait for it.
-    const expectedParent = flags & CLONE.NEWPID ? 0 : ownNamespace ? await parent.task.getpid() : process.pid;
-    const serverFlags = nested ? SERVER_FLAGS & ~native.serverFlags.CLOSE_FD : SERVER_FLAGS;
-    const serverArgs = [theirs!.near, theirs!.near, serverFlags, nested ? -1 : ours!.near, expectedParent, 0];
-    const sp = writeFrame(stack, native.serverAddress, serverArgs);
-    const helperSp = writeFrame(helperStack, native.futexHelperAddress, [ctid.near, 1, process.pid, 0, 0, 0]);
-    // The helper shares our fd table, so it holds no copies of our fds.
-    const helperFlags = gen.CLONE.VM | gen.CLONE.FILES | gen.CLONE.PIDFD | gen.SIG.CHLD;
-    if (ownNamespace) {
-      const ownFlags = gen.CLONE.VM | gen.CLONE.CHILD_CLEARTID | gen.CLONE.PIDFD | gen.SIG.CHLD | flags;
-      pid = await raw.clone(
-        parent.task.sysif,
-        ownFlags,
-        asAddress(sp),
-        pidfdOut.borrow(parent.task),
-        ctid.borrow(parent.task),
-        0,
-      );
-      parentPidfd = parent.task.makeFd(asFd((await pidfdOut.read()).value));
-      [pidfd] = (await (parent as ChildThread).passToRoot([parentPidfd])) as [FileDescriptor];
-      helperPid = withSignalsBlocked(masks.near, () => cloneRaw(helperFlags, helperSp, helperPidfdOut.near, 0));
-    } else if (nested) {
-      // The parent's server reset every handler, so no Node handler can run in the new child.
-      const nestedFlags = gen.CLONE.VM | gen.CLONE.CHILD_CLEARTID | gen.CLONE.PARENT | gen.SIG.CHLD | flags;
-      pid = await raw.clone(parent.task.sysif, nestedFlags, asAddress(sp), 0, ctid.borrow(parent.task), 0);
-      pidfd = await root.task.pidfdOpen(pid);
-      helperPid = withSignalsBlocked(masks.near, () => cloneRaw(helperFlags, helperSp, helperPidfdOut.near, 0));
-    } else {
-      [pid, helperPid] = withSignalsBlocked(masks.near, () => [
-        cloneRaw(ALWAYS | gen.SIG.CHLD | flags, sp, pidfdOut.near, ctid.near),
-        cloneRaw(helperFlags, helperSp, helperPidfdOut.near, 0),
-      ]);
-      pidfd = root.task.makeFd(asFd((await pidfdOut.read()).value));
-    }
+    memory = await ChildMemory.map(root.task);
   } catch (e) {
-    release();
-    await Promise.all([ours!, theirs!, passingOurs!, passingTheirs!].map((fd) => fd.close().catch(() => {})));
+    await closeAll(Object.values(links));
     throw e;
   }
-  const helperPidfd = root.task.makeFd(asFd((await helperPidfdOut.read()).value));
+  memory.reset();
+  let cloned: Cloned;
+  try {
+    cloned = await cloneServer(parent, root, flags, links, memory, { nested, ownNamespace, sharesFiles });
+  } catch (e) {
+    // The clone itself failed: nothing runs on the memory.
+    await memory.unmap().catch(() => {});
+    await closeAll(Object.values(links));
+    throw e;
+  }
+  // From here on a process runs on `memory`: a failure kills and reaps it before the memory goes.
+  let proc: AsyncChildProcess | undefined;
+  try {
+    if (ownNamespace)
+      [cloned.pidfd] = (await (parent as ChildThread).passToRoot([cloned.parentPidfd!])) as [FileDescriptor];
+    else cloned.pidfd ??= await root.task.pidfdOpen(cloned.pid);
+    const pidfd = cloned.pidfd!;
+    proc = new AsyncChildProcess(cloned.pid, await AsyncFileDescriptor.make(root.epoller, root.ram, pidfd), root.ram, {
+      parentPidfd: cloned.parentPidfd,
+      server: true,
+    });
+    const helper = await startHelper(root, memory);
+    return await assemble(parent, root, flags, links, memory, proc, helper, sharesFiles);
+  } catch (e) {
+    await killAndReap(cloned, proc);
+    await memory.unmap().catch(() => {});
+    await closeAll(Object.values(links));
+    throw e;
+  }
+}
 
-  const connection = new SyscallConnection(await root.makeAfd(ours!, true), ram);
+/** The clone syscall itself, three ways: from the Node process, from a child, from a child that is init of a pid namespace. */
+async function cloneServer(
+  parent: Thread,
+  root: Thread,
+  flags: number,
+  links: Links,
+  memory: ChildMemory,
+  how: { nested: boolean; ownNamespace: boolean; sharesFiles: boolean },
+): Promise<Cloned> {
+  // In a new pid namespace the parent is outside it, and getppid says 0. A nested child is
+  // made with CLONE_PARENT, so that the Node process is its parent too and can wait for it.
+  const expectedParent = flags & gen.CLONE.NEWPID ? 0 : how.ownNamespace ? await parent.task.getpid() : process.pid;
+  // The server closes its copy of our end, unless the tables are shared (it is our end then) or
+  // our end was never in the parent's table (nested).
+  const closeOurs = !how.nested && !how.sharesFiles;
+  const serverFlags = closeOurs ? SERVER_FLAGS : SERVER_FLAGS & ~native.serverFlags.CLOSE_FD;
+  const theirs = links.theirs.near;
+  const sp = memory.mainFrame(native.serverAddress, [
+    theirs,
+    theirs,
+    serverFlags,
+    closeOurs ? links.ours.near : -1,
+    expectedParent,
+    0,
+  ]);
+  if (how.ownNamespace) {
+    const ownFlags = ALWAYS | gen.CLONE.PIDFD | gen.SIG.CHLD | flags;
+    const pid = await raw.clone(
+      parent.task.sysif,
+      ownFlags,
+      asAddress(sp),
+      asAddress(memory.pidfdOut),
+      asAddress(memory.ctid),
+      0,
+    );
+    return { pid, parentPidfd: parent.task.makeFd(asFd(memory.readPidfd())) };
+  }
+  if (how.nested) {
+    // The parent's server reset every handler, so no Node handler can run in the new child.
+    const nestedFlags = ALWAYS | gen.CLONE.PARENT | gen.SIG.CHLD | flags;
+    return { pid: await raw.clone(parent.task.sysif, nestedFlags, asAddress(sp), 0, asAddress(memory.ctid), 0) };
+  }
+  // All signals blocked, so no handler of Node's runs in the child before the server resets them.
+  const pid = withSignalsBlocked(memory.masks, () =>
+    cloneRaw(ALWAYS | gen.CLONE.PIDFD | gen.SIG.CHLD | flags, sp, memory.pidfdOut, memory.ctid),
+  );
+  return { pid, pidfd: root.task.makeFd(asFd(memory.readPidfd())) };
+}
+
+/** Kills a child that failed to start, and waits until it is reaped. */
+async function killAndReap(cloned: Cloned, proc: AsyncChildProcess | undefined): Promise<void> {
+  if (proc) {
+    await proc[Symbol.asyncDispose]().catch(() => {});
+    if (proc.dead) return;
+  }
+  if (cloned.parentPidfd?.valid) {
+    // Its parent is one of our children, in a pid namespace of its own: it kills and reaps.
+    const parentPidfd = cloned.parentPidfd;
+    await parentPidfd.pidfdSendSignal(SIG.KILL).catch(() => {});
+    await parentPidfd.task.sysif.syscall(SYS.waitid, P.PIDFD, parentPidfd.near, 0, W.EXITED, 0).catch(() => {});
+    await parentPidfd.invalidate().catch(() => {});
+  }
+  if (cloned.pidfd?.valid) {
+    await killAndReapNow(cloned.pidfd);
+  } else if (!cloned.parentPidfd) {
+    // Made with CLONE_PARENT and no pidfd yet: it is our unreaped child, so its pid is its own.
+    rawSyscall(SYS.kill, cloned.pid, SIG.KILL);
+    rawSyscall(SYS.waitid, P.PID, cloned.pid, 0, W.EXITED, 0);
+  }
+}
+
+/** Builds the ChildThread around a started child, and watches for its exec or exit. */
+async function assemble(
+  parent: Thread,
+  root: Thread,
+  flags: number,
+  links: Links,
+  memory: ChildMemory,
+  proc: AsyncChildProcess,
+  helper: AsyncChildProcess,
+  sharesFiles: boolean,
+): Promise<ChildThread> {
+  const connection = new SyscallConnection(await root.makeAfd(links.ours, true), root.ram);
+  const pid = proc.pid;
   const childTask = new Task(connection, asPid(pid), {
-    fdTable: new FileDescriptorTable(pid, parent.task.fdTable),
+    fdTable: sharesFiles ? parent.task.fdTable : new FileDescriptorTable(pid, parent.task.fdTable),
     addressSpace: root.task.addressSpace,
-    pidns: flags & CLONE.NEWPID ? new PidNamespace(pid) : parent.task.pidns,
-    mountns: flags & CLONE.NEWNS ? new MountNamespace(pid) : parent.task.mountns,
+    pidns: flags & gen.CLONE.NEWPID ? new PidNamespace(pid) : parent.task.pidns,
+    mountns: flags & gen.CLONE.NEWNS ? new MountNamespace(pid) : parent.task.mountns,
   });
-  const childRam = new RAM(childTask, ram.gateway, ram.allocator);
-  const proc = new AsyncChildProcess(pid, await AsyncFileDescriptor.make(root.epoller, ram, pidfd), ram, parentPidfd);
-  // When the helper exits, the child exec'd or exited: hang up, reap the helper, free the stacks.
-  const cleanup = () => {
-    release();
-    // Our end of the fd-passing socket serves only until the child execs or exits.
-    if (passingOurs!.valid) passingOurs!.close().catch(() => {});
-  };
-  void watchHelper(await AsyncFileDescriptor.make(root.epoller, ram, helperPidfd), helperPid, connection, cleanup);
-
+  const childRam = new RAM(childTask, root.ram.gateway, root.ram.allocator);
   const environ = new Environment(childTask, childRam, parent.environ.toObject());
   const stdio = [parent.stdin, parent.stdout, parent.stderr].map((fd) => childTask.inheritFd(fd)) as [
     FileDescriptor,
@@ -324,27 +529,17 @@ async function cloneChild(parent: Thread, flags: CLONE): Promise<ChildThread> {
     FileDescriptor,
   ];
   const thread = new Thread(childTask, childRam, environ, ...stdio, root.epoller);
-  const passing = { ours: passingOurs!, theirs: childTask.inheritFd(passingTheirs!) };
-  // The parent's copies of the child's ends: the child has its own now.
-  await Promise.all([theirs!.close(), passingTheirs!.close()]);
-  return new ChildThread(thread, proc, connection, root, passing);
-}
-
-async function watchHelper(
-  helper: AsyncFileDescriptor,
-  helperPid: number,
-  connection: SyscallConnection,
-  release: () => void,
-) {
-  const helperProcess = new AsyncChildProcess(helperPid, helper, helper.ram);
-  try {
-    // Bookkeeping only: an idle child does not hold Node open (it dies with Node anyway).
-    await helperProcess.waitpid(W.EXITED, { keepAlive: false });
-  } catch {
-    // Nobody awaits this: if the helper cannot be waited for (its pidfd was closed under us),
-    // treat the child as gone rather than leave the connection open forever.
-  } finally {
-    connection.hangup("the process exec'd or exited");
-    release();
-  }
+  const passing = { ours: links.passingOurs, theirs: childTask.inheritFd(links.passingTheirs) };
+  // The parent's handles on the child's ends: the child has its own now. (With a shared table they
+  // are the same fds: closed only once the child is gone, through the parent's handles.)
+  if (!sharesFiles) await closeAll([links.theirs, links.passingTheirs]);
+  const child = new ChildThread(thread, proc, connection, root, passing, sharesFiles ? childTask.fdTable : undefined);
+  abandoned.register(connection, { process: proc, memory });
+  void watchExecOrExit(
+    root,
+    memory,
+    helper,
+    whenGone(connection, memory, links, sharesFiles ? passing.theirs : undefined),
+  );
+  return child;
 }

@@ -93,10 +93,16 @@ export class SyscallConnection implements SyscallInterface {
   /** Releases waiting for the next request (see holdUntilNextCompletes). */
   #held: (() => void)[] | undefined;
 
+  readonly hungUp: Promise<string>;
+  #settleHungUp: (reason: string) => void = () => {};
+
   /** `afd` is our end of the socket, in our own process; `ram` is our own memory (the Node process's). */
   constructor(afd: AsyncFileDescriptor, ram: RAM) {
     this.#afd = afd;
     this.#ram = ram;
+    this.hungUp = new Promise((resolve) => {
+      this.#settleHungUp = resolve;
+    });
   }
 
   syscall(
@@ -292,6 +298,7 @@ export class SyscallConnection implements SyscallInterface {
     }
     void this.#afd.close().catch(() => {});
     if (!this.#reading) this.#replies?.room.free();
+    this.#settleHungUp(reason);
   }
 
   /**

@@ -2,7 +2,7 @@
 // and kept (children share our memory, so one copy serves them all).
 import type { Environment } from "../environ.js";
 import type { WrittenPointer } from "../handle/pointer.js";
-import type { Thread } from "../thread.js";
+import type { RAM } from "../memory/ram.js";
 import { ArgList } from "../unistd/exec.js";
 
 /**
@@ -27,21 +27,29 @@ export interface Envp {
 
 const keep = () => {};
 
-export async function environmentArgList(thread: Thread, updates: Readonly<Record<string, string>>): Promise<Envp> {
+/**
+ * The envp of `environ` with `updates`, in memory from `ram`: the Node process's, so that the
+ * cached copy does not keep a child's task alive (children share that memory).
+ */
+export async function environmentArgList(
+  environ: Environment,
+  updates: Readonly<Record<string, string>>,
+  ram: RAM,
+): Promise<Envp> {
   const plain = Object.keys(updates).length === 0;
-  const byIdentity = plain ? plainEnvironment.get(thread.environ) : undefined;
+  const byIdentity = plain ? plainEnvironment.get(environ) : undefined;
   if (byIdentity) return { envp: byIdentity, release: keep };
-  const key = envKey(thread.environ, updates);
+  const key = envKey(environ, updates);
   const cached = cachedEnvironment.get(key);
   if (cached) {
-    if (plain) plainEnvironment.set(thread.environ, cached);
+    if (plain) plainEnvironment.set(environ, cached);
     return { envp: cached, release: keep };
   }
-  const env = { ...thread.environ.toObject(), ...updates };
+  const env = { ...environ.toObject(), ...updates };
   const list = new ArgList(Object.entries(env).map(([k, v]) => `${k}=${v}`));
-  const ptr = await thread.ram.ptr(list.getSelfSerializer(thread.task), list);
+  const ptr = await ram.ptr(list.getSelfSerializer(ram.task), list);
   if (cachedEnvironment.size >= MAX_CACHED_ENVIRONMENTS) return { envp: ptr, release: () => ptr.free() };
   cachedEnvironment.set(key, ptr);
-  if (plain) plainEnvironment.set(thread.environ, ptr);
+  if (plain) plainEnvironment.set(environ, ptr);
   return { envp: ptr, release: keep };
 }

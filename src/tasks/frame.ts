@@ -2,26 +2,129 @@
 // signal mask around it. Used by clone (src/tasks/clone.ts) and spawn (src/tasks/spawn.ts).
 import * as gen from "../gen/constants.js";
 import { SYS } from "../gen/sys.js";
-import type { Pointer } from "../handle/pointer.js";
+import type { MemoryMapping } from "../handle/mapping.js";
 import { native } from "../native.js";
 import { SyscallError } from "../near/errors.js";
 import { rawSyscall } from "../near/local.js";
 import { isErrno } from "../near/sysif.js";
+import { MAP, type MmanTask, PROT } from "../sys/mman.js";
 
-/** The stack a child starts on: the server or exec stub needs little; this is one size class. */
-export const STACK_SIZE = 64 * 1024;
+const PAGE = 4096;
+/** The stack the server or exec stub runs on: it needs little. */
+const STACK_SIZE = 64 * 1024;
+/** The futex helper's stack: it needs almost nothing. */
+const HELPER_STACK_SIZE = PAGE;
 const FRAME_SIZE = 8 * 8; // trampoline, six arguments, function
 
 /**
- * Writes [trampoline, a1..a6, fn] at the 16-byte-aligned top of `stack`; returns the stack
- * pointer. The stack is our own memory, so this is a plain memcpy.
+ * The memory a child made by clone runs on, in a mapping of its own:
+ *
+ *   [guard][stack 64 KiB][guard][helper stack 4 KiB][words]
+ *
+ * Each stack has a PROT_NONE page below it, so an overflow faults instead of writing over other
+ * memory of ours. `words` holds what the clone and the child write for us: the CLONE_CHILD_CLEARTID
+ * word, the pidfds CLONE_PIDFD stores, the signal masks around the clone, an exec stub's result.
+ * Unmapped only once nothing runs on it (the child exec'd, exited or was reaped).
  */
-export function writeFrame(stack: Pointer<Buffer>, fn: number, args: number[]): number {
-  const sp = Math.floor((stack.near + stack.size() - FRAME_SIZE) / 16) * 16;
-  const frame = Buffer.alloc(FRAME_SIZE);
-  for (const [i, word] of [native.trampolineAddress, ...args, fn].entries()) frame.writeBigInt64LE(BigInt(word), 8 * i);
-  native.memWrite(sp, frame);
-  return sp;
+export class ChildMemory {
+  static readonly size = PAGE + STACK_SIZE + PAGE + HELPER_STACK_SIZE + PAGE;
+  readonly #view: Buffer;
+
+  private constructor(readonly mapping: MemoryMapping) {
+    this.#view = Buffer.from(native.view(mapping.address, mapping.length));
+  }
+
+  /** Maps the memory through `task` (the Node process) and protects the guard pages. */
+  static async map(task: MmanTask): Promise<ChildMemory> {
+    const mapping = await task.mmap(ChildMemory.size, PROT.of(PROT.READ, PROT.WRITE), MAP.PRIVATE);
+    try {
+      await mapping.mprotect(PROT.NONE, 0, PAGE);
+      await mapping.mprotect(PROT.NONE, PAGE + STACK_SIZE, PAGE);
+    } catch (e) {
+      await mapping.munmap();
+      throw e;
+    }
+    return new ChildMemory(mapping);
+  }
+
+  #at(offset: number): number {
+    if (!this.mapping.mapped) throw new Error(`${this.mapping} was unmapped`);
+    return this.mapping.address + offset;
+  }
+
+  get #words(): number {
+    return ChildMemory.size - PAGE;
+  }
+
+  /** Writes the server or exec stub frame at the top of the main stack; returns the stack pointer. */
+  mainFrame(fn: number, args: number[]): number {
+    return this.#frame(PAGE + STACK_SIZE, fn, args);
+  }
+
+  /** Writes the futex helper's frame at the top of its stack; returns the stack pointer. */
+  helperFrame(fn: number, args: number[]): number {
+    return this.#frame(2 * PAGE + STACK_SIZE + HELPER_STACK_SIZE, fn, args);
+  }
+
+  /** [trampoline, a1..a6, fn] at the 16-byte-aligned top below `top`. */
+  #frame(top: number, fn: number, args: number[]): number {
+    const offset = Math.floor((top - FRAME_SIZE) / 16) * 16;
+    for (const [i, word] of [native.trampolineAddress, ...args, fn].entries()) {
+      this.#view.writeBigInt64LE(BigInt(word), offset + 8 * i);
+    }
+    return this.#at(offset);
+  }
+
+  /** The CLONE_CHILD_CLEARTID word: 1 until the kernel clears it at the child's exec or exit. */
+  get ctid(): number {
+    return this.#at(this.#words);
+  }
+  /** Where CLONE_PIDFD stores the child's pidfd, and the helper's. */
+  get pidfdOut(): number {
+    return this.#at(this.#words + 4);
+  }
+  get helperPidfdOut(): number {
+    return this.#at(this.#words + 8);
+  }
+  /** An exec stub's result (-errno), 8 bytes. */
+  get result(): number {
+    return this.#at(this.#words + 16);
+  }
+  /** 16 bytes: the full signal set, then room for the old mask (see withSignalsBlocked). */
+  get masks(): number {
+    return this.#at(this.#words + 32);
+  }
+
+  readCtid(): number {
+    return this.#view.readInt32LE(this.#words);
+  }
+  readPidfd(): number {
+    return this.#view.readInt32LE(this.#words + 4);
+  }
+  readHelperPidfd(): number {
+    return this.#view.readInt32LE(this.#words + 8);
+  }
+  readResult(): number {
+    return Number(this.#view.readBigInt64LE(this.#words + 16));
+  }
+
+  /** Sets the words for a new child: ctid 1, no pidfds, result 0, the full signal set. */
+  reset(): void {
+    this.#view.fill(0, this.#words, this.#words + 48);
+    this.#view.writeInt32LE(1, this.#words);
+    this.#view.writeInt32LE(-1, this.#words + 4);
+    this.#view.writeInt32LE(-1, this.#words + 8);
+    this.#view.fill(0xff, this.#words + 32, this.#words + 40);
+  }
+
+  get mapped(): boolean {
+    return this.mapping.mapped;
+  }
+
+  /** Unmaps the memory: only once nothing runs on it. */
+  unmap(): Promise<void> {
+    return this.mapping.munmap();
+  }
 }
 
 export function cloneRaw(flags: number, sp: number, ptid: number, ctid: number): number {

@@ -2,13 +2,16 @@
 // synchronously (a blocking one blocks the event loop: use an AsyncFileDescriptor for those);
 // memory is a memcpy.
 
+import { isMainThread } from "node:worker_threads";
 import { Environment } from "../environ.js";
 import { Epoller } from "../epoller.js";
 import { AddressSpace, MountNamespace, PidNamespace } from "../far.js";
 import { FileDescriptorTable } from "../handle/fd.js";
+import type { MemoryMapping } from "../handle/mapping.js";
 import { Allocator } from "../memory/allocator.js";
 import { RAM } from "../memory/ram.js";
 import { localMemory } from "../memory/transport.js";
+import { native } from "../native.js";
 import { asPid } from "../near/ids.js";
 import { LocalSyscall } from "../near/local.js";
 import { bytesSerializer } from "../struct.js";
@@ -23,7 +26,12 @@ async function makeLocalThread(): Promise<Thread> {
     pidns: new PidNamespace(pid),
     mountns: new MountNamespace(pid),
   });
-  const ram = new RAM(task, localMemory, new Allocator(task));
+  // A worker's memory is its own (it may not clone): unmapped when the worker ends, as no
+  // JavaScript runs then.
+  const onArena = isMainThread
+    ? undefined
+    : (arena: MemoryMapping) => native.unmapAtTeardown(arena.address, arena.length);
+  const ram = new RAM(task, localMemory, new Allocator(task, onArena));
   const env = Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined));
   // Node's stdio is Node's: borrowed, never closed by us.
   const stdio = [0, 1, 2].map((n) => task.fdAt(n)) as [FileDescriptor, FileDescriptor, FileDescriptor];

@@ -13,13 +13,14 @@ import { native } from "../native.js";
 import { SyscallError } from "../near/errors.js";
 import { asFd } from "../near/ids.js";
 import { LocalSyscall } from "../near/local.js";
-import { bytesSerializer, Int32, Int64, stringSerializer } from "../struct.js";
+import { stringSerializer } from "../struct.js";
 import { type ChildState, W } from "../sys/wait.js";
 import { Thread } from "../thread.js";
 import { ArgList } from "../unistd/exec.js";
 import "./clone.js";
 import { environmentArgList } from "./envp.js";
-import { cloneRaw, STACK_SIZE, withSignalsBlocked, writeFrame } from "./frame.js";
+import { ChildMemory, cloneRaw, withSignalsBlocked } from "./frame.js";
+import { killAndReapNow } from "./helper.js";
 
 declare module "../thread.js" {
   interface Thread {
@@ -44,35 +45,39 @@ Thread.prototype.spawn = async function spawn(this: Thread, command: Command): P
   if (!(this.task.sysif instanceof LocalSyscall)) return (await this.clone()).exec(command);
   if (!isMainThread) throw new Error("spawn: only from Node's main thread (a worker's children would die with it)");
   const ram = this.ram;
+  const argvList = new ArgList(command.arguments); // checks the strings before anything runs
   const owned: { free(): void }[] = [];
-  const own = <P extends { free(): void }>(p: P): P => {
-    owned.push(p);
-    return p;
-  };
   try {
-    const path = own(await ram.ptr(stringSerializer, command.executablePath));
-    const argvList = new ArgList(command.arguments);
-    const argv = own(await ram.ptr(argvList.getSelfSerializer(this.task), argvList));
-    const { envp, release } = await environmentArgList(this, command.envUpdates);
-    own({ free: release });
-    const stack = own(await ram.malloc(bytesSerializer, STACK_SIZE));
-    const result = own(await ram.ptr(Int64.getSerializer(), new Int64(0)));
-    const pidfdOut = own(await ram.malloc(Int32.getSerializer(), Int32.sizeof));
-    const masks = own(await ram.ptr(bytesSerializer, Buffer.alloc(16, 0xff)));
-    const sp = writeFrame(stack, native.execStubAddress, [
+    const path = await ram.ptr(stringSerializer, command.executablePath);
+    owned.push(path);
+    const argv = await ram.ptr(argvList.getSelfSerializer(this.task), argvList);
+    owned.push(argv);
+    const { envp, release } = await environmentArgList(this.environ, command.envUpdates, ram);
+    owned.push({ free: release });
+    const memory = await spawnMemory(this);
+    memory.reset();
+    const sp = memory.mainFrame(native.execStubAddress, [
       path.near,
       argv.near,
       envp.near,
-      result.near,
+      memory.result,
       process.pid,
       0,
     ]);
     const flags = gen.CLONE.VM | gen.CLONE.VFORK | gen.CLONE.PIDFD | gen.SIG.CHLD;
-    // CLONE_VFORK: this returns once the child exec'd or exited, so its stack is free again.
-    const pid = withSignalsBlocked(masks.near, () => cloneRaw(flags, sp, pidfdOut.near, 0));
-    const pidfd = this.task.makeFd(asFd((await pidfdOut.read()).value));
-    const proc = new AsyncChildProcess(pid, await AsyncFileDescriptor.make(this.epoller, ram, pidfd), ram);
-    const errno = -Number((await result.read()).value);
+    // CLONE_VFORK: this returns once the child exec'd or exited, so the stack is free again; what it
+    // left in the memory is read before any await lets another spawn reuse it.
+    const pid = withSignalsBlocked(memory.masks, () => cloneRaw(flags, sp, memory.pidfdOut, 0));
+    const pidfd = this.task.makeFd(asFd(memory.readPidfd()));
+    const errno = -memory.readResult();
+    let proc: AsyncChildProcess;
+    try {
+      proc = new AsyncChildProcess(pid, await AsyncFileDescriptor.make(this.epoller, ram, pidfd), ram);
+    } catch (e) {
+      // A child we cannot watch would be a zombie nobody reaps.
+      await killAndReapNow(pidfd);
+      throw e;
+    }
     if (errno > 0) {
       await proc.waitpid(W.EXITED);
       throw new SyscallError(errno, "execve", { path: command.executablePath });
@@ -83,3 +88,16 @@ Thread.prototype.spawn = async function spawn(this: Thread, command: Command): P
     for (const p of owned) p.free();
   }
 };
+
+/**
+ * One stack serves every spawn of the Node process: CLONE_VFORK keeps the main thread (the only
+ * one that spawns) stopped until the child has left it.
+ */
+let spawnStack: Promise<ChildMemory> | undefined;
+function spawnMemory(thread: Thread): Promise<ChildMemory> {
+  spawnStack ??= ChildMemory.map(thread.task).catch((e: unknown) => {
+    spawnStack = undefined;
+    throw e;
+  });
+  return spawnStack;
+}

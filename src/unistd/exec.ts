@@ -4,7 +4,7 @@
 import { checkInt, checkPath, checkPointer, describe, pathOf, withContext } from "../args.js";
 import type { AT, PathPointer } from "../fcntl.js";
 import { BaseFileDescriptor } from "../handle/fd.js";
-import type { Pointer, WrittenPointer } from "../handle/pointer.js";
+import type { Pointer, PointerOwner, WrittenPointer } from "../handle/pointer.js";
 import { BaseTask } from "../handle/task.js";
 import { SyscallHangupError } from "../near/errors.js";
 import * as raw from "../near/syscalls.js";
@@ -31,7 +31,7 @@ export class ArgList implements HasSerializer, HasPointers {
     return this.strings.filter((s): s is WrittenPointer<string> => typeof s !== "string");
   }
 
-  getSelfSerializer(task: BaseTask): Serializer<this> {
+  getSelfSerializer(task: PointerOwner): Serializer<this> {
     return {
       toBytes() {
         throw new TypeError("an ArgList is written by placement (see Serializer.placed)");
@@ -51,7 +51,7 @@ function argListSize(list: ArgList): number {
   return size;
 }
 
-function argListBytes(list: ArgList, address: number, task: BaseTask): Buffer {
+function argListBytes(list: ArgList, address: number, task: PointerOwner): Buffer {
   const bytes = Buffer.alloc(argListSize(list)); // zeroed: the final NULL and every string's NUL
   let offset = 8 * (list.strings.length + 1);
   for (const [i, s] of list.strings.entries()) {

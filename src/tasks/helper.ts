@@ -1,0 +1,79 @@
+// Seeing a child's exec or exit. The kernel clears the child's CLONE_CHILD_CLEARTID word (and
+// wakes futex waiters on it) when the child execs or exits. EOF on its socket is not enough: a
+// grandchild or a sibling holding a copy of the child's end keeps the socket open. So a tiny
+// futex helper (a CLONE_VM | CLONE_FILES child of the Node process, native/server.c) waits on the
+// word and exits; its pidfd, in the epoller, tells us without a thread of our own.
+//
+// The helper can die for other reasons (someone kills it): then the word still holds, the child
+// is healthy, and another helper takes its place, so a live child is never taken for gone.
+import { AsyncFileDescriptor } from "../epoller.js";
+import * as gen from "../gen/constants.js";
+import { SYS } from "../gen/sys.js";
+import { AsyncChildProcess } from "../monitor.js";
+import { native } from "../native.js";
+import { asFd } from "../near/ids.js";
+import { SIG } from "../signal.js";
+import { P, W } from "../sys/wait.js";
+import type { FileDescriptor } from "../task.js";
+import type { Thread } from "../thread.js";
+import { type ChildMemory, cloneRaw, withSignalsBlocked } from "./frame.js";
+
+// It shares our fd table, so it holds no copies of our fds.
+const HELPER_FLAGS = gen.CLONE.VM | gen.CLONE.FILES | gen.CLONE.PIDFD | gen.SIG.CHLD;
+const RETRY_MS = [10, 100, 1000];
+
+/** Clones a futex helper for the word in `memory`; returns it once its pidfd is in the epoller. */
+export async function startHelper(root: Thread, memory: ChildMemory): Promise<AsyncChildProcess> {
+  const sp = memory.helperFrame(native.futexHelperAddress, [memory.ctid, 1, process.pid, 0, 0, 0]);
+  const pid = withSignalsBlocked(memory.masks, () => cloneRaw(HELPER_FLAGS, sp, memory.helperPidfdOut, 0));
+  const pidfd = root.task.makeFd(asFd(memory.readHelperPidfd()));
+  try {
+    return new AsyncChildProcess(pid, await AsyncFileDescriptor.make(root.epoller, root.ram, pidfd), root.ram);
+  } catch (e) {
+    await killAndReapNow(pidfd);
+    throw e;
+  }
+}
+
+/**
+ * Kills the child `pidfd` names and reaps it, blocking until it is gone: for failure paths where
+ * it has no AsyncChildProcess. A SIGKILLed process that shares our memory is gone at once.
+ */
+export async function killAndReapNow(pidfd: FileDescriptor): Promise<void> {
+  try {
+    await pidfd.pidfdSendSignal(SIG.KILL).catch(() => {});
+    // waitid(P_PIDFD, pidfd, NULL, WEXITED, NULL): the kernel takes a NULL siginfo.
+    await pidfd.task.sysif.syscall(SYS.waitid, P.PIDFD, pidfd.near, 0, W.EXITED, 0).catch(() => {});
+  } finally {
+    await pidfd.close().catch(() => {});
+  }
+}
+
+/**
+ * Calls `gone` once the child whose word is in `memory` exec'd or exited, however many helpers
+ * that takes. The wait does not keep Node alive: an idle child does not hold a program open.
+ */
+export async function watchExecOrExit(root: Thread, memory: ChildMemory, helper: AsyncChildProcess, gone: () => void) {
+  let current: AsyncChildProcess | undefined = helper;
+  let failures = 0;
+  try {
+    for (;;) {
+      if (current) await current.waitpid(W.EXITED, { keepAlive: false });
+      if (memory.readCtid() === 0) return;
+      // The helper died (or could not be made) while the child neither exec'd nor exited.
+      try {
+        current = await startHelper(root, memory);
+        failures = 0;
+      } catch {
+        current = undefined;
+        const delay = RETRY_MS[Math.min(failures++, RETRY_MS.length - 1)];
+        await new Promise((r) => setTimeout(r, delay).unref());
+      }
+    }
+  } catch {
+    // The helper cannot be waited for (the epoller died): take the child for gone rather than
+    // leave its connection open forever.
+  } finally {
+    gone();
+  }
+}

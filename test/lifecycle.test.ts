@@ -1,0 +1,447 @@
+// Children under faults and misuse: clone flags that would break Node, failures after the clone,
+// processes that go away under async fds, processes nobody waits for, the exec/exit helper, and
+// workers. What could crash or hang Node runs in a separate Node process with a timeout.
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import { describe, test } from "node:test";
+import { ClosedFileDescriptorError, Command, SyscallHangupError, localThread as thr } from "rsyscall";
+import { CLONE } from "rsyscall/sched";
+import { SIG } from "rsyscall/signal";
+import { W } from "rsyscall/sys/wait";
+import { childPids, isCloexec, processState, runNodeOk } from "./util.js";
+
+const limit = { timeout: 60_000 };
+
+/** Shared by the scripts: facts from /proc about the process running them. */
+const PROBES = `
+import fs from "node:fs";
+const fdCount = () => fs.readdirSync("/proc/self/fd").length;
+const childPids = () => fs.readdirSync("/proc/self/task").flatMap((t) =>
+  fs.readFileSync("/proc/self/task/" + t + "/children", "utf8").trim().split(" ").filter(Boolean).map(Number));
+const stackMappings = () => {
+  const lines = fs.readFileSync("/proc/self/maps", "utf8").trim().split("\\n").map((l) => {
+    const [range, perms] = l.split(" ");
+    const [a, b] = range.split("-").map((x) => parseInt(x, 16));
+    return { a, b, perms };
+  });
+  // A child's memory: a 4 KiB guard, its 64 KiB stack, another guard, the helper's stack and words.
+  return lines.filter((m, i) => m.perms.startsWith("---") && m.b - m.a === 4096 &&
+    lines[i + 1]?.a === m.b && lines[i + 1].b - lines[i + 1].a === 65536 && lines[i + 1].perms.startsWith("rw")).length;
+};
+const settle = async (what, ok) => {
+  for (let i = 0; i < 1000; i++) { if (ok()) return; await new Promise((r) => setTimeout(r, 10)); }
+  throw new Error("never settled: " + what);
+};
+`;
+
+/** Waits, polling /proc, until `ok()` holds (at most ten seconds). */
+async function settle(what: string, ok: () => boolean): Promise<void> {
+  for (let i = 0; i < 1000; i++) {
+    if (ok()) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  assert.fail(`never settled: ${what}`);
+}
+
+/** Lets what was dropped be collected and its finalizers run. */
+async function collect(): Promise<void> {
+  for (let i = 0; i < 4; i++) {
+    global.gc!();
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+describe("clone flags", limit, () => {
+  test("flags that would break Node or our bookkeeping are refused with a TypeError naming them, before any syscall", async () => {
+    const out = await runNodeOk(`${PROBES}
+      import { localThread as thr } from "rsyscall";
+      import { CLONE } from "rsyscall/sched";
+      const before = { fds: fdCount(), children: childPids().length };
+      const cases = [
+        [CLONE.FS, /CLONE\\.FS: .*working directory/],
+        [CLONE.SIGHAND, /CLONE\\.SIGHAND: .*handlers/],
+        [CLONE.VFORK, /CLONE\\.VFORK/],
+        [CLONE.THREAD | CLONE.SIGHAND, /CLONE\\.SIGHAND.*CLONE\\.THREAD/],
+        [CLONE.CHILD_SETTID, /CLONE\\.CHILD_SETTID/],
+        [CLONE.PARENT_SETTID, /CLONE\\.PARENT_SETTID/],
+        [CLONE.SETTLS, /CLONE\\.SETTLS/],
+        [CLONE.PTRACE, /CLONE\\.PTRACE/],
+        [CLONE.PARENT, /CLONE\\.PARENT/],
+        [CLONE.VM, /CLONE\\.VM/],
+        [CLONE.PIDFD, /CLONE\\.PIDFD/],
+        [CLONE.NEWTIME, /CLONE\\.NEWTIME: .*unshare/],
+        [17, /exit signal/],
+        [Number.NaN, /integer/],
+        [2 ** 40, /integer/],
+        [1.5, /integer/],
+        ["1024", /integer/],
+        [null, /integer/],
+      ];
+      for (const [flags, message] of cases) {
+        const err = await thr.clone(flags).then(() => undefined, (e) => e);
+        if (!(err instanceof TypeError) || !message.test(err.message))
+          throw new Error("clone(" + String(flags) + ") gave " + err);
+      }
+      const after = { fds: fdCount(), children: childPids().length };
+      if (JSON.stringify(after) !== JSON.stringify(before)) throw new Error("something ran: " + JSON.stringify([before, after]));
+      process.on("SIGUSR2", () => console.log("Node's handler is intact"));
+      process.kill(process.pid, "SIGUSR2");
+      await new Promise((r) => setTimeout(r, 50));
+    `);
+    assert.match(out, /Node's handler is intact/);
+  });
+
+  test("CLONE.IO | CLONE.NEWNS is negative in JavaScript and still accepted", async () => {
+    const flags = CLONE.IO | CLONE.NEWNS;
+    assert.ok(flags < 0);
+    const child = await thr.clone(flags as CLONE);
+    assert.notEqual(fs.readlinkSync(`/proc/${child.task.pid}/ns/mnt`), fs.readlinkSync("/proc/self/ns/mnt"));
+    await child.exit(0);
+    assert.ok((await child.process.waitpid(W.EXITED)).clean());
+  });
+
+  test("CLONE.FILES: the child shares our fd table; exec leaves Node's fds alone; nothing leaks", async () => {
+    const stdioCloexec = [0, 1, 2].map(isCloexec);
+    const before = fs.readdirSync("/proc/self/fd").length;
+    const child = await thr.clone(CLONE.FILES);
+    assert.equal(child.task.fdTable, thr.task.fdTable, "one table, one identity");
+    // An fd the child opens is ours at once, usable from Node directly.
+    const { read, write } = await child.pipe();
+    assert.match(fs.readlinkSync(`/proc/self/fd/${read.near}`), /^pipe:/);
+    await write.write(await child.ptr(Buffer.from("made by the child")));
+    await write.close();
+    const ours = read.forTask(thr.task);
+    await read.invalidate();
+    assert.equal((await thr.readToEof(ours)).toString(), "made by the child");
+    await ours.close();
+    const grand = await child.clone(CLONE.FILES);
+    assert.equal(grand.task.fdTable, thr.task.fdTable, "a nested CLONE_FILES child shares it too");
+    await grand.exit(0);
+    // exec takes a copy of the table first, so making the child's stdio inheritable leaves Node's
+    // fds 0-2 close-on-exec, while the program still gets them.
+    const plain = await thr.clone(CLONE.FILES);
+    const proc = await plain.exec(
+      new Command("/bin/sh", ["sh", "-c", "test -e /proc/self/fd/0 && test -e /proc/self/fd/2"], {}),
+    );
+    await proc.check();
+    // A CLONE_FILES child that wants its own fd 5 takes its own table first.
+    const out = await thr.pipe();
+    const worker = await thr.clone(CLONE.FILES);
+    await worker.task.unshare(CLONE.FILES);
+    assert.notEqual(worker.task.fdTable, thr.task.fdTable);
+    await worker.inheritFd(out.write).dup2(worker.task.fdAt(5));
+    const echo = await worker.exec(new Command("/bin/sh", ["sh", "-c", "echo from-files-child >&5"], {}));
+    await out.write.close();
+    assert.equal((await thr.readToEof(out.read)).toString(), "from-files-child\n");
+    await out.read.close();
+    await echo.check();
+    assert.deepEqual([0, 1, 2].map(isCloexec), stdioCloexec, "Node's stdio flags are as they were");
+    assert.equal(await child.task.getpid(), child.task.pid);
+    await child.exit(0);
+    await child.process.waitpid(W.EXITED);
+    await collect();
+    thr.task.collectGarbage();
+    await settle("fds back to what they were", () => fs.readdirSync("/proc/self/fd").length <= before);
+  });
+});
+
+describe("failures after the clone", limit, () => {
+  test("a full fd table at every step: the child is killed and reaped, its memory and fds released", async () => {
+    const out = await runNodeOk(
+      `${PROBES}
+      import { localThread as thr } from "rsyscall";
+      import { CLONE } from "rsyscall/sched";
+      import { W } from "rsyscall/sys/wait";
+      import { RLIMIT, Rlimit } from "rsyscall/sys/resource";
+      const warm = await thr.clone(); await warm.exit(0); await warm.process.waitpid(W.EXITED);
+      await settle("warm-up", () => childPids().length === 0);
+      const base = { fds: fdCount(), stacks: stackMappings() };
+      const old = await (await thr.task.prlimit(RLIMIT.NOFILE, undefined, await thr.malloc(Rlimit))).read();
+      const failures = {}, made = [];
+      for (const flags of [0, CLONE.NEWUSER]) {
+        for (let room = 0; room < 30; room++) {
+          // Exactly "room" free fd numbers below the limit.
+          const open = new Set(fs.readdirSync("/proc/self/fd").map(Number));
+          let limit = 0, free = 0;
+          while (free < room || open.has(limit)) { if (!open.has(limit)) free++; limit++; }
+          await thr.task.prlimit(RLIMIT.NOFILE, await thr.ptr(new Rlimit(limit, old.max)));
+          let child;
+          try { child = await thr.clone(flags); } catch (e) { failures[e.syscall] = (failures[e.syscall] ?? 0) + 1; }
+          await thr.task.prlimit(RLIMIT.NOFILE, await thr.ptr(new Rlimit(old.cur, old.max)));
+          if (child) { made.push(room); await child.exit(0); await child.process.waitpid(W.EXITED); }
+          await settle("no child left after room " + room, () => childPids().length === 0);
+          await settle("stacks unmapped after room " + room, () => stackMappings() === base.stacks);
+        }
+      }
+      globalThis.gc(); await new Promise((r) => setTimeout(r, 20)); thr.task.collectGarbage();
+      await settle("fds back", () => fdCount() <= base.fds);
+      console.log(JSON.stringify({ failures, made: made.length }));
+    `,
+      120_000,
+    );
+    const { failures, made } = JSON.parse(out);
+    // One fd at a time: the sockets fail first, then the child's clone (its pidfd), then, with the
+    // child running, the helper's clone: each flag set meets both clone failures.
+    assert.ok(failures.socketpair >= 2, JSON.stringify(failures));
+    assert.ok(
+      failures.clone >= 4,
+      `the sweep did not reach the step after the child's clone: ${JSON.stringify(failures)}`,
+    );
+    assert.ok(made > 0, "with room enough, clone works");
+  });
+
+  test("a NEWUSER child killed during its map writes, 30 times: no zombie, no leak", async () => {
+    const out = await runNodeOk(
+      `${PROBES}
+      import { localThread as thr } from "rsyscall";
+      import { CLONE } from "rsyscall/sched";
+      import { W } from "rsyscall/sys/wait";
+      const warm = await thr.clone(CLONE.NEWUSER); await warm.exit(0); await warm.process.waitpid(W.EXITED);
+      await settle("warm-up", () => childPids().length === 0);
+      const base = { fds: fdCount(), stacks: stackMappings() };
+      let killed = 0;
+      for (let i = 0; i < 30; i++) {
+        let stop = false;
+        // Kills every new child of ours as soon as it shows up, whatever step clone is at.
+        const killer = (async () => {
+          while (!stop) {
+            for (const pid of childPids()) { try { process.kill(pid, "SIGKILL"); } catch {} }
+            await new Promise((r) => setImmediate(r));
+          }
+        })();
+        try { const c = await thr.clone(CLONE.NEWUSER); await c.exit(0).catch(() => {}); } catch { killed++; }
+        stop = true;
+        await killer;
+        await settle("no child left", () => childPids().length === 0);
+        await settle("stacks unmapped", () => stackMappings() === base.stacks);
+      }
+      globalThis.gc(); await new Promise((r) => setTimeout(r, 20)); thr.task.collectGarbage();
+      await settle("fds back", () => fdCount() <= base.fds);
+      console.log(killed);
+    `,
+      120_000,
+    );
+    assert.ok(Number(out) > 0, "the killer never hit a clone in progress");
+  });
+});
+
+describe("async fds of processes that go away", limit, () => {
+  for (const [how, end] of [
+    ["exits", "await child.exit(0);"],
+    ["is killed", "await child.process.kill();"],
+    ["execs", 'await child.exec(new Command("/bin/true", ["true"], {}));'],
+  ] as const) {
+    test(`a wait on a child's fd rejects when the child ${how}, and stops holding the event loop`, async () => {
+      // The script ends by itself only if nothing is left holding the loop.
+      const out = await runNodeOk(
+        `import { localThread as thr, Command } from "rsyscall";
+        const child = await thr.clone();
+        const { read } = await child.pipe();
+        const afd = await child.makeAfd(read, true);
+        const waiting = afd.readSomeBytes().then(() => "resolved", (e) => e.name);
+        ${end}
+        console.log(await waiting);`,
+        20_000,
+      );
+      assert.equal(out.trim(), "SyscallHangupError");
+    });
+  }
+
+  test("closing the raw handle under a waiting AFD rejects the waiter", async () => {
+    const out = await runNodeOk(
+      `import { localThread as thr } from "rsyscall";
+      const { read, write } = await thr.pipe();
+      const afd = await thr.makeAfd(read, true);
+      const waiting = afd.readSomeBytes().then(() => "resolved", (e) => e.name);
+      await afd.handle.close();
+      console.log(await waiting);
+      await write.close();`,
+      20_000,
+    );
+    assert.equal(out.trim(), "ClosedFileDescriptorError");
+    // And in this process, through a child's fd.
+    const child = await thr.clone();
+    const { read } = await child.pipe();
+    const afd = await child.makeAfd(read, true);
+    const waiting = afd.readSomeBytes().then(
+      () => "resolved",
+      (e: unknown) => e,
+    );
+    await afd.handle.close();
+    assert.ok((await waiting) instanceof ClosedFileDescriptorError);
+    await child.exit(0);
+  });
+
+  test("exited children leave no registrations behind, waited for or not", async () => {
+    const base = thr.epoller.size;
+    for (let i = 0; i < 500; i++) {
+      const child = await thr.clone();
+      await child.exit(0);
+      if (i % 2) await child.process.waitpid(W.EXITED);
+    }
+    await settle(`registrations back to ${base}`, () => thr.epoller.size <= base);
+  });
+
+  test("an AFD dropped without close gives up its registration", async () => {
+    const { read, write } = await thr.pipe();
+    const base = thr.epoller.size;
+    await (async () => {
+      await thr.makeAfd(read, true);
+    })();
+    assert.equal(thr.epoller.size, base + 1);
+    await collect();
+    await settle("registration dropped", () => thr.epoller.size === base);
+    // The fd itself is still the handle's, and can be registered again.
+    const again = await thr.makeAfd(read);
+    await again.close();
+    await write.close();
+  });
+});
+
+describe("processes nobody waits for", limit, () => {
+  test("300 children dropped before exec are killed and reaped; their fds closed", async () => {
+    const before = new Set(childPids());
+    const fds = fs.readdirSync("/proc/self/fd").length;
+    const pids = await (async () => {
+      const children = [];
+      for (let i = 0; i < 300; i++) children.push(await thr.clone());
+      return children.map((c) => c.task.pid);
+    })();
+    for (const pid of pids) assert.ok(processState(pid));
+    await collect();
+    await settle("every dropped child gone", () => pids.every((pid) => processState(pid) === undefined));
+    await settle("no helper left", () => childPids().every((p) => before.has(p)));
+    await collect();
+    thr.task.collectGarbage();
+    await settle("fds closed", () => fs.readdirSync("/proc/self/fd").length <= fds);
+  });
+
+  test("holding only child.task holds the process", async () => {
+    const task = await (async () => (await thr.clone()).task)();
+    await collect();
+    await new Promise((r) => setTimeout(r, 50));
+    assert.ok(processState(task.pid), "still alive");
+    assert.equal(await task.getpid(), task.pid, "and serving");
+    await task.sysif.close();
+  });
+
+  test("an AsyncChildProcess dropped after exec is reaped when its program ends", async () => {
+    const pids = await (async () => {
+      const child = await thr.clone();
+      const viaClone = await child.exec(new Command("/bin/sleep", ["sleep", "0.1"], {}));
+      const viaSpawn = await thr.spawn(new Command("/bin/sleep", ["sleep", "0.1"], {}));
+      return [viaClone.pid, viaSpawn.pid];
+    })();
+    await collect();
+    await settle("reaped, not zombies", () => pids.every((pid) => processState(pid) === undefined));
+  });
+
+  test("killing the exec/exit helper does not tear down a healthy child", async () => {
+    const before = new Set(childPids());
+    const child = await thr.clone();
+    const helper = childPids().find((p) => !before.has(p) && p !== child.task.pid);
+    assert.ok(helper, "the helper is a child of ours");
+    process.kill(helper, "SIGKILL");
+    await settle("the helper reaped", () => processState(helper) === undefined);
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(await child.task.getpid(), child.task.pid, "the child still serves");
+    assert.ok(
+      childPids().some((p) => !before.has(p) && p !== child.task.pid && p !== helper),
+      "a new helper",
+    );
+    const proc = await child.exec(new Command("/bin/true", ["true"], {}));
+    await proc.check();
+    await assert.rejects(child.task.getpid(), { name: "SyscallSendError" }, "the exec was seen");
+  });
+
+  test("exec of a child that died before its exec rejects", async () => {
+    const child = await thr.clone();
+    await child.process.kill(SIG.KILL);
+    await assert.rejects(child.exec(new Command("/bin/true", ["true"], {})), (e: Error) =>
+      ["SyscallHangupError", "SyscallSendError"].includes(e.name),
+    );
+    assert.equal((await child.process.waitpid(W.EXITED)).killedWith(), SIG.KILL);
+  });
+
+  test("a child that dies while its exec is queued: exec rejects, it does not resolve", async () => {
+    for (let i = 0; i < 20; i++) {
+      const { read, write } = await thr.pipe();
+      const child = await thr.clone();
+      // The child blocks in a read; the exec waits behind it; then the child is killed.
+      const blocked = child
+        .inheritFd(read)
+        .read(await child.malloc(Buffer, 1))
+        .catch(() => {});
+      const exec = child.exec(new Command("/bin/true", ["true"], {})).then(
+        () => "exec'd",
+        (e: Error) => e,
+      );
+      await new Promise((r) => setTimeout(r, 5));
+      await child.process.kill(SIG.KILL);
+      const result = await exec;
+      assert.ok(result instanceof SyscallHangupError || (result as Error).name === "SyscallSendError", String(result));
+      await blocked;
+      await read.close();
+      await write.close();
+    }
+  });
+});
+
+describe("memory a child runs on", limit, () => {
+  test("its stack has a PROT_NONE guard page below it, in a mapping of its own, unmapped after", async () => {
+    const stacks = () => {
+      const maps = fs
+        .readFileSync("/proc/self/maps", "utf8")
+        .trim()
+        .split("\n")
+        .map((l) => {
+          const [range = "", perms = ""] = l.split(" ");
+          const [a = 0, b = 0] = range.split("-").map((x) => Number.parseInt(x, 16));
+          return { a, b, perms };
+        });
+      return maps.filter(
+        (m, i) =>
+          m.perms.startsWith("---") &&
+          m.b - m.a === 4096 &&
+          maps[i + 1]?.a === m.b &&
+          maps[i + 1]!.b - maps[i + 1]!.a === 65536 &&
+          maps[i + 1]!.perms.startsWith("rw"),
+      ).length;
+    };
+    const before = stacks();
+    const child = await thr.clone();
+    assert.equal(stacks(), before + 1);
+    await child.exit(0);
+    await child.process.waitpid(W.EXITED);
+    await settle("unmapped", () => stacks() === before);
+  });
+});
+
+describe("workers", limit, () => {
+  test("workers that import rsyscall and end (exit or terminate) neither crash Node nor leak", async () => {
+    // The main thread never loads the addon, so each worker's end unloads it.
+    const out = await runNodeOk(`
+      import { Worker } from "node:worker_threads";
+      import { once } from "node:events";
+      import fs from "node:fs";
+      const epolls = () => fs.readdirSync("/proc/self/fd").filter((n) => {
+        try { return fs.readlinkSync("/proc/self/fd/" + n) === "anon_inode:[eventpoll]"; } catch { return false; }
+      }).length;
+      const arenas = () => fs.readFileSync("/proc/self/maps", "utf8").split("\\n").filter((l) => {
+        const [a, b] = l.split(" ")[0].split("-").map((x) => parseInt(x, 16));
+        return b - a === 1 << 20 && l.includes("rw-p") && l.trim().split(/\\s+/).length === 5;
+      }).length;
+      const run = async (end) => {
+        const w = new Worker(\`import("rsyscall").then(async ({ localThread: t }) => {
+          await t.task.getpid(); await t.ptr("x"); \${end} })\`, { eval: true });
+        if (end === "") await once(w, "exit"); else { await new Promise((r) => setTimeout(r, 300)); await w.terminate(); }
+      };
+      await run("");
+      const before = { epolls: epolls(), arenas: arenas() };
+      for (let i = 0; i < 10; i++) { await run(""); await run("setInterval(() => {}, 1000);"); }
+      console.log(JSON.stringify({ before, after: { epolls: epolls(), arenas: arenas() } }));
+    `);
+    const { before, after } = JSON.parse(out);
+    assert.deepEqual(after, before, "each worker's epoll fd and arenas went with it");
+  });
+});
