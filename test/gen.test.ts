@@ -10,18 +10,31 @@ import { scratchDir } from "./util.js";
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const gen = join(root, "scripts", "gen", "gen.mjs");
 
-test("src/gen matches what the headers say", () => {
-  execFileSync(process.execPath, [gen, "--check"], { stdio: "inherit" });
+test("src/gen matches what the headers say", (t) => {
+  const out = execFileSync(process.execPath, [gen, "--check"], { encoding: "utf8" });
+  // Generated from other header versions than this machine has: nothing to compare against.
+  if (out.includes("not compared")) t.skip(out.trim());
 });
 
 test("a stale file is caught", () => {
+  // Generated here, for this machine's headers, then spoiled.
   const copy = scratchDir();
-  cpSync(join(root, "src", "gen"), copy, { recursive: true });
+  execFileSync(process.execPath, [gen, "--dir", copy]);
   const file = join(copy, "constants.ts");
   writeFileSync(file, readFileSync(file, "utf8").replace(/RDONLY: 0,/, "RDONLY: 1,"));
   const result = spawnSync(process.execPath, [gen, "--check", "--dir", copy], { encoding: "utf8" });
   assert.equal(result.status, 1);
-  assert.match(result.stderr, /stale: constants\.ts/);
+  assert.match(result.stderr, /stale: .*constants\.ts/);
+});
+
+test("generated from other headers: the check says so instead of failing", () => {
+  const copy = scratchDir();
+  cpSync(join(root, "src", "gen"), copy, { recursive: true });
+  const file = join(copy, "headers.ts");
+  writeFileSync(file, readFileSync(file, "utf8").replace(/linux: "[^"]*"/, 'linux: "1.2.3"'));
+  const result = spawnSync(process.execPath, [gen, "--check", "--dir", copy], { encoding: "utf8" });
+  assert.equal(result.status, 0);
+  assert.match(result.stdout, /not compared: it was generated from linux: "1\.2\.3"/);
 });
 
 test("generated values agree with Node's own tables", async () => {

@@ -4,6 +4,11 @@
 //   node scripts/gen/gen.mjs          regenerate src/gen
 //   node scripts/gen/gen.mjs --check  exit 1 if src/gen differs from what the headers say
 //   --dir DIR                         use DIR instead of src/gen
+//
+// src/gen/headers.ts records the versions of the headers it came from (the kernel's uapi headers,
+// Debian's linux-libc-dev, and glibc's, for the errno messages), as Go's x/sys pins its headers.
+// --check compares only against those same versions: on a machine with other headers it says so
+// and passes, since a newer kernel adding a constant does not make ours wrong.
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -99,12 +104,26 @@ function collect() {
     }
   }
   const records = [];
+  records.push(...headerVersions());
   for (const unit of Object.keys(units)) records.push(...runUnit(unit, bodies[unit]));
   for (const group of Object.keys(macroGroups)) {
     units[group] = [macroGroups[group].include];
     records.push(...runUnit(group, bodies[group].lines));
   }
   return records;
+}
+
+/** The versions of the headers the values come from, as records ["h", name, version]. */
+function headerVersions() {
+  units.versions = ["linux/version.h", "features.h"];
+  try {
+    return runUnit("versions", [
+      'printf("h\\tlinux\\t%d.%d.%d\\n", LINUX_VERSION_CODE >> 16, (LINUX_VERSION_CODE >> 8) & 255, LINUX_VERSION_CODE & 255);',
+      'printf("h\\tglibc\\t%d.%d\\n", __GLIBC__, __GLIBC_MINOR__);',
+    ]);
+  } finally {
+    delete units.versions;
+  }
 }
 
 function literal(v) {
@@ -119,7 +138,9 @@ function render(records) {
   const sys = {};
   const errno = {};
   const messages = {};
+  const versions = {};
   for (const r of records) {
+    if (r[0] === "h") versions[r[1]] = r[2];
     if (r[0] === "v" && families[r[1]]) (fam[r[1]] ??= []).push([r[2], r[3]]);
     else if (r[0] === "v" && r[1] === "SYS") sys[r[2].slice("__NR_".length)] = Number(r[3]);
     else if (r[0] === "v" && r[1] === "ERRNO") errno[r[2]] = Number(r[3]);
@@ -128,6 +149,12 @@ function render(records) {
     else if (r[0] === "f") layouts[r[1]].fields[r[2]] = [Number(r[3]), Number(r[4])];
   }
   const files = {};
+  files["headers.ts"] =
+    HEADER +
+    "// The headers src/gen was generated from; `gen.mjs --check` compares only against these.\n\n" +
+    `export const generatedFrom = {\n${Object.entries(versions)
+      .map(([k, v]) => `  ${k}: "${v}",`)
+      .join("\n")}\n} as const;\n`;
   files["constants.ts"] =
     HEADER +
     "// Each family is the C prefix of its constants (O_RDONLY -> O.RDONLY); header modules wrap\n" +
@@ -179,6 +206,21 @@ function render(records) {
 
 const files = render(collect());
 if (process.argv.includes("--check")) {
+  const recorded = (() => {
+    try {
+      return readFileSync(join(outDir, "headers.ts"), "utf8");
+    } catch {
+      return "";
+    }
+  })();
+  if (recorded !== files["headers.ts"]) {
+    const installed = /generatedFrom = \{([^}]*)\}/.exec(files["headers.ts"])?.[1].replace(/\s+/g, " ").trim();
+    const was = /generatedFrom = \{([^}]*)\}/.exec(recorded)?.[1].replace(/\s+/g, " ").trim() ?? "unknown headers";
+    console.log(
+      `src/gen not compared: it was generated from ${was}, this machine has ${installed} (npm run gen regenerates)`,
+    );
+    process.exit(0);
+  }
   const stale = Object.entries(files).filter(([name, text]) => {
     try {
       return readFileSync(join(outDir, name), "utf8") !== text;

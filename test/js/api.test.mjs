@@ -1,9 +1,13 @@
-// The examples of ../shared/API.md (every section: Imports, Memory, File descriptors, Syscall
-// methods, Async IO, Processes, Errors), in plain JavaScript. Each statement of the contract appears as written; where the page shows
-// fragments, the lines around them only make the context they assume.
+// The examples of the public API contract (every section: Imports, Memory, File descriptors,
+// Syscall methods, Async IO, Processes, Errors), in plain JavaScript. Each statement of the
+// contract appears as written; where it shows fragments, the lines around them only make the
+// context they assume. Its paths (/tmp/x, /tmp/d, /tmp/sock) are placeholders: here they are in a
+// directory of this test's own.
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
-import { describe, test } from "node:test";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, test } from "node:test";
 import {
   AsyncChildProcess,
   AsyncFileDescriptor,
@@ -34,6 +38,9 @@ import { W } from "rsyscall/sys/wait";
 import { SEEK } from "rsyscall/unistd";
 
 const thr = localThread;
+
+const dir = fs.mkdtempSync(join(tmpdir(), "rsyscall-api-"));
+after(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 describe("Imports", () => {
   test("the header-module imports resolve to constants and classes", () => {
@@ -114,18 +121,17 @@ describe("File descriptors", () => {
     const sock = await thr.socket(AF.INET, SOCK.STREAM);
     const addr = await thr.bindGetsockname(sock, new SockaddrIn(0, "127.0.0.1"));
     assert.ok(addr.port > 0);
-    fs.rmSync("/tmp/d", { recursive: true, force: true });
     {
       // readToEof blocks the thread until EOF, so the pipe's writer finishes first.
       const fd = read;
       await write.write(await thr.ptr(Buffer.from("piped")));
       await write.close();
-      await thr.spit("/tmp/x", "text");
-      await thr.mkdir("/tmp/d");
+      await thr.spit(`${dir}/x`, "text");
+      await thr.mkdir(`${dir}/d`);
       const got = await thr.readToEof(fd);
       assert.equal(got.toString(), "piped");
-      assert.equal(fs.readFileSync("/tmp/x", "utf8"), "text");
-      assert.ok(fs.statSync("/tmp/d").isDirectory());
+      assert.equal(fs.readFileSync(`${dir}/x`, "utf8"), "text");
+      assert.ok(fs.statSync(`${dir}/d`).isDirectory());
     }
     {
       const fd = first;
@@ -150,8 +156,7 @@ describe("Syscall methods", () => {
     assert.deepEqual([valid.size(), rest.size()], [0, 4], "an empty file reads nothing");
     assert.deepEqual(fs.readFileSync(mfd.asProcPath()), Buffer.from("\0abc"));
 
-    const path = `/tmp/rsyscall-api-${process.pid}.sock`;
-    fs.rmSync(path, { force: true });
+    const path = `${dir}/api.sock`;
     const ptr = await thr.ptr(new SockaddrUn(path));
     const sock = await thr.socket(AF.UNIX, SOCK.STREAM);
     const client = await thr.socket(AF.UNIX, SOCK.STREAM);
@@ -175,9 +180,8 @@ describe("Syscall methods", () => {
 
 describe("Async IO", { timeout: 30_000 }, () => {
   test("the Async IO example", async () => {
-    fs.rmSync("/tmp/sock", { force: true });
     const listening = await thr.makeAfd(await thr.socket(AF.UNIX, SOCK.STREAM), true);
-    await listening.bind(await thr.ptr(new SockaddrUn("/tmp/sock")));
+    await listening.bind(await thr.ptr(new SockaddrUn(`${dir}/sock`)));
     await listening.handle.listen(10);
     {
       const { first: fd, second: peer } = await thr.socketpair(AF.UNIX, SOCK.STREAM);
@@ -192,13 +196,12 @@ describe("Async IO", { timeout: 30_000 }, () => {
       await peer.close();
     }
     const afd = await thr.makeAfd(await thr.socket(AF.UNIX, SOCK.STREAM), true);
-    await afd.connect(await thr.ptr(new SockaddrUn("/tmp/sock")));
+    await afd.connect(await thr.ptr(new SockaddrUn(`${dir}/sock`)));
     const conn = await listening.accept(SOCK.NONBLOCK); // on an AsyncFileDescriptor
     assert.ok((await conn.fcntl(F.GETFL)) & O.NONBLOCK);
     await afd.close();
     await conn.close();
     await listening.close();
-    fs.rmSync("/tmp/sock", { force: true });
   });
 });
 

@@ -1,0 +1,43 @@
+// The package as it ships: `npm pack` takes what an install needs, a `prepare` script builds
+// dist/ for installs from git, and source maps point at files that ship. (.ci/run installs the
+// packed tarball and a git+file clone into empty projects and runs them.)
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { dirname, join, posix } from "node:path";
+import { test } from "node:test";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const npm = join(dirname(process.execPath), "npm");
+
+test("npm pack ships the built code, the native sources and what source maps point at", () => {
+  const [pack] = JSON.parse(
+    execFileSync(npm, ["pack", "--dry-run", "--json", "--ignore-scripts"], { cwd: root, encoding: "utf8" }),
+  );
+  const shipped = new Set<string>(pack.files.map((f: { path: string }) => f.path));
+  for (const needed of [
+    "dist/index.js",
+    "dist/index.d.ts",
+    "binding.gyp",
+    "native/server.c",
+    "scripts/build-native.mjs",
+  ]) {
+    assert.ok(shipped.has(needed), `${needed} is not in the package`);
+  }
+  const maps = [...shipped].filter((p) => p.endsWith(".map"));
+  assert.ok(maps.length > 0, "no source maps");
+  for (const map of maps) {
+    const { sources } = JSON.parse(readFileSync(join(root, map), "utf8")) as { sources: string[] };
+    for (const source of sources) {
+      const target = posix.normalize(posix.join(posix.dirname(map), source));
+      assert.ok(shipped.has(target), `${map} points at ${target}, which does not ship`);
+    }
+  }
+});
+
+test("installs from git build dist/ (prepare), and installing builds the native core", () => {
+  const { scripts } = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
+  assert.match(scripts.prepare, /npm run build/);
+  assert.match(scripts.install, /build-native/);
+});
