@@ -11,6 +11,7 @@ import { readFileSync, readlinkSync } from "node:fs";
 import { checkInt } from "./args.js";
 import type { Command } from "./command.js";
 import type { AsyncFileDescriptor } from "./epoller.js";
+import { KCMP } from "./linux/kcmp.js";
 import type { RAM } from "./memory/ram.js";
 import { SyscallError } from "./near/errors.js";
 import { SIG } from "./signal.js";
@@ -70,20 +71,29 @@ export class AsyncChildProcess {
   }
 
   /**
-   * Internal, for a server child whose syscall stream hung up (it exec'd or exited): whether it
-   * died (or is dying) without having exec'd. A process past exec has memory of its own (its
-   * /proc exe link reads); one that is exiting or dead has none, and then its name tells: exec
-   * names a process after its program, and a server names itself SERVER_COMM.
+   * Internal, for a server child whose syscall stream hung up (its CLONE_CHILD_CLEARTID word was
+   * cleared: it is exec'ing or exiting): whether it died without having exec'd. While it still has
+   * our memory it is between the two steps of either; once it has other memory it exec'd; once it
+   * has none it is dying or dead, and its name tells: exec names a process after its program,
+   * whose name has no slash, and a server names itself SERVER_COMM.
    */
-  diedBeforeExec(): boolean {
-    if (this.#death) return this.#diedAsServer;
-    const pid = this.#pidHere();
-    if (pid === undefined) return false;
-    try {
-      readlinkSync(`/proc/${pid}/exe`);
-      return false;
-    } catch {
-      return readComm(pid) === SERVER_COMM;
+  async diedBeforeExec(): Promise<boolean> {
+    const task = this.pidfd.handle.task;
+    for (let wait = 0; ; wait = Math.min(2 * wait + 1, 50)) {
+      if (this.#death) return this.#diedAsServer;
+      const pid = this.#pidHere();
+      if (pid === undefined) return false;
+      const sameMemory = await task.kcmp(process.pid, pid, KCMP.VM).catch(() => undefined);
+      if (sameMemory !== 0) {
+        if (this.#death) return this.#diedAsServer;
+        try {
+          readlinkSync(`/proc/${pid}/exe`);
+          return false;
+        } catch {
+          return readComm(pid) === SERVER_COMM;
+        }
+      }
+      await Promise.race([this.#died.catch(() => {}), new Promise((r) => setTimeout(r, wait))]);
     }
   }
 

@@ -36,6 +36,7 @@ import {
   FsFileDescriptor,
   FsTask,
   IoFileDescriptor,
+  KcmpTask,
   PipeTask,
 } from "./unistd/index.js";
 
@@ -99,6 +100,7 @@ export interface Task
     FcntlTask,
     FsTask,
     InotifyTask,
+    KcmpTask,
     MmanTask,
     MountTask,
     PidfdTask,
@@ -130,6 +132,7 @@ compose(Task, [
   FcntlTask,
   FsTask,
   InotifyTask,
+  KcmpTask,
   MmanTask,
   MountTask,
   PidfdTask,

@@ -355,13 +355,20 @@ describe("processes nobody waits for", limit, () => {
     await assert.rejects(child.task.getpid(), { name: "SyscallSendError" }, "the exec was seen");
   });
 
-  test("exec of a child that died before its exec rejects", async () => {
-    const child = await thr.clone();
-    await child.process.kill(SIG.KILL);
-    await assert.rejects(child.exec(new Command("/bin/true", ["true"], {})), (e: Error) =>
-      ["SyscallHangupError", "SyscallSendError"].includes(e.name),
-    );
-    assert.equal((await child.process.waitpid(W.EXITED)).killedWith(), SIG.KILL);
+  test("exec of a child that died before its exec rejects, even killed before its server ran", async () => {
+    const parent = await thr.clone();
+    for (let i = 0; i < 60; i++) {
+      // Killed at once: often before its server has run a single instruction.
+      const child = i % 3 ? await thr.clone() : await parent.clone();
+      await child.process.kill(SIG.KILL);
+      await assert.rejects(child.exec(new Command("/bin/true", ["true"], {})), (e: Error) =>
+        ["SyscallHangupError", "SyscallSendError"].includes(e.name),
+      );
+      assert.equal((await child.process.waitpid(W.EXITED)).killedWith(), SIG.KILL);
+    }
+    // And one that lives execs as before.
+    await (await (await thr.clone()).exec(new Command("/bin/true", ["true"], {}))).check();
+    await parent.exit(0);
   });
 
   test("a child that dies while its exec is queued: exec rejects, it does not resolve", async () => {

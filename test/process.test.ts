@@ -5,6 +5,7 @@ import { once } from "node:events";
 import * as fs from "node:fs";
 import { describe, test } from "node:test";
 import { MemoryMapping, localThread as thr } from "rsyscall";
+import { KCMP } from "rsyscall/linux/kcmp";
 import { MFD } from "rsyscall/linux/memfd";
 import { SIG } from "rsyscall/signal";
 import { Int64 } from "rsyscall/struct";
@@ -71,6 +72,21 @@ describe("kill", () => {
   test("a missing process is ESRCH; signal 0 probes", async () => {
     await thr.task.kill(process.pid, 0 as SIG);
     await assert.rejects(thr.task.kill(2 ** 22 + 1, SIG.TERM), { code: "ESRCH", syscall: "kill" });
+  });
+});
+
+describe("kcmp", () => {
+  test("a clone child shares our memory and fd 0; another program does not", async () => {
+    const child = await thr.clone();
+    assert.equal(await thr.task.kcmp(process.pid, child.task.pid, KCMP.VM), 0);
+    assert.equal(await thr.task.kcmp(process.pid, child.task.pid, KCMP.FILE, 0, 0), 0, "fd 0 is a copy of ours");
+    await child.exit(0);
+    const other = spawn("sleep", ["10"]);
+    await once(other, "spawn");
+    assert.notEqual(await thr.task.kcmp(process.pid, other.pid!, KCMP.VM), 0);
+    await assert.rejects(thr.task.kcmp(process.pid, 2 ** 22 + 1, KCMP.VM), { code: "ESRCH", syscall: "kcmp" });
+    other.kill();
+    await once(other, "exit");
   });
 });
 

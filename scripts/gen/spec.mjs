@@ -25,6 +25,7 @@ export const units = {
     "linux/capability.h",
     "linux/resource.h",
     "linux/close_range.h",
+    "linux/kcmp.h",
   ],
   libc: [
     "sys/socket.h",
@@ -417,6 +418,11 @@ export const families = {
   },
   PR_CAP_AMBIENT: { unit: "kernel", prefix: "PR_CAP_AMBIENT_", names: ["IS_SET", "RAISE", "LOWER", "CLEAR_ALL"] },
   CLOSE_RANGE: { unit: "kernel", prefix: "CLOSE_RANGE_", names: ["UNSHARE", "CLOEXEC"] },
+  KCMP: {
+    unit: "kernel",
+    prefix: "KCMP_",
+    names: ["FILE", "VM", "FILES", "FS", "SIGHAND", "IO", "SYSVSEM", "EPOLL_TFD"],
+  },
   PR: {
     unit: "kernel",
     prefix: "PR_",

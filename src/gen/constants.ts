@@ -426,6 +426,17 @@ export const CLOSE_RANGE = {
   CLOEXEC: 4,
 } as const;
 
+export const KCMP = {
+  FILE: 0,
+  VM: 1,
+  FILES: 2,
+  FS: 3,
+  SIGHAND: 4,
+  IO: 5,
+  SYSVSEM: 6,
+  EPOLL_TFD: 7,
+} as const;
+
 export const PR = {
   SET_PDEATHSIG: 1,
   GET_PDEATHSIG: 2,

@@ -68,6 +68,8 @@ export const inotify_add_watch = (s: S, fd: Fd, path: Address, mask: Int): Ret =
   s.syscall(SYS.inotify_add_watch, fd, path, mask >>> 0);
 export const inotify_init1 = (s: S, flags: Int) => s.syscall(SYS.inotify_init1, flags) as Promise<Fd>;
 export const inotify_rm_watch = (s: S, fd: Fd, wd: Int): Ret => s.syscall(SYS.inotify_rm_watch, fd, wd);
+export const kcmp = (s: S, pid1: Pid | Int, pid2: Pid | Int, type: Int, idx1: Int, idx2: Int): Ret =>
+  s.syscall(SYS.kcmp, pid1, pid2, type, idx1 >>> 0, idx2 >>> 0);
 export const kill = (s: S, pid: Pid | Int, sig: Int): Ret => s.syscall(SYS.kill, pid, sig);
 export const linkat = (s: S, olddirfd: Fd, oldpath: Address, newdirfd: Fd, newpath: Address, flags: Int): Ret =>
   s.syscall(SYS.linkat, olddirfd, oldpath, newdirfd, newpath, flags);

@@ -31,7 +31,7 @@ import * as gen from "../gen/constants.js";
 import { SYS } from "../gen/sys.js";
 import { FileDescriptorTable } from "../handle/fd.js";
 import { RAM } from "../memory/ram.js";
-import { AsyncChildProcess } from "../monitor.js";
+import { AsyncChildProcess, SERVER_COMM } from "../monitor.js";
 import { native } from "../native.js";
 import { SyscallHangupError } from "../near/errors.js";
 import { asAddress, asFd, asPid } from "../near/ids.js";
@@ -48,7 +48,7 @@ import { checkCount, Thread, writeUserMappings } from "../thread.js";
 import { ArgList } from "../unistd/exec.js";
 import { SyscallConnection } from "./connection.js";
 import { environmentArgList } from "./envp.js";
-import { ChildMemory, cloneRaw, withSignalsBlocked } from "./frame.js";
+import { ChildMemory, cloneRaw, namedLike, withSignalsBlocked } from "./frame.js";
 import { killAndReapNow, startHelper, watchExecOrExit } from "./helper.js";
 
 const ALWAYS = gen.CLONE.VM | gen.CLONE.CHILD_CLEARTID;
@@ -180,7 +180,7 @@ export class ChildThread extends Thread {
       for (const p of owned) p.free();
     }
     // The process went away under the execve: it exec'd, or it died first (it was killed, say).
-    if (this.process.diedBeforeExec()) {
+    if (await this.process.diedBeforeExec()) {
       throw new SyscallHangupError("execve", "died", `the child died before it could exec ${cmd.executablePath}`);
     }
     this.process.didExec(cmd);
@@ -400,7 +400,7 @@ async function cloneChild(parent: Thread, flags: number): Promise<ChildThread> {
     await closeAll(Object.values(links));
     throw e;
   }
-  memory.reset();
+  memory.reset(SERVER_COMM);
   let cloned: Cloned;
   try {
     cloned = await cloneServer(parent, root, flags, links, memory, { nested, ownNamespace, sharesFiles });
@@ -473,9 +473,13 @@ async function cloneServer(
     const nestedFlags = ALWAYS | gen.CLONE.PARENT | gen.SIG.CHLD | flags;
     return { pid: await raw.clone(parent.task.sysif, nestedFlags, asAddress(sp), 0, asAddress(memory.ctid), 0) };
   }
-  // All signals blocked, so no handler of Node's runs in the child before the server resets them.
+  // All signals blocked, so no handler of Node's runs in the child before the server resets them;
+  // Node's thread named like a server meanwhile, so that the child bears that name from its first
+  // instruction (see AsyncChildProcess.diedBeforeExec: it may be killed before the server runs).
   const pid = withSignalsBlocked(memory.masks, () =>
-    cloneRaw(ALWAYS | gen.CLONE.PIDFD | gen.SIG.CHLD | flags, sp, memory.pidfdOut, memory.ctid),
+    namedLike(memory.childName, memory.savedName, () =>
+      cloneRaw(ALWAYS | gen.CLONE.PIDFD | gen.SIG.CHLD | flags, sp, memory.pidfdOut, memory.ctid),
+    ),
   );
   return { pid, pidfd: root.task.makeFd(asFd(memory.readPidfd())) };
 }

@@ -94,6 +94,14 @@ export class ChildMemory {
   get masks(): number {
     return this.#at(this.#words + 32);
   }
+  /** 16 bytes: room for the name of the thread that clones (see namedLike). */
+  get savedName(): number {
+    return this.#at(this.#words + 48);
+  }
+  /** 16 bytes: the name a new child starts with, NUL-terminated. */
+  get childName(): number {
+    return this.#at(this.#words + 64);
+  }
 
   readCtid(): number {
     return this.#view.readInt32LE(this.#words);
@@ -108,13 +116,17 @@ export class ChildMemory {
     return Number(this.#view.readBigInt64LE(this.#words + 16));
   }
 
-  /** Sets the words for a new child: ctid 1, no pidfds, result 0, the full signal set. */
-  reset(): void {
-    this.#view.fill(0, this.#words, this.#words + 48);
+  /**
+   * Sets the words for a new child: ctid 1, no pidfds, result 0, the full signal set, and `name`
+   * (at most 15 bytes) as the name it starts with.
+   */
+  reset(name = ""): void {
+    this.#view.fill(0, this.#words, this.#words + 80);
     this.#view.writeInt32LE(1, this.#words);
     this.#view.writeInt32LE(-1, this.#words + 4);
     this.#view.writeInt32LE(-1, this.#words + 8);
     this.#view.fill(0xff, this.#words + 32, this.#words + 40);
+    this.#view.write(name.slice(0, 15), this.#words + 64, "latin1");
   }
 
   get mapped(): boolean {
@@ -124,6 +136,23 @@ export class ChildMemory {
   /** Unmaps the memory: only once nothing runs on it. */
   unmap(): Promise<void> {
     return this.mapping.munmap();
+  }
+}
+
+/**
+ * Runs `f` with the calling thread named `name` (PR_SET_NAME; `saved` is 16 bytes of room for its
+ * own name, put back after): a process cloned meanwhile starts with that name, before it runs a
+ * single instruction. `f` must be synchronous.
+ */
+export function namedLike<T>(name: number, saved: number, f: () => T): T {
+  const got = rawSyscall(SYS.prctl, gen.PR.GET_NAME, saved);
+  if (isErrno(got)) throw new SyscallError(-got, "prctl");
+  const set = rawSyscall(SYS.prctl, gen.PR.SET_NAME, name);
+  if (isErrno(set)) throw new SyscallError(-set, "prctl");
+  try {
+    return f();
+  } finally {
+    rawSyscall(SYS.prctl, gen.PR.SET_NAME, saved);
   }
 }
 
