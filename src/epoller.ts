@@ -22,6 +22,7 @@ import { ERRNO } from "./gen/errno.js";
 import * as layouts from "./gen/layouts.js";
 import { SYS } from "./gen/sys.js";
 import { ClosedFileDescriptorError } from "./handle/errors.js";
+import type { BaseFileDescriptor, InvalidationListener } from "./handle/fd.js";
 import type { Pointer, ReadablePointer, WrittenPointer } from "./handle/pointer.js";
 import type { RAM } from "./memory/ram.js";
 import { native, type WatchHandle } from "./native.js";
@@ -47,7 +48,7 @@ interface Waiter {
 }
 
 /** One fd's registration: which events are known ready, and who waits for which. */
-export class EpolledFileDescriptor {
+export class EpolledFileDescriptor implements InvalidationListener {
   /** Events known ready (a bit mask of EPOLL). */
   status = EPOLL.IN | EPOLL.OUT;
   /** Counts edges from epoll, so that a stale EAGAIN does not clear a newer edge. */
@@ -76,6 +77,11 @@ export class EpolledFileDescriptor {
       this.#waiters.push({ mask, resolve, reject, keepAlive });
       if (keepAlive) this.epoller.waiterAdded();
     });
+  }
+
+  /** Internal: the registered handle was closed: the registration ends. */
+  handleInvalidated(fd: BaseFileDescriptor): void {
+    this.end(new ClosedFileDescriptorError(`${fd} was closed while registered with an epoller`));
   }
 
   /** Whether anyone waits on this registration. */
@@ -191,7 +197,9 @@ export class Epoller {
     // A worker's epoll fd is closed when the worker ends (no JavaScript runs then to close it).
     epoller.#watch = native.watch(epfd.near, (status) => epoller.#collect(status), !isMainThread);
     // Closing the epoll fd behind our back would leave every waiter waiting forever.
-    epfd.onInvalidate(() => epoller.#die(new ClosedFileDescriptorError(`the epoller's fd ${epfd} was closed`)));
+    epfd.onInvalidate({
+      handleInvalidated: (fd) => epoller.#die(new ClosedFileDescriptorError(`the epoller's fd ${fd} was closed`)),
+    });
     return epoller;
   }
 
@@ -209,7 +217,7 @@ export class Epoller {
       event.free();
     }
     this.#registrations.set(reg.id, reg);
-    fd.onInvalidate(() => reg.end(new ClosedFileDescriptorError(`${fd} was closed while registered with an epoller`)));
+    fd.onInvalidate(reg);
     fd.task.sysif.hungUp?.then((reason) =>
       reg.end(new SyscallHangupError("epoll_wait", reason, `waiting for ${fd}: its process went away (${reason})`)),
     );

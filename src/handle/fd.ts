@@ -22,15 +22,52 @@ import * as raw from "../near/syscalls.js";
 import { ClosedFileDescriptorError } from "./errors.js";
 import type { BaseTask } from "./task.js";
 
-/** The open file an fd number names, as an identity (see the file comment). */
-class OpenFile {}
+/** The open file an fd number names, as an identity (see the file comment): a serial number. */
+type OpenFile = number;
+let nextOpenFile = 1;
+const newOpenFile = (): OpenFile => nextOpenFile++;
 
 interface Entry {
   file: OpenFile;
   owned: boolean;
-  /** Live handles, in all, and per task. */
+  /** Live handles, in all. */
   count: number;
-  readonly perTask: Map<BaseTask, number>;
+  /**
+   * Whose they are: one task (nearly always; then it holds all `count`), or, in a table that tasks
+   * share (CLONE_FILES), a count per task.
+   */
+  holders: BaseTask | Map<BaseTask, number> | undefined;
+}
+
+function entry(file: OpenFile, owned: boolean): Entry {
+  return { file, owned, count: 0, holders: undefined };
+}
+
+/** How many of `e`'s handles belong to `task`. */
+function countOf(e: Entry, task: BaseTask): number {
+  return e.holders instanceof Map ? (e.holders.get(task) ?? 0) : e.holders === task ? e.count : 0;
+}
+
+function addHolder(e: Entry, task: BaseTask, n: number): void {
+  if (e.holders === undefined || e.holders === task) {
+    e.holders = task;
+  } else {
+    if (!(e.holders instanceof Map)) e.holders = new Map([[e.holders, e.count]]);
+    e.holders.set(task, (e.holders.get(task) ?? 0) + n);
+  }
+  e.count += n;
+}
+
+function removeHolder(e: Entry, task: BaseTask, n: number): void {
+  const mine = countOf(e, task);
+  const taken = Math.min(mine, n);
+  e.count = Math.max(0, e.count - n);
+  if (e.holders instanceof Map) {
+    if (mine - taken > 0) e.holders.set(task, mine - taken);
+    else e.holders.delete(task);
+  } else if (e.count === 0) {
+    e.holders = undefined;
+  }
 }
 
 /** An fd table: what we know of its numbers, and the live handles to each. */
@@ -43,7 +80,7 @@ export class FileDescriptorTable extends FDTable {
     super(creatorPid);
     if (copyOf) {
       for (const [n, e] of copyOf.#entries) {
-        this.#entries.set(n, { file: e.file, owned: e.owned, count: 0, perTask: new Map() });
+        this.#entries.set(n, entry(e.file, e.owned));
       }
     }
   }
@@ -52,20 +89,23 @@ export class FileDescriptorTable extends FDTable {
   fresh(n: number): void {
     const old = this.#entries.get(n);
     // Handles left on the number are borrowed ones whose fd was closed behind our back.
-    const entry = { file: new OpenFile(), owned: true, count: old?.count ?? 0, perTask: old?.perTask ?? new Map() };
-    this.#entries.set(n, entry);
+    const fresh = entry(newOpenFile(), true);
+    if (old) {
+      fresh.count = old.count;
+      fresh.holders = old.holders;
+    }
+    this.#entries.set(n, fresh);
   }
 
   /** Internal: an entry for `n`, borrowed if the number is new to us. */
   known(n: number): void {
-    if (!this.#entries.has(n))
-      this.#entries.set(n, { file: new OpenFile(), owned: false, count: 0, perTask: new Map() });
+    if (!this.#entries.has(n)) this.#entries.set(n, entry(newOpenFile(), false));
   }
 
   /** Internal: fd `n` now names another open file (dup2 onto it). */
   replaced(n: number): void {
     const entry = this.#entries.get(n);
-    if (entry) entry.file = new OpenFile();
+    if (entry) entry.file = newOpenFile();
   }
 
   /** Internal: fds in [first, last] without handles were closed (close_range). */
@@ -92,10 +132,9 @@ export class FileDescriptorTable extends FDTable {
 
   /** Counts a new handle to fd `n`, whose entry exists. */
   add(handle: BaseFileDescriptor): void {
-    const entry = this.#entries.get(handle.near);
-    if (!entry) throw new Error(`${this}: no entry for fd ${handle.near}`);
-    entry.count++;
-    entry.perTask.set(handle.task, (entry.perTask.get(handle.task) ?? 0) + 1);
+    const e = this.#entries.get(handle.near);
+    if (!e) throw new Error(`${this}: no entry for fd ${handle.near}`);
+    addHolder(e, handle.task, 1);
     finalizer.register(handle, { task: handle.task, n: handle.near }, handle);
   }
 
@@ -115,22 +154,18 @@ export class FileDescriptorTable extends FDTable {
 
   /** Internal: fd `n` could not be closed through its task (gone): close it at the next collection. */
   orphaned(n: number): void {
-    if (!this.#entries.has(n))
-      this.#entries.set(n, { file: new OpenFile(), owned: true, count: 0, perTask: new Map() });
+    if (!this.#entries.has(n)) this.#entries.set(n, entry(newOpenFile(), true));
     this.#dropped.push(n);
   }
 
   /** Moves `task`'s handles to `into`, a copy of this table `task` now uses (unshare(CLONE_FILES)). */
   moveTask(task: BaseTask, into: FileDescriptorTable): void {
     for (const [n, e] of this.#entries) {
-      const count = e.perTask.get(task);
+      const count = countOf(e, task);
       if (!count) continue;
-      e.perTask.delete(task);
-      e.count -= count;
+      removeHolder(e, task, count);
       const target = into.#entries.get(n);
-      if (!target) continue;
-      target.count += count;
-      target.perTask.set(task, count);
+      if (target) addHolder(target, task, count);
     }
   }
 
@@ -160,19 +195,21 @@ export class FileDescriptorTable extends FDTable {
   }
 
   #uncount(task: BaseTask, n: number): number {
-    const entry = this.#entries.get(n);
-    if (!entry) return 0;
-    entry.count = Math.max(0, entry.count - 1);
-    const mine = (entry.perTask.get(task) ?? 1) - 1;
-    if (mine > 0) entry.perTask.set(task, mine);
-    else entry.perTask.delete(task);
-    return entry.count;
+    const e = this.#entries.get(n);
+    if (!e) return 0;
+    removeHolder(e, task, 1);
+    return e.count;
   }
 }
 
 const finalizer = new FinalizationRegistry<{ task: BaseTask; n: number }>(({ task, n }) =>
   task.fdTable.collected(task, n),
 );
+
+/** Hears that a handle was closed, invalidated or released. */
+export interface InvalidationListener {
+  handleInvalidated(fd: BaseFileDescriptor): void;
+}
 
 /**
  * An fd number in some task's fd table. The syscall methods of the header modules are composed
@@ -182,7 +219,8 @@ export class BaseFileDescriptor {
   readonly task: BaseTask;
   readonly near: Fd;
   #valid = true;
-  #onInvalidate: (() => void)[] | undefined;
+  /** Who hears of this handle's end: nobody, one listener (nearly always), or several. */
+  #listeners: InvalidationListener | InvalidationListener[] | undefined;
 
   /** Internal: handles come from syscalls (`task.makeFd`), `fdAt`, `forTask` and `inheritFd`. */
   constructor(task: BaseTask, near: Fd) {
@@ -278,20 +316,20 @@ export class BaseFileDescriptor {
     return this.near;
   }
 
-  /** Internal: calls `f` once this handle is closed, invalidated or released (an AFD's waiters). */
-  onInvalidate(f: () => void): void {
-    if (!this.#valid) {
-      f();
-      return;
-    }
-    (this.#onInvalidate ??= []).push(f);
+  /** Internal: tells `listener` once this handle is closed, invalidated or released (an AFD's waiters). */
+  onInvalidate(listener: InvalidationListener): void {
+    if (!this.#valid) listener.handleInvalidated(this);
+    else if (this.#listeners === undefined) this.#listeners = listener;
+    else if (Array.isArray(this.#listeners)) this.#listeners.push(listener);
+    else this.#listeners = [this.#listeners, listener];
   }
 
   #invalidated(): void {
     this.#valid = false;
-    const listeners = this.#onInvalidate;
-    this.#onInvalidate = undefined;
-    if (listeners) for (const f of listeners) f();
+    const listeners = this.#listeners;
+    this.#listeners = undefined;
+    if (Array.isArray(listeners)) for (const l of listeners) l.handleInvalidated(this);
+    else listeners?.handleInvalidated(this);
   }
 
   /** A handle to this fd's copy in `task`, whose fd table was copied from this one by clone. */
