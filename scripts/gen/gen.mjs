@@ -7,8 +7,9 @@
 //
 // src/gen/headers.ts records the versions of the headers it came from (the kernel's uapi headers,
 // Debian's linux-libc-dev, and glibc's, for the errno messages), as Go's x/sys pins its headers.
-// --check compares only against those same versions: on a machine with other headers it says so
-// and passes, since a newer kernel adding a constant does not make ours wrong.
+// --check compares text with those same headers. With other headers it compares every value both
+// know (a constant, a layout, an errno name) and reports the rest: the kernel's ABI does not change
+// a value it has published, so other headers may add names but must not disagree.
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -204,6 +205,29 @@ function render(records) {
   return files;
 }
 
+/** The values a generated file holds, by path ("O.RDONLY", "stat.fields.st_dev"), as written. */
+function values(name, text) {
+  const out = {};
+  let exported;
+  const nested = [];
+  for (const line of text.split("\n")) {
+    const head = /^export const (\w+)/.exec(line);
+    if (head) {
+      exported = head[1];
+      nested.length = 0;
+      continue;
+    }
+    const open = /^\s+"?(\w+)"?: \{$/.exec(line);
+    if (open) nested.push(open[1]);
+    else if (/^\s+\},?$/.test(line)) nested.pop();
+    else {
+      const kv = /^\s+"?(\w+)"?: (.*),$/.exec(line);
+      if (kv && exported) out[`${name}:${[exported, ...nested, kv[1]].join(".")}`] = kv[2];
+    }
+  }
+  return out;
+}
+
 const files = render(collect());
 if (process.argv.includes("--check")) {
   const recorded = (() => {
@@ -214,10 +238,30 @@ if (process.argv.includes("--check")) {
     }
   })();
   if (recorded !== files["headers.ts"]) {
-    const installed = /generatedFrom = \{([^}]*)\}/.exec(files["headers.ts"])?.[1].replace(/\s+/g, " ").trim();
-    const was = /generatedFrom = \{([^}]*)\}/.exec(recorded)?.[1].replace(/\s+/g, " ").trim() ?? "unknown headers";
+    const versions = (text) =>
+      [...text.matchAll(/(\w+): "([^"]*)"/g)].map(([, k, v]) => `${k} ${v}`).join(", ") || undefined;
+    const ours = {};
+    const theirs = {};
+    for (const [name, text] of Object.entries(files)) {
+      if (name === "headers.ts") continue;
+      Object.assign(theirs, values(name, text));
+      try {
+        Object.assign(ours, values(name, readFileSync(join(outDir, name), "utf8")));
+      } catch {}
+    }
+    const differ = Object.keys(ours).filter((k) => k in theirs && ours[k] !== theirs[k]);
+    const common = Object.keys(ours).filter((k) => k in theirs).length;
+    const added = Object.keys(theirs).filter((k) => !(k in ours)).length;
+    const gone = Object.keys(ours).filter((k) => !(k in theirs)).length;
+    const what = `src/gen was generated from ${versions(recorded) ?? "unknown headers"}, this machine has ${versions(files["headers.ts"])}`;
+    if (differ.length) {
+      console.error(
+        `${what}, and they disagree: ${differ.map((k) => `${k} is ${ours[k]} here, ${theirs[k]} there`).join("; ")}`,
+      );
+      process.exit(1);
+    }
     console.log(
-      `src/gen not compared: it was generated from ${was}, this machine has ${installed} (npm run gen regenerates)`,
+      `${what}: the ${common} values both have agree (${added} only in these headers, ${gone} only in src/gen)`,
     );
     process.exit(0);
   }
