@@ -65,6 +65,18 @@ export async function benchChildren() {
       `${Math.round(1e9 / perSyscall).toLocaleString("en")} syscalls/s`,
       "  (target >= 250,000)",
     );
+    // All at once: linear bookkeeping (a quadratic queue took 14.8 s for this).
+    const allAtOnce = async (n) => {
+      const calls = [];
+      for (let i = 0; i < n; i++) calls.push(task.getpid());
+      await Promise.all(calls);
+    };
+    const allAtOnceNs = await medianOf(3, () => perCall(200_000, allAtOnce));
+    row(
+      "2e5 calls outstanding at once, all settled",
+      `${((allAtOnceNs * 200_000) / 1e6).toFixed(0)} ms`,
+      `  (${Math.round(1e9 / allAtOnceNs).toLocaleString("en")} syscalls/s; median of 3)`,
+    );
     await child.exit(0);
 
     const truePath = "/bin/true";

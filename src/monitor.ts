@@ -27,6 +27,8 @@ export interface ChildOptions {
   parentPidfd?: FileDescriptor;
   /** The child runs a syscall server until it execs: note at its death whether it had exec'd. */
   server?: boolean;
+  /** `pid` is the child's pid in our own pid namespace too (not so for a child of a child in a pid namespace of its own). */
+  pidIsOurs?: boolean;
 }
 
 export class AsyncChildProcess {
@@ -35,7 +37,9 @@ export class AsyncChildProcess {
   readonly #died: Promise<ChildState>;
   /** For a server child that died: whether it was still the server (it never exec'd). */
   #diedAsServer = false;
-  readonly #server: boolean;
+  /** Still a syscall server, as far as we know (see diedBeforeExec). */
+  #server: boolean;
+  readonly #pidIsOurs: boolean;
 
   /** The pidfd waitid and pidfd_send_signal go through: the parent's (our own unless given). */
   readonly #parentPidfd: FileDescriptor;
@@ -50,6 +54,7 @@ export class AsyncChildProcess {
   ) {
     this.#parentPidfd = options.parentPidfd ?? pidfd.handle;
     this.#server = options.server ?? false;
+    this.#pidIsOurs = options.pidIsOurs ?? false;
     this.#died = this.#reapAtDeath();
     // Nobody needs to await the reaper; a failure to reap is reported to waitpid's callers.
     this.#died.catch(() => {});
@@ -68,6 +73,7 @@ export class AsyncChildProcess {
   /** Internal: the child exec'd `command`. */
   didExec(command: Command | undefined): void {
     this.#command = command;
+    this.#server = false;
   }
 
   /**
@@ -202,9 +208,10 @@ export class AsyncChildProcess {
     this.#diedAsServer = pid !== undefined && readComm(pid) === SERVER_COMM;
   }
 
-  /** The child's pid in our pid namespace, read from our pidfd (while it is not reaped). */
+  /** The child's pid in our pid namespace (read from our pidfd unless known), while it is not reaped. */
   #pidHere(): number | undefined {
     if (!this.pidfd.handle.valid) return undefined;
+    if (this.#pidIsOurs) return this.pid;
     try {
       const info = readFileSync(`/proc/self/fdinfo/${this.pidfd.handle.near}`, "utf8");
       const pid = Number(/^Pid:\s*(-?\d+)/m.exec(info)?.[1]);

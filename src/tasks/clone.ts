@@ -420,6 +420,8 @@ async function cloneChild(parent: Thread, flags: number): Promise<ChildThread> {
     proc = new AsyncChildProcess(cloned.pid, await AsyncFileDescriptor.make(root.epoller, root.ram, pidfd), root.ram, {
       parentPidfd: cloned.parentPidfd,
       server: true,
+      // A child of a child in a pid namespace of its own has its pid from that namespace.
+      pidIsOurs: !ownNamespace,
     });
     const helper = await startHelper(root, memory);
     return await assemble(parent, root, flags, links, memory, proc, helper, sharesFiles);
