@@ -7,11 +7,10 @@
 // `waitpid` then reports as often as asked. So no zombie waits for a caller who dropped the
 // handle, and no pidfd or registration outlives the process. (Stops and continues are reported
 // while it lives; pidfds only signal exits.)
-import { readFileSync, readlinkSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { checkInt } from "./args.js";
 import type { Command } from "./command.js";
 import type { AsyncFileDescriptor } from "./epoller.js";
-import { KCMP } from "./linux/kcmp.js";
 import type { RAM } from "./memory/ram.js";
 import { SyscallError } from "./near/errors.js";
 import { SIG } from "./signal.js";
@@ -77,30 +76,17 @@ export class AsyncChildProcess {
   }
 
   /**
-   * Internal, for a server child whose syscall stream hung up (its CLONE_CHILD_CLEARTID word was
-   * cleared: it is exec'ing or exiting): whether it died without having exec'd. While it still has
-   * our memory it is between the two steps of either; once it has other memory it exec'd; once it
-   * has none it is dying or dead, and its name tells: exec names a process after its program,
-   * whose name has no slash, and a server names itself SERVER_COMM.
+   * Internal, for a server child whose syscall stream hung up: whether it died without having
+   * exec'd. The hang-up means its CLONE_CHILD_CLEARTID word was cleared or its end of the socket
+   * closed, which happens past the point of no return of an exec, or in an exit (do_exit sets
+   * PF_EXITING before either). So a process that is not exiting exec'd; one that is exiting had
+   * exec'd if it bears its program's name (which has no slash), not SERVER_COMM.
    */
-  async diedBeforeExec(): Promise<boolean> {
-    const task = this.pidfd.handle.task;
-    for (let wait = 0; ; wait = Math.min(2 * wait + 1, 50)) {
-      if (this.#death) return this.#diedAsServer;
-      const pid = this.#pidHere();
-      if (pid === undefined) return false;
-      const sameMemory = await task.kcmp(process.pid, pid, KCMP.VM).catch(() => undefined);
-      if (sameMemory !== 0) {
-        if (this.#death) return this.#diedAsServer;
-        try {
-          readlinkSync(`/proc/${pid}/exe`);
-          return false;
-        } catch {
-          return readComm(pid) === SERVER_COMM;
-        }
-      }
-      await Promise.race([this.#died.catch(() => {}), new Promise((r) => setTimeout(r, wait))]);
-    }
+  diedBeforeExec(): boolean {
+    if (this.#death) return this.#diedAsServer;
+    const pid = this.#pidHere();
+    const stat = pid === undefined ? undefined : readStat(pid);
+    return stat !== undefined && (stat.flags & PF_EXITING) !== 0 && stat.comm === SERVER_COMM;
   }
 
   /**
@@ -223,6 +209,22 @@ export class AsyncChildProcess {
 
   toString(): string {
     return `AsyncChildProcess(pid ${this.pid})`;
+  }
+}
+
+/** The kernel's PF_EXITING task flag (include/linux/sched.h), set as do_exit begins. */
+const PF_EXITING = 0x4;
+
+/** A process's name and task flags, from /proc/PID/stat (which takes no lock of its memory). */
+function readStat(pid: number): { comm: string; flags: number } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
+    const close = stat.lastIndexOf(")");
+    // After "pid (comm) ": state, ppid, pgrp, session, tty_nr, tpgid, flags.
+    const flags = Number(stat.slice(close + 2).split(" ")[6]);
+    return { comm: stat.slice(stat.indexOf("(") + 1, close), flags };
+  } catch {
+    return undefined;
   }
 }
 

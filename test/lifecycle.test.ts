@@ -396,7 +396,7 @@ describe("processes nobody waits for", limit, () => {
 });
 
 describe("memory a child runs on", limit, () => {
-  test("its stack has a PROT_NONE guard page below it, in a mapping of its own, unmapped after", async () => {
+  test("its stack has a PROT_NONE guard page below it, in a mapping of its own, reused once it is gone", async () => {
     const stacks = () => {
       const maps = fs
         .readFileSync("/proc/self/maps", "utf8")
@@ -422,9 +422,20 @@ describe("memory a child runs on", limit, () => {
     const child = await thr.clone();
     const mine = stacks().filter((a) => !before.has(a));
     assert.equal(mine.length, 1, "one new stack, guarded");
+    // The memory goes back once the child is gone (its helper reaped): the next child runs on it.
     await child.exit(0);
     await child.process.waitpid(W.EXITED);
-    await settle("unmapped", () => !stacks().includes(mine[0]!));
+    const next = await (async () => {
+      for (let i = 0; i < 100; i++) {
+        const c = await thr.clone();
+        if (!stacks().some((a) => !before.has(a) && a !== mine[0])) return c;
+        await c.exit(0);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      assert.fail("every new child got new memory: the memory of those gone was not reused");
+    })();
+    assert.ok(stacks().includes(mine[0]!), "the first child's memory serves another");
+    await next.exit(0);
   });
 });
 

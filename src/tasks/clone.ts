@@ -180,7 +180,7 @@ export class ChildThread extends Thread {
       for (const p of owned) p.free();
     }
     // The process went away under the execve: it exec'd, or it died first (it was killed, say).
-    if (await this.process.diedBeforeExec()) {
+    if (this.process.diedBeforeExec()) {
       throw new SyscallHangupError("execve", "died", `the child died before it could exec ${cmd.executablePath}`);
     }
     this.process.didExec(cmd);
@@ -209,13 +209,20 @@ export class ChildThread extends Thread {
  * so that the closure holds nothing of that scope: it must not hold the child's task or connection
  * strongly, or a child nobody can reach would never be collected (see `abandoned`).
  */
-function whenGone(connection: SyscallConnection, memory: ChildMemory, links: Links, sharedTheirs?: FileDescriptor) {
+function whenGone(
+  life: Life,
+  connection: SyscallConnection,
+  memory: ChildMemory,
+  links: Links,
+  sharedTheirs?: FileDescriptor,
+) {
   const weakConnection = new WeakRef(connection);
   const weakTheirs = sharedTheirs ? new WeakRef(sharedTheirs) : undefined;
   const { passingOurs, theirs, passingTheirs } = links;
   return () => {
+    life.gone = true;
     weakConnection.deref()?.hangup("the process exec'd or exited");
-    void memory.unmap().catch(() => {});
+    void memory.recycle().catch(() => {});
     void (async () => {
       // Our end of the fd-passing socket serves only until the child execs or exits; with a shared
       // table the child's ends are our fds, closed now through our own handles.
@@ -343,12 +350,15 @@ function rootOf(thread: Thread): Thread {
   return thread instanceof ChildThread ? thread.root : thread;
 }
 
+/** Whether a child exec'd or exited yet (its memory may serve another child after that). */
+interface Life {
+  gone: boolean;
+}
+
 /** Kills a child whose thread, task and connection were all dropped before it exec'd. */
-const abandoned = new FinalizationRegistry<{ process: AsyncChildProcess; memory: ChildMemory }>(
-  ({ process, memory }) => {
-    if (memory.mapped && memory.readCtid() !== 0) process.kill(SIG.KILL).catch(() => {});
-  },
-);
+const abandoned = new FinalizationRegistry<{ process: AsyncChildProcess; life: Life }>(({ process, life }) => {
+  if (!life.gone) process.kill(SIG.KILL).catch(() => {});
+});
 
 /** The links to a new child: its syscall socket and its fd-passing socket, our ends and its ends. */
 interface Links {
@@ -395,7 +405,7 @@ async function cloneChild(parent: Thread, flags: number): Promise<ChildThread> {
   const links = await makeLinks(parent, root, nested);
   let memory: ChildMemory;
   try {
-    memory = await ChildMemory.map(root.task);
+    memory = await ChildMemory.take(root.task);
   } catch (e) {
     await closeAll(Object.values(links));
     throw e;
@@ -406,12 +416,14 @@ async function cloneChild(parent: Thread, flags: number): Promise<ChildThread> {
     cloned = await cloneServer(parent, root, flags, links, memory, { nested, ownNamespace, sharesFiles });
   } catch (e) {
     // The clone itself failed: nothing runs on the memory.
-    await memory.unmap().catch(() => {});
+    await memory.recycle().catch(() => {});
     await closeAll(Object.values(links));
     throw e;
   }
-  // From here on a process runs on `memory`: a failure kills and reaps it before the memory goes.
+  // From here on a process runs on `memory`: a failure kills and reaps it (and its helper, which
+  // also runs there) before the memory goes.
   let proc: AsyncChildProcess | undefined;
+  let helper: AsyncChildProcess | undefined;
   try {
     if (ownNamespace)
       [cloned.pidfd] = (await (parent as ChildThread).passToRoot([cloned.parentPidfd!])) as [FileDescriptor];
@@ -423,11 +435,12 @@ async function cloneChild(parent: Thread, flags: number): Promise<ChildThread> {
       // A child of a child in a pid namespace of its own has its pid from that namespace.
       pidIsOurs: !ownNamespace,
     });
-    const helper = await startHelper(root, memory);
+    helper = await startHelper(root, memory);
     return await assemble(parent, root, flags, links, memory, proc, helper, sharesFiles);
   } catch (e) {
     await killAndReap(cloned, proc);
-    await memory.unmap().catch(() => {});
+    await helper?.[Symbol.asyncDispose]().catch(() => {});
+    await memory.recycle().catch(() => {});
     await closeAll(Object.values(links));
     throw e;
   }
@@ -540,12 +553,13 @@ async function assemble(
   // are the same fds: closed only once the child is gone, through the parent's handles.)
   if (!sharesFiles) await closeAll([links.theirs, links.passingTheirs]);
   const child = new ChildThread(thread, proc, connection, root, passing, sharesFiles ? childTask.fdTable : undefined);
-  abandoned.register(connection, { process: proc, memory });
+  const life: Life = { gone: false };
+  abandoned.register(connection, { process: proc, life });
   void watchExecOrExit(
     root,
     memory,
     helper,
-    whenGone(connection, memory, links, sharesFiles ? passing.theirs : undefined),
+    whenGone(life, connection, memory, links, sharesFiles ? passing.theirs : undefined),
   );
   return child;
 }
