@@ -84,6 +84,11 @@ export class EpolledFileDescriptor implements InvalidationListener {
     this.end(new ClosedFileDescriptorError(`${fd} was closed while registered with an epoller`));
   }
 
+  /** Whether the registration still delivers events (it has not ended). */
+  get active(): boolean {
+    return this.#ended === undefined;
+  }
+
   /** Whether anyone waits on this registration. */
   get waiting(): boolean {
     return this.#waiters.length > 0;
