@@ -68,13 +68,13 @@ static long startup(long infd, long outfd, long flags, long close_fd, long expec
 	return 0;
 }
 
-/* Transfer exactly len bytes, retrying on EINTR and short transfers. Returns len, 0 on EOF
- * before the first byte, or a negative errno (-EPIPE on EOF in the middle). */
-static long transfer(long nr, long fd, char *buf, long len)
+/* Transfer at least min and at most max bytes, retrying on EINTR and short transfers. Returns
+ * how many, 0 on EOF before the first byte, or a negative errno (-EPIPE on EOF in the middle). */
+static long transfer(long nr, long fd, char *buf, long min, long max)
 {
 	long done = 0;
-	while (done < len) {
-		long ret = SYSCALL3(nr, fd, buf + done, len - done);
+	while (done < min) {
+		long ret = SYSCALL3(nr, fd, buf + done, max - done);
 		if (ret == -EINTR)
 			continue;
 		if (ret < 0)
@@ -113,22 +113,17 @@ long rsys_server(long infd, long outfd, long flags, long close_fd, long expected
 				to[i] = buf[pos + i];
 			have = rest;
 			pos = 0;
-			while (have < (long)sizeof(struct rsys_request)) {
-				ret = SYSCALL3(__NR_read, infd, buf + have, sizeof(batch) - have);
-				if (ret == -EINTR)
-					continue;
-				if (ret < 0)
-					return ret;
-				if (ret == 0)
-					return have == 0 ? 0 : -EPIPE;
-				have += ret;
-			}
+			ret = transfer(__NR_read, infd, buf + have, (long)sizeof(struct rsys_request) - have,
+			               (long)sizeof(batch) - have);
+			if (ret <= 0)
+				return ret < 0 ? ret : have == 0 ? 0 : -EPIPE;
+			have += ret;
 		}
 		struct rsys_request *req = (struct rsys_request *)(buf + pos);
 		pos += sizeof(struct rsys_request);
 		long result = rsys_raw_syscall(req->args[0], req->args[1], req->args[2], req->args[3],
 		                               req->args[4], req->args[5], req->nr);
-		ret = transfer(__NR_write, outfd, (char *)&result, sizeof(result));
+		ret = transfer(__NR_write, outfd, (char *)&result, sizeof(result), sizeof(result));
 		if (ret <= 0)
 			return ret < 0 ? ret : -EPIPE;
 	}

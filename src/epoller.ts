@@ -252,6 +252,7 @@ export class Epoller {
    * its fds join this same epoll instance, which our event loop watches.
    */
   #epfdFor(task: Task): FileDescriptor {
+    if (task === this.epfd.task) return this.epfd;
     let handle = this.#epfds.get(task);
     if (!handle?.valid) {
       handle = task.fdTable === this.epfd.task.fdTable ? this.epfd.forTask(task) : task.inheritFd(this.epfd);

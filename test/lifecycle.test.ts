@@ -226,6 +226,36 @@ describe("failures after the clone", limit, () => {
   });
 });
 
+describe("a parent that dies under a nested clone", limit, () => {
+  test("the grandchild it may have made is killed and reaped, and its memory serves no one else", async () => {
+    const out = await runNodeOk(
+      `${PROBES}
+      import { localThread as thr } from "rsyscall";
+      let lost = 0;
+      for (let i = 0; i < 150; i++) {
+        const parent = await thr.clone();
+        const made = parent.clone().then((g) => g.process.kill(), () => {});
+        // Kill the parent at varying moments of the nested clone.
+        for (let j = 0; j < i % 13; j++) await new Promise((r) => setImmediate(r));
+        await parent.process.kill();
+        await made;
+      }
+      await settle("every child and grandchild reaped", () => childPids().length === 0);
+      // Children made now run on recycled memory: none may be taken for gone while it lives.
+      for (let i = 0; i < 20; i++) {
+        const c = await thr.clone();
+        await new Promise((r) => setTimeout(r, 5));
+        if ((await c.task.getpid().catch(() => -1)) !== c.task.pid) lost++;
+        await c.exit(0);
+      }
+      console.log(lost);
+    `,
+      120_000,
+    );
+    assert.equal(out.trim(), "0", "a healthy child was taken for gone");
+  });
+});
+
 describe("async fds of processes that go away", limit, () => {
   for (const [how, end] of [
     ["exits", "await child.exit(0);"],
@@ -271,6 +301,21 @@ describe("async fds of processes that go away", limit, () => {
     await afd.handle.close();
     assert.ok((await waiting) instanceof ClosedFileDescriptorError);
     await child.exit(0);
+  });
+
+  test("a dead epoller surfaces: closing its fd rejects every waiter and later waits", async () => {
+    const out = await runNodeOk(
+      `import { localThread as thr } from "rsyscall";
+      const { read, write } = await thr.pipe();
+      const afd = await thr.makeAfd(read, true);
+      const waiting = afd.readSomeBytes().then(() => "resolved", (e) => e.name);
+      await thr.epoller.epfd.close();
+      console.log(await waiting);
+      const other = await thr.pipe();
+      console.log(await thr.makeAfd(other.read, true).then(() => "registered", (e) => e.name));`,
+      20_000,
+    );
+    assert.deepEqual(out.trim().split("\n"), ["ClosedFileDescriptorError", "ClosedFileDescriptorError"]);
   });
 
   test("exited children leave no registrations behind, waited for or not", async () => {

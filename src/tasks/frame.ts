@@ -106,6 +106,10 @@ export class ChildMemory {
   get helperPidfdOut(): number {
     return this.#at(this.#words + 8);
   }
+  /** Where CLONE_PARENT_SETTID stores the child's pid (0 until then). */
+  get tidOut(): number {
+    return this.#at(this.#words + 12);
+  }
   /** An exec stub's result (-errno), 8 bytes. */
   get result(): number {
     return this.#at(this.#words + 16);
@@ -131,6 +135,9 @@ export class ChildMemory {
   }
   readHelperPidfd(): number {
     return this.#view.readInt32LE(this.#words + 8);
+  }
+  readTid(): number {
+    return this.#view.readInt32LE(this.#words + 12);
   }
   readResult(): number {
     return Number(this.#view.readBigInt64LE(this.#words + 16));
