@@ -360,6 +360,52 @@ describe("processes nobody waits for", limit, () => {
     await settle("fds closed", () => fs.readdirSync("/proc/self/fd").length <= fds);
   });
 
+  test("children dropped after using AFDs, channels or clones of their own are killed too", async () => {
+    const pids = await (async () => {
+      const made: number[] = [];
+      for (let i = 0; i < 20; i++) {
+        const child = await thr.clone(i % 2 ? CLONE.FILES : (0 as CLONE));
+        const { read, write } = await child.pipe();
+        const afd = await child.makeAfd(read, true);
+        await afd.close();
+        await write.close();
+        const [[ours]] = await child.openAsyncChannels(1);
+        await ours!.close();
+        made.push(child.task.pid);
+      }
+      return made;
+    })();
+    await collect();
+    await settle("every dropped child gone", () => pids.every((pid) => processState(pid) === undefined));
+  });
+
+  test("a parent dropped while the grandchild it made is held: the parent is killed, the grandchild lives", async () => {
+    const [parentPid, grand] = await (async () => {
+      const parent = await thr.clone();
+      return [parent.task.pid, await parent.clone()] as const;
+    })();
+    await collect();
+    await settle("the parent gone", () => processState(parentPid) === undefined);
+    assert.equal(await grand.task.getpid(), grand.task.pid, "the grandchild serves on");
+    await grand.exit(0);
+  });
+
+  test("CLONE.FILES inside CLONE.FILES: the parent gone first, the sockets in the shared table still close", async () => {
+    const fds = () => fs.readdirSync("/proc/self/fd").length;
+    const before = fds();
+    for (let i = 0; i < 5; i++) {
+      const parent = await thr.clone(CLONE.FILES);
+      const grand = await parent.clone(CLONE.FILES);
+      await parent.exit(0);
+      await parent.process.waitpid(W.EXITED);
+      await grand.exit(0);
+      await grand.process.waitpid(W.EXITED);
+    }
+    await collect();
+    thr.task.collectGarbage();
+    await settle("fds back", () => fds() <= before);
+  });
+
   test("holding only child.task holds the process", async () => {
     const task = await (async () => (await thr.clone()).task)();
     await collect();

@@ -27,44 +27,52 @@ type OpenFile = number;
 let nextOpenFile = 1;
 const newOpenFile = (): OpenFile => nextOpenFile++;
 
+/**
+ * A task's place in the fd tables: the table it uses now. Handles count under it, and the finalizer
+ * names it rather than the task, so that no record of ours keeps a dropped task alive.
+ */
+export class FdHolder {
+  constructor(public table: FileDescriptorTable) {}
+}
+
 interface Entry {
   file: OpenFile;
   owned: boolean;
   /** Live handles, in all. */
   count: number;
   /**
-   * Whose they are: one task (nearly always; then it holds all `count`), or, in a table that tasks
-   * share (CLONE_FILES), a count per task.
+   * Whose they are: one task's (nearly always; then it holds all `count`), or, in a table that
+   * tasks share (CLONE_FILES), a count per task.
    */
-  holders: BaseTask | Map<BaseTask, number> | undefined;
+  holders: FdHolder | Map<FdHolder, number> | undefined;
 }
 
 function entry(file: OpenFile, owned: boolean): Entry {
   return { file, owned, count: 0, holders: undefined };
 }
 
-/** How many of `e`'s handles belong to `task`. */
-function countOf(e: Entry, task: BaseTask): number {
-  return e.holders instanceof Map ? (e.holders.get(task) ?? 0) : e.holders === task ? e.count : 0;
+/** How many of `e`'s handles belong to `holder`. */
+function countOf(e: Entry, holder: FdHolder): number {
+  return e.holders instanceof Map ? (e.holders.get(holder) ?? 0) : e.holders === holder ? e.count : 0;
 }
 
-function addHolder(e: Entry, task: BaseTask, n: number): void {
-  if (e.holders === undefined || e.holders === task) {
-    e.holders = task;
+function addHolder(e: Entry, holder: FdHolder, n: number): void {
+  if (e.holders === undefined || e.holders === holder) {
+    e.holders = holder;
   } else {
     if (!(e.holders instanceof Map)) e.holders = new Map([[e.holders, e.count]]);
-    e.holders.set(task, (e.holders.get(task) ?? 0) + n);
+    e.holders.set(holder, (e.holders.get(holder) ?? 0) + n);
   }
   e.count += n;
 }
 
-function removeHolder(e: Entry, task: BaseTask, n: number): void {
-  const mine = countOf(e, task);
+function removeHolder(e: Entry, holder: FdHolder, n: number): void {
+  const mine = countOf(e, holder);
   const taken = Math.min(mine, n);
   e.count = Math.max(0, e.count - n);
   if (e.holders instanceof Map) {
-    if (mine - taken > 0) e.holders.set(task, mine - taken);
-    else e.holders.delete(task);
+    if (mine - taken > 0) e.holders.set(holder, mine - taken);
+    else e.holders.delete(holder);
   } else if (e.count === 0) {
     e.holders = undefined;
   }
@@ -134,8 +142,9 @@ export class FileDescriptorTable extends FDTable {
   add(handle: BaseFileDescriptor): void {
     const e = this.#entries.get(handle.near);
     if (!e) throw new Error(`${this}: no entry for fd ${handle.near}`);
-    addHolder(e, handle.task, 1);
-    finalizer.register(handle, { task: handle.task, n: handle.near }, handle);
+    const holder = handle.task.fdHolder;
+    addHolder(e, holder, 1);
+    finalizer.register(handle, { holder, n: handle.near }, handle);
   }
 
   /**
@@ -144,7 +153,7 @@ export class FileDescriptorTable extends FDTable {
    */
   remove(handle: BaseFileDescriptor): number {
     finalizer.unregister(handle);
-    return this.#uncount(handle.task, handle.near);
+    return this.#uncount(handle.task.fdHolder, handle.near);
   }
 
   /** Internal: the caller is closing fd `n`, which has no handle left: forget the number. */
@@ -158,14 +167,14 @@ export class FileDescriptorTable extends FDTable {
     this.#dropped.push(n);
   }
 
-  /** Moves `task`'s handles to `into`, a copy of this table `task` now uses (unshare(CLONE_FILES)). */
-  moveTask(task: BaseTask, into: FileDescriptorTable): void {
+  /** Moves `holder`'s handles to `into`, a copy of this table its task now uses (unshare(CLONE_FILES)). */
+  moveHolder(holder: FdHolder, into: FileDescriptorTable): void {
     for (const [n, e] of this.#entries) {
-      const count = countOf(e, task);
+      const count = countOf(e, holder);
       if (!count) continue;
-      removeHolder(e, task, count);
+      removeHolder(e, holder, count);
       const target = into.#entries.get(n);
-      if (target) addHolder(target, task, count);
+      if (target) addHolder(target, holder, count);
     }
   }
 
@@ -190,20 +199,20 @@ export class FileDescriptorTable extends FDTable {
   }
 
   /** Called by the finalizer for a handle that was dropped while still valid. */
-  collected(task: BaseTask, n: number): void {
-    if (this.#uncount(task, n) === 0 && this.owns(n)) this.#dropped.push(n);
+  collected(holder: FdHolder, n: number): void {
+    if (this.#uncount(holder, n) === 0 && this.owns(n)) this.#dropped.push(n);
   }
 
-  #uncount(task: BaseTask, n: number): number {
+  #uncount(holder: FdHolder, n: number): number {
     const e = this.#entries.get(n);
     if (!e) return 0;
-    removeHolder(e, task, 1);
+    removeHolder(e, holder, 1);
     return e.count;
   }
 }
 
-const finalizer = new FinalizationRegistry<{ task: BaseTask; n: number }>(({ task, n }) =>
-  task.fdTable.collected(task, n),
+const finalizer = new FinalizationRegistry<{ holder: FdHolder; n: number }>(({ holder, n }) =>
+  holder.table.collected(holder, n),
 );
 
 /** Hears that a handle was closed, invalidated or released. */

@@ -4,7 +4,7 @@ import { type AddressSpace, FDTableMismatchError, type MountNamespace, type PidN
 import { asFd, type Fd, type Pid } from "../near/ids.js";
 import * as raw from "../near/syscalls.js";
 import type { SyscallInterface } from "../near/sysif.js";
-import { BaseFileDescriptor, FileDescriptorTable } from "./fd.js";
+import { BaseFileDescriptor, FdHolder, FileDescriptorTable } from "./fd.js";
 
 export interface TaskNamespaces {
   fdTable: FileDescriptorTable;
@@ -23,7 +23,8 @@ export class BaseTask implements TaskNamespaces {
   sysif: SyscallInterface;
   /** This process's id, in the pid namespace of the process that made it. */
   readonly pid: Pid;
-  fdTable: FileDescriptorTable;
+  /** Which fd table this task uses, in an object its handles can name without naming the task. */
+  readonly fdHolder: FdHolder;
   addressSpace: AddressSpace;
   pidns: PidNamespace;
   mountns: MountNamespace;
@@ -31,10 +32,19 @@ export class BaseTask implements TaskNamespaces {
   constructor(sysif: SyscallInterface, pid: Pid, namespaces: TaskNamespaces) {
     this.sysif = sysif;
     this.pid = pid;
-    this.fdTable = namespaces.fdTable;
+    this.fdHolder = new FdHolder(namespaces.fdTable);
     this.addressSpace = namespaces.addressSpace;
     this.pidns = namespaces.pidns;
     this.mountns = namespaces.mountns;
+  }
+
+  /** The fd table this task uses (it changes at unshare(CLONE_FILES)). */
+  get fdTable(): FileDescriptorTable {
+    return this.fdHolder.table;
+  }
+
+  set fdTable(table: FileDescriptorTable) {
+    this.fdHolder.table = table;
   }
 
   /** Internal: a handle object of this task's class for fd `n`, whose entry exists in the table. */
@@ -81,7 +91,7 @@ export class BaseTask implements TaskNamespaces {
    */
   tookCopyOfFdTable(): void {
     const copy = new FileDescriptorTable(this.pid, this.fdTable);
-    this.fdTable.moveTask(this, copy);
+    this.fdTable.moveHolder(this.fdHolder, copy);
     this.fdTable = copy;
   }
 

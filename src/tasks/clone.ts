@@ -213,25 +213,18 @@ function whenGone(
   life: Life,
   connection: SyscallConnection,
   memory: ChildMemory,
-  links: Links,
-  sharedTheirs?: FileDescriptor,
+  passingOurs: FileDescriptor,
+  sharedEnds: FileDescriptor[],
 ) {
+  // Weakly: the child's handles hold its task. Once collected, their fds are closed by the collector.
   const weakConnection = new WeakRef(connection);
-  const weakTheirs = sharedTheirs ? new WeakRef(sharedTheirs) : undefined;
-  const { passingOurs, theirs, passingTheirs } = links;
+  const weakEnds = sharedEnds.map((fd) => new WeakRef(fd));
   return () => {
     life.gone = true;
     weakConnection.deref()?.hangup("the process exec'd or exited");
     void memory.recycle().catch(() => {});
-    void (async () => {
-      // Our end of the fd-passing socket serves only until the child execs or exits; with a shared
-      // table the child's ends are our fds, closed now through our own handles.
-      await weakTheirs
-        ?.deref()
-        ?.invalidate()
-        .catch(() => {});
-      await closeAll([passingOurs, ...(weakTheirs ? [theirs, passingTheirs] : [])]);
-    })();
+    // Our end of the fd-passing socket serves only until the child execs or exits.
+    void closeAll([passingOurs, ...weakEnds.map((w) => w.deref())]);
   };
 }
 
@@ -572,17 +565,15 @@ async function assemble(
   ];
   const thread = new Thread(childTask, childRam, environ, ...stdio, root.epoller);
   const passing = { ours: links.passingOurs, theirs: childTask.inheritFd(links.passingTheirs) };
-  // The parent's handles on the child's ends: the child has its own now. (With a shared table they
-  // are the same fds: closed only once the child is gone, through the parent's handles.)
-  if (!sharesFiles) await closeAll([links.theirs, links.passingTheirs]);
+  // The child's ends are its own now: the parent's handles go. In a table they share, the child's
+  // ends are the same fds, kept through handles of the child's, closed once it is gone (through
+  // whichever task of that table collects next: the child cannot be asked by then).
+  const sharedEnds = sharesFiles ? [links.theirs.forTask(childTask), passing.theirs] : [];
+  if (sharesFiles) for (const fd of [links.theirs, links.passingTheirs]) await fd.invalidate();
+  else await closeAll([links.theirs, links.passingTheirs]);
   const child = new ChildThread(thread, proc, connection, root, passing, sharesFiles ? childTask.fdTable : undefined);
   const life: Life = { gone: false };
   abandoned.register(connection, { process: proc, life });
-  void watchExecOrExit(
-    root,
-    memory,
-    helper,
-    whenGone(life, connection, memory, links, sharesFiles ? passing.theirs : undefined),
-  );
+  void watchExecOrExit(root, memory, helper, whenGone(life, connection, memory, links.passingOurs, sharedEnds));
   return child;
 }
