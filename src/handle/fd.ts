@@ -190,6 +190,24 @@ export class FileDescriptorTable extends FDTable {
     return this.#entries.get(n)?.count ?? 0;
   }
 
+  /** Who keeps fds open for the table itself, apart from any task (see keepOpen). */
+  readonly #keeper = new FdHolder(this);
+
+  /**
+   * Internal: keeps fd `n` open without a handle of any task: for an fd that belongs to the table
+   * rather than to one of its tasks (a child's end of its link, in a table it shares with us), which
+   * a task moving to a table of its own must not take along.
+   */
+  keepOpen(n: number): void {
+    const e = this.#entries.get(n);
+    if (e) addHolder(e, this.#keeper, 1);
+  }
+
+  /** Internal: undoes keepOpen; once no handle is left either, the next collection closes it. */
+  releaseKept(n: number): void {
+    this.collected(this.#keeper, n);
+  }
+
   /** Owned fd numbers whose last handle was garbage-collected, and have none now; emptied by the call. */
   takeDropped(): number[] {
     const dropped = this.#dropped.filter((n) => this.handleCount(n) === 0 && this.owns(n));

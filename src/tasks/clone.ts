@@ -214,17 +214,21 @@ function whenGone(
   connection: SyscallConnection,
   memory: ChildMemory,
   passingOurs: FileDescriptor,
-  sharedEnds: FileDescriptor[],
+  shared: { table: FileDescriptorTable; ends: number[]; theirs: FileDescriptor } | undefined,
 ) {
-  // Weakly: the child's handles hold its task. Once collected, their fds are closed by the collector.
+  // Weakly: the connection and the child's handles hold its task.
   const weakConnection = new WeakRef(connection);
-  const weakEnds = sharedEnds.map((fd) => new WeakRef(fd));
+  const weakTheirs = shared ? new WeakRef(shared.theirs) : undefined;
+  const table = shared?.table;
+  const ends = shared?.ends ?? [];
   return () => {
     life.gone = true;
     weakConnection.deref()?.hangup("the process exec'd or exited");
     void memory.recycle().catch(() => {});
-    // Our end of the fd-passing socket serves only until the child execs or exits.
-    void closeAll([passingOurs, ...weakEnds.map((w) => w.deref())]);
+    // Our end of the fd-passing socket serves only until the child execs or exits; the child's ends
+    // in a table it shared with us go at that table's next collection.
+    for (const n of ends) table?.releaseKept(n);
+    void closeAll([passingOurs, weakTheirs?.deref()]);
   };
 }
 
@@ -566,14 +570,16 @@ async function assemble(
   const thread = new Thread(childTask, childRam, environ, ...stdio, root.epoller);
   const passing = { ours: links.passingOurs, theirs: childTask.inheritFd(links.passingTheirs) };
   // The child's ends are its own now: the parent's handles go. In a table they share, the child's
-  // ends are the same fds, kept through handles of the child's, closed once it is gone (through
-  // whichever task of that table collects next: the child cannot be asked by then).
-  const sharedEnds = sharesFiles ? [links.theirs.forTask(childTask), passing.theirs] : [];
-  if (sharesFiles) for (const fd of [links.theirs, links.passingTheirs]) await fd.invalidate();
-  else await closeAll([links.theirs, links.passingTheirs]);
-  const child = new ChildThread(thread, proc, connection, root, passing, sharesFiles ? childTask.fdTable : undefined);
+  // ends are the same fds: the table keeps them (not the child's task, which may move to a table of
+  // its own) until the child is gone, then whichever task of that table collects next closes them.
+  const shared = sharesFiles
+    ? { table: childTask.fdTable, ends: [links.theirs.near, links.passingTheirs.near], theirs: passing.theirs }
+    : undefined;
+  if (shared) for (const n of shared.ends) shared.table.keepOpen(n);
+  await closeAll([links.theirs, links.passingTheirs]);
+  const child = new ChildThread(thread, proc, connection, root, passing, shared?.table);
   const life: Life = { gone: false };
   abandoned.register(connection, { process: proc, life });
-  void watchExecOrExit(root, memory, helper, whenGone(life, connection, memory, links.passingOurs, sharedEnds));
+  void watchExecOrExit(root, memory, helper, whenGone(life, connection, memory, links.passingOurs, shared));
   return child;
 }
