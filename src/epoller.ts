@@ -174,6 +174,12 @@ const droppedAfds = new FinalizationRegistry<EpolledFileDescriptor>((reg) => {
 /** An epoll instance whose waiting happens in Node's event loop. */
 export class Epoller {
   readonly #registrations = new Map<number, EpolledFileDescriptor>();
+  /**
+   * The registration of each open file at each fd number: the kernel keys its entries so, and a
+   * child registering its copy of one of our fds (or we, ours, after a child did) meets the same
+   * entry.
+   */
+  readonly #byFile = new Map<string, EpolledFileDescriptor>();
   readonly #epfds = new WeakMap<Task, FileDescriptor>();
   readonly #events: Pointer<Buffer>;
   /** The events buffer as JavaScript sees it (our own memory), to parse without a copy. */
@@ -216,12 +222,23 @@ export class Epoller {
     if (this.#dead) throw this.#dead;
     const reg = new EpolledFileDescriptor(this, this.#nextId++, fd);
     const event = await this.ram.ptr(EpollEvent.getSerializer(), new EpollEvent(reg.id, ALL_EVENTS));
+    const key = fileKey(fd);
     try {
-      await this.#epfdFor(fd.task).epollCtl(EPOLL_CTL.ADD, fd, event);
+      const epfd = this.#epfdFor(fd.task);
+      await epfd.epollCtl(EPOLL_CTL.ADD, fd, event).catch(async (e: unknown) => {
+        if (!(e instanceof SyscallError && e.code === "EEXIST")) throw e;
+        // The same open file at the same number is in this epoll instance already: registered
+        // through a process that shared or copied our table (and may be gone: its entry lasts as
+        // long as the file). This registration takes the entry over; one still using it ends.
+        const previous = key === undefined ? undefined : this.#byFile.get(key);
+        previous?.end(new ClosedFileDescriptorError(`${previous.fd}: its entry was taken over by ${fd}`));
+        await epfd.epollCtl(EPOLL_CTL.MOD, fd, event);
+      });
     } finally {
       event.free();
     }
     this.#registrations.set(reg.id, reg);
+    if (key !== undefined) this.#byFile.set(key, reg);
     fd.onInvalidate(reg);
     fd.task.sysif.hungUp?.then((reason) =>
       reg.end(new SyscallHangupError("epoll_wait", reason, `waiting for ${fd}: its process went away (${reason})`)),
@@ -244,6 +261,8 @@ export class Epoller {
   /** Internal: stops delivering events to `reg`. Its id is never given out again. */
   forget(reg: EpolledFileDescriptor): void {
     this.#registrations.delete(reg.id);
+    const key = fileKey(reg.fd);
+    if (key !== undefined && this.#byFile.get(key) === reg) this.#byFile.delete(key);
   }
 
   /**
@@ -309,14 +328,26 @@ export class Epoller {
     for (const reg of [...this.#registrations.values()]) reg.end(error);
   }
 
-  /** Stops watching and closes the epoll fd. Registrations are dropped. */
+  /**
+   * Stops watching and closes the epoll fd. Refuses while anything is registered: AsyncFileDescriptors
+   * to close first, and children (their connections and pidfds wait here) to end first.
+   */
   async close(): Promise<void> {
-    if (this.#watch) native.unwatch(this.#watch);
-    this.#watch = undefined;
-    for (const reg of [...this.#registrations.values()]) await reg.delete().catch(() => {});
+    if (this.#registrations.size > 0) {
+      throw new Error(
+        `Epoller.close: ${this.#registrations.size} registrations remain (AsyncFileDescriptors to close, children to end)`,
+      );
+    }
+    this.#die(new ClosedFileDescriptorError("the epoller was closed"));
     this.#events.free();
-    await this.epfd.close();
+    await this.epfd.invalidate();
   }
+}
+
+/** How the kernel tells epoll entries apart: the open file and the fd number. */
+function fileKey(fd: FileDescriptor): string | undefined {
+  const file = fd.task.fdTable.fileAt(fd.near);
+  return file === undefined ? undefined : `${file}:${fd.near}`;
 }
 
 function uvErrorName(status: number): string {

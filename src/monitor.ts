@@ -12,7 +12,7 @@ import { checkInt } from "./args.js";
 import type { Command } from "./command.js";
 import type { AsyncFileDescriptor } from "./epoller.js";
 import type { RAM } from "./memory/ram.js";
-import { SyscallError } from "./near/errors.js";
+import { SyscallError, SyscallHangupError, SyscallSendError } from "./near/errors.js";
 import { SIG } from "./signal.js";
 import { EPOLL } from "./sys/epoll.js";
 import { CalledProcessError, type ChildState, Siginfo, W } from "./sys/wait.js";
@@ -34,6 +34,8 @@ export class AsyncChildProcess {
   #death: ChildState | undefined;
   #command: Command | undefined;
   readonly #died: Promise<ChildState>;
+  /** Its state can no longer be had: the process that had to reap it (init of its pid namespace) went away. */
+  #lost = false;
   /** For a server child that died: whether it was still the server (it never exec'd). */
   #diedAsServer = false;
   /** Still a syscall server, as far as we know (see diedBeforeExec). */
@@ -134,7 +136,7 @@ export class AsyncChildProcess {
    */
   async kill(sig: SIG = SIG.KILL): Promise<boolean> {
     checkInt("sig", sig);
-    if (this.#death) return false;
+    if (this.#death || this.#lost) return false;
     try {
       await this.#parentPidfd.pidfdSendSignal(sig);
       return true;
@@ -147,13 +149,21 @@ export class AsyncChildProcess {
 
   /**
    * Sends `sig` to the child's process group. Resolves false, sending nothing, once the child was
-   * reaped: its process group id may belong to someone else by then.
+   * reaped: its process group id may belong to someone else by then. Refuses a group the child's
+   * parent is in too (a child starts in Node's own group: give it one of its own with setpgid
+   * first), and one its parent cannot see (kill(0) would mean the caller's own group).
    */
   async killpg(sig: SIG = SIG.KILL): Promise<boolean> {
     checkInt("sig", sig);
-    if (this.#death) return false;
+    if (this.#death || this.#lost) return false;
     const task = this.#parentPidfd.task;
-    await task.kill(-(await task.getpgid(this.pid)), sig);
+    const [group, parentsGroup] = await Promise.all([task.getpgid(this.pid), task.getpgid()]);
+    if (group === 0 || group === parentsGroup) {
+      throw new Error(
+        `killpg: ${this} is in ${group === 0 ? "a process group its parent cannot see" : "its parent's own process group"}; signalling it would signal the parent too (setpgid the child first)`,
+      );
+    }
+    await task.kill(-group, sig);
     return true;
   }
 
@@ -174,7 +184,13 @@ export class AsyncChildProcess {
         const generation = epolled.generation;
         if (this.#server) this.#noteWhetherServer();
         const infop = await this.ram.malloc(Siginfo.getSerializer(), Siginfo.sizeof);
-        const state = await this.#parentPidfd.waitid(W.of(W.EXITED, W.NOHANG), infop);
+        const state = await this.#parentPidfd.waitid(W.of(W.EXITED, W.NOHANG), infop).catch((e: unknown) => {
+          if (!(e instanceof SyscallSendError || e instanceof SyscallHangupError)) throw e;
+          // Its parent, which alone may wait for it, is gone (exec'd or exited): the kernel or a
+          // new init reaps it, and its state never reaches us.
+          this.#lost = true;
+          throw new Error(`${this}: its parent went away before it could be waited for: its exit state is lost`);
+        });
         if (state) {
           this.#death = state;
           return state;

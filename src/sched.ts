@@ -4,7 +4,7 @@
 //   await child.task.unshare(CLONE.of(CLONE.NEWNS, CLONE.NEWUTS));
 //   await child.task.schedSetaffinity(0, await child.ptr(new CpuSet([0])));
 import { checkInt, checkPointer, withContext } from "./args.js";
-import { MountNamespace } from "./far.js";
+import { MountNamespace, PidNamespace } from "./far.js";
 import * as gen from "./gen/constants.js";
 import * as layouts from "./gen/layouts.js";
 import { BaseFileDescriptor } from "./handle/fd.js";
@@ -67,6 +67,7 @@ export class SchedTask extends BaseTask {
     }
     await raw.unshare(this.sysif, flags);
     if (flags & CLONE.NEWNS) this.mountns = new MountNamespace(this.pid);
+    if (flags & CLONE.NEWPID) this.pidnsForChildren = new PidNamespace(this.pid);
     if (flags & CLONE.FILES) this.tookCopyOfFdTable();
   }
 

@@ -4,9 +4,16 @@
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import { describe, test } from "node:test";
-import { ClosedFileDescriptorError, Command, SyscallHangupError, localThread as thr } from "rsyscall";
+import {
+  type AsyncChildProcess,
+  ClosedFileDescriptorError,
+  Command,
+  SyscallHangupError,
+  localThread as thr,
+} from "rsyscall";
 import { CLONE } from "rsyscall/sched";
 import { SIG } from "rsyscall/signal";
+import { RLIMIT, Rlimit } from "rsyscall/sys/resource";
 import { W } from "rsyscall/sys/wait";
 import { childPids, isCloexec, processState, runNodeOk } from "./util.js";
 
@@ -481,6 +488,86 @@ describe("processes nobody waits for", limit, () => {
       await read.close();
       await write.close();
     }
+  });
+});
+
+describe("misuse and odd orders", limit, () => {
+  test("two execs at once: the second is refused, not taken for a success", async () => {
+    const child = await thr.clone();
+    const [first, second] = await Promise.allSettled([
+      child.exec(new Command("/bin/true", ["true"], {})),
+      child.exec(new Command("/bin/false", ["false"], {})),
+    ]);
+    assert.equal(first.status, "fulfilled");
+    assert.equal(second.status, "rejected");
+    assert.match(String((second as PromiseRejectedResult).reason), /already exec'ing/);
+    assert.ok((await (first as PromiseFulfilledResult<AsyncChildProcess>).value.check()).clean());
+  });
+
+  test("exit and clone after exec reject with SyscallSendError", async () => {
+    const child = await thr.clone();
+    await (await child.exec(new Command("/bin/sleep", ["sleep", "0.2"], {}))).check();
+    await assert.rejects(child.exit(0), { name: "SyscallSendError" });
+    await assert.rejects(child.clone(), { name: "SyscallSendError" });
+    await assert.rejects(thr.clone(0 as CLONE, { writeUserMappings: "no" } as never), TypeError);
+  });
+
+  test("killpg refuses a group the parent is in (a child starts in Node's own)", async () => {
+    const child = await thr.clone();
+    await assert.rejects(child.process.killpg(SIG.TERM), /parent's own process group/);
+    assert.equal(await child.task.getpid(), child.task.pid, "nothing was signalled");
+    await child.task.setpgid();
+    assert.equal(await child.process.killpg(SIG.KILL), true);
+    assert.equal((await child.process.waitpid(W.EXITED)).killedWith(), SIG.KILL);
+  });
+
+  test("after unshare(CLONE_NEWPID), a child's children are made in the new namespace and serve", async () => {
+    const child = await thr.clone(CLONE.NEWUSER);
+    await child.unshare(CLONE.NEWPID);
+    const init = await child.clone();
+    assert.equal(await init.task.getpid(), 1);
+    const second = await child.clone();
+    assert.equal(await second.task.getpid(), 2);
+    const inner = await init.clone();
+    const proc = await inner.exec(new Command("/bin/sh", ["sh", "-c", 'test "$$" = 3'], {}));
+    assert.ok((await proc.check()).clean());
+    for (const t of [second, init, child]) await t.exit(0);
+  });
+
+  test("a grandchild whose namespace's init went away: its state is lost, said so; kill says false", async () => {
+    const init = await thr.clone(CLONE.of(CLONE.NEWUSER, CLONE.NEWPID));
+    const inner = await init.clone();
+    await init.process.kill(SIG.KILL);
+    await assert.rejects(inner.process.waitpid(W.EXITED), /exit state is lost/);
+    assert.equal(await inner.process.kill(SIG.KILL), false);
+  });
+
+  test("an fd a child registered can be registered by us once the child is gone (and the other way)", async () => {
+    const { read, write } = await thr.pipe();
+    const child = await thr.clone();
+    await child.makeAfd(child.inheritFd(read), true);
+    await child.exit(0);
+    const ours = await thr.makeAfd(read, true);
+    await thr.spit(write, "after the child");
+    assert.equal((await ours.readSomeBytes()).toString(), "after the child");
+    await ours.close();
+  });
+
+  test("Epoller.close refuses while anything is registered there", async () => {
+    const child = await thr.clone();
+    await assert.rejects(thr.epoller.close(), /registrations remain/);
+    assert.equal(await child.task.getpid(), child.task.pid, "nothing was torn down");
+    await child.exit(0);
+  });
+
+  test("fds passed to a child whose table is full: EMFILE, and no fd left behind", async () => {
+    const child = await thr.clone();
+    const fds = () => fs.readdirSync("/proc/self/fd").length;
+    const before = fds();
+    await child.task.prlimit(RLIMIT.NOFILE, await child.ptr(new Rlimit(3, 1024)));
+    await assert.rejects(child.openChannels(2), { code: "EMFILE" });
+    assert.ok(fds() <= before, "our ends were closed");
+    await child.exit(0);
   });
 });
 

@@ -127,6 +127,11 @@ export class FileDescriptorTable extends FDTable {
     return file !== undefined && file === other.#entries.get(n)?.file;
   }
 
+  /** The identity of the open file fd `n` names (the same in copies of this table), if we know it. */
+  fileAt(n: number): number | undefined {
+    return this.#entries.get(n)?.file;
+  }
+
   /** Whether the library owns fd `n` (see the file comment). */
   owns(n: number): boolean {
     return this.#entries.get(n)?.owned ?? false;

@@ -26,7 +26,10 @@ export class BaseTask implements TaskNamespaces {
   /** Which fd table this task uses, in an object its handles can name without naming the task. */
   readonly fdHolder: FdHolder;
   addressSpace: AddressSpace;
+  /** The pid namespace this process is in. */
   pidns: PidNamespace;
+  /** The pid namespace its children are made in: its own, unless it unshared CLONE_NEWPID. */
+  pidnsForChildren: PidNamespace;
   mountns: MountNamespace;
 
   constructor(sysif: SyscallInterface, pid: Pid, namespaces: TaskNamespaces) {
@@ -35,6 +38,7 @@ export class BaseTask implements TaskNamespaces {
     this.fdHolder = new FdHolder(namespaces.fdTable);
     this.addressSpace = namespaces.addressSpace;
     this.pidns = namespaces.pidns;
+    this.pidnsForChildren = namespaces.pidns;
     this.mountns = namespaces.mountns;
   }
 

@@ -21,26 +21,36 @@
 // before its memory goes. A child is reaped when it dies (src/monitor.ts). One whose thread, task
 // and connection were all dropped before it exec'd can never be driven again: it is killed.
 import { isMainThread } from "node:worker_threads";
-import { describe } from "../args.js";
+import { checkInt, describe } from "../args.js";
 import { Command } from "../command.js";
 import { Environment } from "../environ.js";
 import { AsyncFileDescriptor } from "../epoller.js";
 import { type FDTable, MountNamespace, PidNamespace } from "../far.js";
 import { F } from "../fcntl.js";
 import * as gen from "../gen/constants.js";
+import { ERRNO } from "../gen/errno.js";
 import { SYS } from "../gen/sys.js";
 import { FileDescriptorTable } from "../handle/fd.js";
 import { RAM } from "../memory/ram.js";
 import { AsyncChildProcess, SERVER_COMM } from "../monitor.js";
 import { native } from "../native.js";
-import { SyscallHangupError } from "../near/errors.js";
+import { SyscallError, SyscallHangupError, SyscallSendError } from "../near/errors.js";
 import { asAddress, asFd, asPid } from "../near/ids.js";
 import { LocalSyscall, rawSyscall } from "../near/local.js";
 import * as raw from "../near/syscalls.js";
 import { CLONE } from "../sched.js";
 import { SIG } from "../signal.js";
 import { stringSerializer } from "../struct.js";
-import { AF, CmsgList, CmsgSCMRights, RecvMsghdr, SendMsghdr, SOCK } from "../sys/socket/index.js";
+import {
+  AF,
+  CmsgList,
+  CmsgSCMRights,
+  MSG,
+  RecvMsghdr,
+  SendMsghdr,
+  SOCK,
+  type Socketpair,
+} from "../sys/socket/index.js";
 import { IovecList } from "../sys/uio.js";
 import { P, W } from "../sys/wait.js";
 import { type FileDescriptor, Task } from "../task.js";
@@ -77,6 +87,9 @@ export interface CloneOptions {
 
 /** A child process made by `Thread.clone`, serving syscalls until it execs or exits. */
 export class ChildThread extends Thread {
+  /** The program an exec under way is for. */
+  #execing: string | undefined;
+
   constructor(
     thread: Thread,
     /** The child, for waiting and signalling. */
@@ -99,8 +112,15 @@ export class ChildThread extends Thread {
   override async openChannels(count: number): Promise<[FileDescriptor, FileDescriptor][]> {
     checkCount(count);
     if (count === 0) return [];
-    const pairs = [];
-    for (let i = 0; i < count; i++) pairs.push(await this.root.socketpair(AF.UNIX, SOCK.STREAM));
+    if (this.connection.closed) throw new SyscallSendError("openChannels", "the child exec'd or exited");
+    const pairs: Socketpair<FileDescriptor>[] = [];
+    const closePairs = () => closeAll(pairs.flatMap((p) => [p.first, p.second]));
+    try {
+      for (let i = 0; i < count; i++) pairs.push(await this.root.socketpair(AF.UNIX, SOCK.STREAM));
+    } catch (e) {
+      await closePairs();
+      throw e;
+    }
     if (this.task.fdTable === this.root.task.fdTable) {
       // A CLONE_FILES child of the Node process: its ends are in our table already.
       return Promise.all(
@@ -111,13 +131,19 @@ export class ChildThread extends Thread {
         }),
       );
     }
-    const received = await passFds(
-      this.root,
-      this.passing.ours,
-      this,
-      this.passing.theirs,
-      pairs.map((p) => p.second),
-    );
+    let received: FileDescriptor[];
+    try {
+      received = await passFds(
+        this.root,
+        this.passing.ours,
+        this,
+        this.passing.theirs,
+        pairs.map((p) => p.second),
+      );
+    } catch (e) {
+      await closePairs();
+      throw e;
+    }
     for (const p of pairs) await p.second.close();
     return pairs.map((p, i) => [p.first, received[i] as FileDescriptor]);
   }
@@ -155,6 +181,10 @@ export class ChildThread extends Thread {
   ): Promise<AsyncChildProcess> {
     const cmd = command ?? new Command(path, argv, envUpdates);
     const argvList = new ArgList(argv); // checks the strings before anything runs
+    // One exec at a time: a second execve queued behind a first that succeeds never runs, and its
+    // hang-up would read as its own success.
+    if (this.#execing) throw new Error(`exec: ${this} is already exec'ing ${this.#execing}`);
+    this.#execing = cmd.executablePath;
     const owned: { free(): void }[] = [];
     try {
       const pathPtr = await this.ram.ptr(stringSerializer, path);
@@ -178,6 +208,7 @@ export class ChildThread extends Thread {
     } finally {
       // Either the exec failed (the child goes on) or the child is gone: nothing reads these now.
       for (const p of owned) p.free();
+      this.#execing = undefined;
     }
     // The process went away under the execve: it exec'd, or it died first (it was killed, say).
     if (this.process.diedBeforeExec()) {
@@ -187,10 +218,15 @@ export class ChildThread extends Thread {
     return this.process;
   }
 
-  /** `exit(status)`: ends the child (exit(2) of its only thread). */
+  /**
+   * `exit(status)`: ends the child (exit(2) of its only thread). Rejects with SyscallSendError if
+   * the child had already exec'd or exited.
+   */
   async exit(status = 0): Promise<void> {
+    checkInt("status", status);
     await this.task.sysif.syscall(SYS.exit, status).catch((e: unknown) => {
-      if (!this.connection.closed) throw e;
+      // The hang-up is the success: the process went away under the call.
+      if (!(e instanceof SyscallHangupError)) throw e;
     });
   }
 
@@ -247,10 +283,15 @@ async function passFds(
   for (const p of [...sent, header, rights]) p.free();
   const room = await to.ptr(new IovecList([await to.malloc(Buffer, 1)]));
   const msg = await to.ptr(new RecvMsghdr(room, await to.malloc(CmsgList, 64 + 4 * fds.length)));
-  const { control, filled } = await toSock.recvmsg(msg);
+  const { control, filled, flags } = await toSock.recvmsg(msg);
   for (const p of [...filled, msg]) p.free();
   const received = (await control!.read()).messages.flatMap((m) => (m instanceof CmsgSCMRights ? m.fds : []));
-  if (received.length !== fds.length) throw new Error(`passing fds: ${received.length} of ${fds.length} arrived`);
+  if (received.length !== fds.length) {
+    for (const fd of received) await fd.close().catch(() => {});
+    // The kernel drops the fds it cannot install (a full fd table) and says so with MSG_CTRUNC.
+    if (flags & MSG.CTRUNC) throw new SyscallError(ERRNO.EMFILE, "recvmsg", { fd: toSock.near });
+    throw new Error(`passing fds: ${received.length} of ${fds.length} arrived`);
+  }
   return received as FileDescriptor[];
 }
 
@@ -316,6 +357,11 @@ Thread.prototype.clone = async function clone(
   options: CloneOptions = {},
 ): Promise<ChildThread> {
   const checked = checkCloneFlags(flags);
+  if (options === null || typeof options !== "object")
+    throw new TypeError(`clone: options must be an object, got ${describe(options)}`);
+  if (options.writeUserMappings !== undefined && typeof options.writeUserMappings !== "boolean") {
+    throw new TypeError(`clone: writeUserMappings must be a boolean, got ${describe(options.writeUserMappings)}`);
+  }
   // The parent-death signal belongs to the thread that clones: a child made from a worker thread
   // would die with the worker, not with Node.
   if (!isMainThread) throw new Error("clone: only from Node's main thread (a worker's children would die with it)");
@@ -367,15 +413,21 @@ interface Links {
 
 async function makeLinks(parent: Thread, root: Thread, nested: boolean): Promise<Links> {
   // Our ends stay in the Node process; theirs must be in the parent's table when it clones.
-  const [[ours, theirs], [passingOurs, passingTheirs]] = nested
-    ? ((await parent.openChannels(2)) as [FileDescriptor, FileDescriptor][])
-    : await Promise.all(
-        [0, 1].map(async () => {
-          const pair = await root.socketpair(AF.UNIX, SOCK.STREAM);
-          return [pair.first, pair.second] as [FileDescriptor, FileDescriptor];
-        }),
-      );
-  return { ours: ours!, theirs: theirs!, passingOurs: passingOurs!, passingTheirs: passingTheirs! };
+  if (nested) {
+    const [[ours, theirs], [passingOurs, passingTheirs]] = (await parent.openChannels(2)) as [
+      FileDescriptor,
+      FileDescriptor,
+    ][];
+    return { ours: ours!, theirs: theirs!, passingOurs: passingOurs!, passingTheirs: passingTheirs! };
+  }
+  const link = await root.socketpair(AF.UNIX, SOCK.STREAM);
+  try {
+    const passing = await root.socketpair(AF.UNIX, SOCK.STREAM);
+    return { ours: link.first, theirs: link.second, passingOurs: passing.first, passingTheirs: passing.second };
+  } catch (e) {
+    await closeAll([link.first, link.second]);
+    throw e;
+  }
 }
 
 async function closeAll(fds: (FileDescriptor | undefined)[]): Promise<void> {
@@ -454,9 +506,11 @@ async function cloneServer(
   memory: ChildMemory,
   how: { nested: boolean; ownNamespace: boolean; sharesFiles: boolean },
 ): Promise<Cloned> {
-  // In a new pid namespace the parent is outside it, and getppid says 0. A nested child is
-  // made with CLONE_PARENT, so that the Node process is its parent too and can wait for it.
-  const expectedParent = flags & gen.CLONE.NEWPID ? 0 : how.ownNamespace ? await parent.task.getpid() : process.pid;
+  // In a new pid namespace (made by this clone, or by the parent's unshare) the parent is outside
+  // it, and getppid says 0. A nested child is made with CLONE_PARENT, so that the Node process is
+  // its parent too and can wait for it.
+  const newNamespace = flags & gen.CLONE.NEWPID || parent.task.pidnsForChildren !== parent.task.pidns;
+  const expectedParent = newNamespace ? 0 : how.ownNamespace ? await parent.task.getpid() : process.pid;
   // The server closes its copy of our end, unless the tables are shared (it is our end then) or
   // our end was never in the parent's table (nested).
   const closeOurs = !how.nested && !how.sharesFiles;
@@ -557,7 +611,7 @@ async function assemble(
   const childTask = new Task(connection, asPid(pid), {
     fdTable: sharesFiles ? parent.task.fdTable : new FileDescriptorTable(pid, parent.task.fdTable),
     addressSpace: root.task.addressSpace,
-    pidns: flags & gen.CLONE.NEWPID ? new PidNamespace(pid) : parent.task.pidns,
+    pidns: flags & gen.CLONE.NEWPID ? new PidNamespace(pid) : parent.task.pidnsForChildren,
     mountns: flags & gen.CLONE.NEWNS ? new MountNamespace(pid) : parent.task.mountns,
   });
   const childRam = new RAM(childTask, root.ram.gateway, root.ram.allocator);
