@@ -34,6 +34,8 @@ export class AsyncChildProcess {
   #death: ChildState | undefined;
   #command: Command | undefined;
   readonly #died: Promise<ChildState>;
+  /** The reaper has asked for its state: its pid may be gone (or another's) any moment now. */
+  #reaping = false;
   /** Its state can no longer be had: the process that had to reap it (init of its pid namespace) went away. */
   #lost = false;
   /** For a server child that died: whether it was still the server (it never exec'd). */
@@ -85,7 +87,7 @@ export class AsyncChildProcess {
    * exec'd if it bears its program's name (which has no slash), not SERVER_COMM.
    */
   diedBeforeExec(): boolean {
-    if (this.#death) return this.#diedAsServer;
+    if (this.#death || this.#reaping) return this.#diedAsServer;
     const pid = this.#pidHere();
     const stat = pid === undefined ? undefined : readStat(pid);
     return stat !== undefined && (stat.flags & PF_EXITING) !== 0 && stat.comm === SERVER_COMM;
@@ -184,6 +186,8 @@ export class AsyncChildProcess {
         const generation = epolled.generation;
         if (this.#server) this.#noteWhetherServer();
         const infop = await this.ram.malloc(Siginfo.getSerializer(), Siginfo.sizeof);
+        // From here its pid may be gone (the waitid may reap it before we hear back): ask no more of /proc.
+        this.#reaping = true;
         const state = await this.#parentPidfd.waitid(W.of(W.EXITED, W.NOHANG), infop).catch((e: unknown) => {
           if (!(e instanceof SyscallSendError || e instanceof SyscallHangupError)) throw e;
           // Its parent, which alone may wait for it, is gone (exec'd or exited): the kernel or a
@@ -195,6 +199,7 @@ export class AsyncChildProcess {
           this.#death = state;
           return state;
         }
+        this.#reaping = false;
         epolled.negedge(EPOLL.IN, generation);
       }
     } finally {
@@ -212,7 +217,7 @@ export class AsyncChildProcess {
 
   /** The child's pid in our pid namespace (read from our pidfd unless known), while it is not reaped. */
   #pidHere(): number | undefined {
-    if (!this.pidfd.handle.valid) return undefined;
+    if (!this.pidfd.handle.valid || this.#death) return undefined;
     if (this.#pidIsOurs) return this.pid;
     try {
       const info = readFileSync(`/proc/self/fdinfo/${this.pidfd.handle.near}`, "utf8");
