@@ -9,6 +9,7 @@
  *   i64[7] = the raw 64-bit result of the last call. */
 #define NAPI_VERSION 8
 #include <node_api.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,18 +25,49 @@ struct call {
 	int64_t i64[8];
 };
 
-/* Memory mapped for an environment that nothing but that environment uses (a worker's arenas):
- * unmapped when the environment goes away, since no JavaScript runs then to do it. */
-struct mapping {
-	uintptr_t address;
-	size_t length;
+/* What an environment that nothing else uses (a worker) holds and must give back when it goes
+ * away, since no JavaScript runs then: mappings (address, length) and fds (fd, 0). */
+struct pair {
+	uintptr_t a, b;
+};
+
+struct list {
+	struct pair *items;
+	size_t n, cap;
 };
 
 struct instance {
 	struct call call;
-	struct mapping *mappings;
-	size_t n_mappings, cap_mappings;
+	struct list mappings, fds;
 };
+
+static int list_add(struct list *l, uintptr_t a, uintptr_t b)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (l->items[i].a == a) {
+			l->items[i].b = b;
+			return 1;
+		}
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 8;
+		struct pair *more = realloc(l->items, cap * sizeof(*more));
+		if (more == NULL)
+			return 0;
+		l->items = more;
+		l->cap = cap;
+	}
+	l->items[l->n++] = (struct pair){a, b};
+	return 1;
+}
+
+static void list_remove(struct list *l, uintptr_t a)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (l->items[i].a == a) {
+			l->items[i] = l->items[--l->n];
+			return;
+		}
+}
 
 #define CHECK(expr) \
 	do { \
@@ -142,41 +174,52 @@ static napi_value address_value(napi_env env, void (*fn)(void))
 	return out;
 }
 
-/* unmapAtTeardown(address, length): unmap this memory when the environment goes away. */
-static napi_value unmap_at_teardown(napi_env env, napi_callback_info info)
+/* Shared by unmapAtTeardown (address, length, keep) and closeAtTeardown (fd, keep). */
+static napi_value at_teardown(napi_env env, napi_callback_info info, int fds)
 {
-	size_t argc = 2;
-	napi_value argv[2];
+	size_t want = fds ? 2 : 3, argc = 3;
+	napi_value argv[3];
 	struct instance *inst;
 	CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, (void **)&inst));
-	uintptr_t addr, len;
-	if (argc != 2 || !get_address(env, argv[0], &addr) || !get_address(env, argv[1], &len)) {
-		napi_throw_type_error(env, NULL, "unmapAtTeardown(address, length) takes two non-negative numbers");
+	uintptr_t a, b = 0;
+	bool keep;
+	if (argc != want || !get_address(env, argv[0], &a) || (!fds && !get_address(env, argv[1], &b)) ||
+	    napi_get_value_bool(env, argv[want - 1], &keep) != napi_ok) {
+		napi_throw_type_error(env, NULL, fds ? "closeAtTeardown(fd, keep)" : "unmapAtTeardown(address, length, keep)");
 		return NULL;
 	}
-	if (inst->n_mappings == inst->cap_mappings) {
-		size_t cap = inst->cap_mappings ? 2 * inst->cap_mappings : 8;
-		struct mapping *more = realloc(inst->mappings, cap * sizeof(*more));
-		if (more == NULL) {
-			napi_throw_error(env, NULL, "rsyscall native: out of memory");
-			return NULL;
-		}
-		inst->mappings = more;
-		inst->cap_mappings = cap;
-	}
-	inst->mappings[inst->n_mappings++] = (struct mapping){addr, len};
+	struct list *l = fds ? &inst->fds : &inst->mappings;
+	if (!keep)
+		list_remove(l, a);
+	else if (!list_add(l, a, b))
+		napi_throw_error(env, NULL, "rsyscall native: out of memory");
 	return NULL;
 }
 
-/* The environment is going away: nothing can use its memory now. */
+/* unmapAtTeardown(address, length, keep): whether to unmap this memory when the environment goes away. */
+static napi_value unmap_at_teardown(napi_env env, napi_callback_info info)
+{
+	return at_teardown(env, info, 0);
+}
+
+/* closeAtTeardown(fd, keep): whether to close this fd when the environment goes away. */
+static napi_value close_at_teardown(napi_env env, napi_callback_info info)
+{
+	return at_teardown(env, info, 1);
+}
+
+/* The environment is going away: nothing can use what it held now. */
 static void free_instance(napi_env env, void *data, void *hint)
 {
 	(void)env;
 	(void)hint;
 	struct instance *inst = data;
-	for (size_t i = 0; i < inst->n_mappings; i++)
-		rsys_raw_syscall((long)inst->mappings[i].address, (long)inst->mappings[i].length, 0, 0, 0, 0, __NR_munmap);
-	free(inst->mappings);
+	for (size_t i = 0; i < inst->mappings.n; i++)
+		rsys_raw_syscall((long)inst->mappings.items[i].a, (long)inst->mappings.items[i].b, 0, 0, 0, 0, __NR_munmap);
+	for (size_t i = 0; i < inst->fds.n; i++)
+		rsys_raw_syscall((long)inst->fds.items[i].a, 0, 0, 0, 0, 0, __NR_close);
+	free(inst->mappings.items);
+	free(inst->fds.items);
 	free(inst);
 }
 
@@ -214,6 +257,7 @@ static napi_value init(napi_env env, napi_value exports)
 		{"setWatchRef", NULL, rsys_set_watch_ref, NULL, NULL, NULL, napi_enumerable, NULL},
 		{"unwatch", NULL, rsys_unwatch, NULL, NULL, NULL, napi_enumerable, NULL},
 		{"unmapAtTeardown", NULL, unmap_at_teardown, NULL, NULL, NULL, napi_enumerable, inst},
+		{"closeAtTeardown", NULL, close_at_teardown, NULL, NULL, NULL, napi_enumerable, inst},
 		{"callBuffer", NULL, NULL, NULL, NULL, call_buffer, napi_enumerable, NULL},
 		{"serverFlags", NULL, NULL, NULL, NULL, server_flags, napi_enumerable, NULL},
 		{"trampolineAddress", NULL, NULL, NULL, NULL, address_value(env, rsys_trampoline),

@@ -11,7 +11,6 @@
 #include <node_api.h>
 #include <stdbool.h>
 #include <stdlib.h>
-#include <unistd.h>
 #include <uv.h>
 
 #include "poll.h"
@@ -22,9 +21,6 @@ struct watch {
 	napi_ref callback;
 	napi_async_context context;
 	napi_async_cleanup_hook_handle cleanup;
-	int fd;
-	bool close_fd_at_teardown; /* the fd is ours: close it when the environment goes away */
-	bool tearing_down;         /* the environment's cleanup hook closed the handle */
 	bool stopped;              /* unwatch or teardown closed the handle: no callback, no second close */
 	bool handle_closed;        /* libuv is done with the handle */
 	bool external_gone;        /* JavaScript can no longer name the watch */
@@ -60,8 +56,6 @@ static void on_closed(uv_handle_t *handle)
 {
 	struct watch *w = handle->data;
 	w->handle_closed = true;
-	if (w->tearing_down && w->close_fd_at_teardown)
-		close(w->fd);
 	napi_async_cleanup_hook_handle cleanup = w->cleanup;
 	w->cleanup = NULL;
 	maybe_free(w);
@@ -89,7 +83,6 @@ static void teardown(napi_async_cleanup_hook_handle handle, void *data)
 	struct watch *w = data;
 	if (w->stopped)
 		return; /* unwatch came first; its close is under way and ends the cleanup */
-	w->tearing_down = true;
 	stop(w);
 }
 
@@ -119,22 +112,20 @@ static struct watch *get_watch(napi_env env, napi_value value)
 	return w;
 }
 
-/* watch(fd, callback, closeAtTeardown): start calling callback(status) whenever fd is readable
- * (status < 0: libuv's error, after which nothing more comes). The handle does not keep the loop
- * alive until ref'd with setWatchRef. With closeAtTeardown, the fd is closed when the environment
- * goes away (a worker ending), since no JavaScript runs then to close it. */
+/* watch(fd, callback): start calling callback(status) whenever fd is readable (status < 0:
+ * libuv's error, after which nothing more comes). The handle does not keep the loop alive until
+ * ref'd with setWatchRef. */
 napi_value rsys_watch(napi_env env, napi_callback_info info)
 {
-	size_t argc = 3;
-	napi_value argv[3];
+	size_t argc = 2;
+	napi_value argv[2];
 	int32_t fd;
-	bool close_fd = false;
 	napi_valuetype type;
 	uv_loop_t *loop;
-	if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 2 ||
+	if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc != 2 ||
 	    napi_get_value_int32(env, argv[0], &fd) != napi_ok || napi_typeof(env, argv[1], &type) != napi_ok ||
-	    type != napi_function || (argc > 2 && napi_get_value_bool(env, argv[2], &close_fd) != napi_ok)) {
-		napi_throw_type_error(env, NULL, "watch(fd, callback, closeAtTeardown)");
+	    type != napi_function) {
+		napi_throw_type_error(env, NULL, "watch(fd, callback)");
 		return NULL;
 	}
 	if (napi_get_uv_event_loop(env, &loop) != napi_ok)
@@ -144,8 +135,6 @@ napi_value rsys_watch(napi_env env, napi_callback_info info)
 		return fail(env, "out of memory");
 	napi_value name, out;
 	w->env = env;
-	w->fd = fd;
-	w->close_fd_at_teardown = close_fd;
 	w->poll.data = w;
 	if (napi_create_reference(env, argv[1], 1, &w->callback) != napi_ok) {
 		free(w);

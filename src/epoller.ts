@@ -15,7 +15,6 @@
 //   const bytes = await afd.readSomeBytes();
 //   await afd.writeAllBytes(Buffer.from("hello"));
 import * as util from "node:util";
-import { isMainThread } from "node:worker_threads";
 import { checkChunkSize } from "./args.js";
 import { F, O } from "./fcntl.js";
 import { ERRNO } from "./gen/errno.js";
@@ -205,8 +204,7 @@ export class Epoller {
     const epfd = await task.epollCreate();
     const events = await ram.malloc(bytesSerializer, EVENTS_PER_WAIT * EpollEvent.sizeof);
     const epoller = new Epoller(epfd, ram, events);
-    // A worker's epoll fd is closed when the worker ends (no JavaScript runs then to close it).
-    epoller.#watch = native.watch(epfd.near, (status) => epoller.#collect(status), !isMainThread);
+    epoller.#watch = native.watch(epfd.near, (status) => epoller.#collect(status));
     // Closing the epoll fd behind our back would leave every waiter waiting forever.
     epfd.onInvalidate({
       handleInvalidated: (fd) => epoller.#die(new ClosedFileDescriptorError(`the epoller's fd ${fd} was closed`)),

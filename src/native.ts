@@ -13,15 +13,16 @@ export interface NativeCore {
   view(address: number, length: number): ArrayBuffer;
   /** Calls `callback(status)` from the event loop whenever `fd` is readable (a uv_poll handle;
    *  a negative status is libuv's error, after which nothing more comes). The handle does not keep
-   *  the loop alive until `setWatchRef(handle, true)`. With `closeAtTeardown`, `fd` is closed when
-   *  the Node environment goes away (a worker ending). */
-  watch(fd: number, callback: (status: number) => void, closeAtTeardown?: boolean): WatchHandle;
+   *  the loop alive until `setWatchRef(handle, true)`. */
+  watch(fd: number, callback: (status: number) => void): WatchHandle;
   /** Whether the watch keeps the event loop alive. */
   setWatchRef(handle: WatchHandle, ref: boolean): void;
   /** Stops watching; using the handle again throws. */
   unwatch(handle: WatchHandle): void;
-  /** Unmaps `length` bytes at `address` when the Node environment goes away (a worker's arenas). */
-  unmapAtTeardown(address: number, length: number): void;
+  /** Whether to unmap `length` bytes at `address` when the Node environment goes away (a worker's memory). */
+  unmapAtTeardown(address: number, length: number, keep: boolean): void;
+  /** Whether to close `fd` when the Node environment goes away (a worker's fds). */
+  closeAtTeardown(fd: number, keep: boolean): void;
   /** Shared argument block: see native/addon.c. */
   readonly callBuffer: ArrayBuffer;
   /** Address of rsys_trampoline, where clone children start. */

@@ -623,21 +623,26 @@ describe("workers", limit, () => {
       const epolls = () => fs.readdirSync("/proc/self/fd").filter((n) => {
         try { return fs.readlinkSync("/proc/self/fd/" + n) === "anon_inode:[eventpoll]"; } catch { return false; }
       }).length;
-      const arenas = () => fs.readFileSync("/proc/self/maps", "utf8").split("\\n").filter((l) => {
+      // Anonymous mappings of 1 MiB (arenas) and of 2 MiB (a large allocation), and fds.
+      const mappings = (size) => fs.readFileSync("/proc/self/maps", "utf8").split("\\n").filter((l) => {
         const [a, b] = l.split(" ")[0].split("-").map((x) => parseInt(x, 16));
-        return b - a === 1 << 20 && l.includes("rw-p") && l.trim().split(/\\s+/).length === 5;
+        return b - a === size && l.includes("rw-p") && l.trim().split(/\\s+/).length === 5;
       }).length;
+      const fds = () => fs.readdirSync("/proc/self/fd").length;
+      // Each worker also drops a pipe and a large allocation unclosed, unfreed.
       const run = async (end) => {
         const w = new Worker(\`import("rsyscall").then(async ({ localThread: t }) => {
-          await t.task.getpid(); await t.ptr("x"); \${end} })\`, { eval: true });
+          await t.task.getpid(); await t.ptr("x"); await t.pipe(); await t.malloc(Buffer, 2 << 20);
+          \${end} })\`, { eval: true });
         if (end === "") await once(w, "exit"); else { await new Promise((r) => setTimeout(r, 300)); await w.terminate(); }
       };
+      const facts = () => ({ epolls: epolls(), arenas: mappings(1 << 20), large: mappings(2 << 20), fds: fds() });
       await run("");
-      const before = { epolls: epolls(), arenas: arenas() };
+      const before = facts();
       for (let i = 0; i < 10; i++) { await run(""); await run("setInterval(() => {}, 1000);"); }
-      console.log(JSON.stringify({ before, after: { epolls: epolls(), arenas: arenas() } }));
+      console.log(JSON.stringify({ before, after: facts() }));
     `);
     const { before, after } = JSON.parse(out);
-    assert.deepEqual(after, before, "each worker's epoll fd and arenas went with it");
+    assert.deepEqual(after, before, "each worker's epoll fd, arenas, fds and mappings went with it");
   });
 });

@@ -82,6 +82,11 @@ function removeHolder(e: Entry, holder: FdHolder, n: number): void {
 export class FileDescriptorTable extends FDTable {
   readonly #entries = new Map<number, Entry>();
   #dropped: number[] = [];
+  /**
+   * Hears when an fd becomes ours to close (`true`) and stops being so (`false`: closed, given
+   * away): for a worker, whose fds the addon closes when it ends, since no JavaScript runs then.
+   */
+  onOwned?: (n: number, owned: boolean) => void;
 
   /** A table; with `copyOf`, the copy of that table the kernel made (clone, unshare): the same files. */
   constructor(creatorPid: number, copyOf?: FileDescriptorTable) {
@@ -103,6 +108,7 @@ export class FileDescriptorTable extends FDTable {
       fresh.holders = old.holders;
     }
     this.#entries.set(n, fresh);
+    this.onOwned?.(n, true);
   }
 
   /** Internal: an entry for `n`, borrowed if the number is new to us. */
@@ -118,7 +124,7 @@ export class FileDescriptorTable extends FDTable {
 
   /** Internal: fds in [first, last] without handles were closed (close_range). */
   closedRange(first: number, last: number): void {
-    for (const [n, e] of this.#entries) if (n >= first && n <= last && e.count === 0) this.#entries.delete(n);
+    for (const [n, e] of this.#entries) if (n >= first && n <= last && e.count === 0) this.#forget(n);
   }
 
   /** Whether fd `n` of this table and fd `n` of `other` are the same open file (one copied from the other). */
@@ -140,7 +146,16 @@ export class FileDescriptorTable extends FDTable {
   /** Internal: the library owns fd `n` from now on, or no longer. */
   setOwned(n: number, owned: boolean): void {
     const entry = this.#entries.get(n);
-    if (entry) entry.owned = owned;
+    if (!entry) return;
+    entry.owned = owned;
+    this.onOwned?.(n, owned);
+  }
+
+  /** Forgets fd `n`: it was closed. */
+  #forget(n: number): void {
+    const e = this.#entries.get(n);
+    this.#entries.delete(n);
+    if (e?.owned) this.onOwned?.(n, false);
   }
 
   /** Counts a new handle to fd `n`, whose entry exists. */
@@ -163,12 +178,15 @@ export class FileDescriptorTable extends FDTable {
 
   /** Internal: the caller is closing fd `n`, which has no handle left: forget the number. */
   closing(n: number): void {
-    if (this.#entries.get(n)?.count === 0) this.#entries.delete(n);
+    if (this.#entries.get(n)?.count === 0) this.#forget(n);
   }
 
   /** Internal: fd `n` could not be closed through its task (gone): close it at the next collection. */
   orphaned(n: number): void {
-    if (!this.#entries.has(n)) this.#entries.set(n, entry(newOpenFile(), true));
+    if (!this.#entries.has(n)) {
+      this.#entries.set(n, entry(newOpenFile(), true));
+      this.onOwned?.(n, true);
+    }
     this.#dropped.push(n);
   }
 
@@ -217,7 +235,7 @@ export class FileDescriptorTable extends FDTable {
   takeDropped(): number[] {
     const dropped = this.#dropped.filter((n) => this.handleCount(n) === 0 && this.owns(n));
     this.#dropped = [];
-    for (const n of dropped) this.#entries.delete(n);
+    for (const n of dropped) this.#forget(n);
     return dropped;
   }
 

@@ -71,11 +71,12 @@ export class Block implements Allocation {
 export class Allocator {
   /**
    * `task` maps and unmaps this allocator's memory; it must live as long as the address space.
-   * `onArena` hears of each arena mapped (they are never unmapped by the allocator).
+   * `onMapping` hears of each mapping made (`true`) and unmapped (`false`); arenas are never
+   * unmapped by the allocator, a large block's mapping is when the block is freed.
    */
   constructor(
     readonly task: MappingTask,
-    private readonly onArena?: (arena: MemoryMapping) => void,
+    private readonly onMapping?: (mapping: MemoryMapping, mapped: boolean) => void,
   ) {}
 
   readonly #free: Block[][] = Array.from({ length: MAX_CLASS + 1 }, () => []);
@@ -95,6 +96,7 @@ export class Allocator {
     if (sizeClass(size) < 0) {
       const length = roundUp(size, PAGE_SIZE);
       const mapping = await mapAnonymous(this.task, length);
+      this.onMapping?.(mapping, true);
       return new Block(this, mapping, mapping.address, length, -1);
     }
     for (;;) {
@@ -131,6 +133,7 @@ export class Allocator {
   recycle(block: Block): void {
     if (block.sizeClass < 0) {
       // A large block owns its mapping; nothing awaits this, so report failures loudly.
+      this.onMapping?.(block.mapping, false);
       block.mapping.munmap().catch((e: unknown) => {
         queueMicrotask(() => {
           throw e;
@@ -149,7 +152,7 @@ export class Allocator {
   async #mapArena(): Promise<void> {
     const arena = await mapAnonymous(this.task, ARENA_SIZE);
     this.arenas.push(arena);
-    this.onArena?.(arena);
+    this.onMapping?.(arena, true);
     this.#arena = arena;
     this.#arenaUsed = 0;
   }

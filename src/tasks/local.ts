@@ -26,12 +26,14 @@ async function makeLocalThread(): Promise<Thread> {
     pidns: new PidNamespace(pid),
     mountns: new MountNamespace(pid),
   });
-  // A worker's memory is its own (it may not clone): unmapped when the worker ends, as no
-  // JavaScript runs then.
-  const onArena = isMainThread
+  // A worker's memory and fds are its own (it may not clone): the addon unmaps and closes what is
+  // left when the worker ends, as no JavaScript runs then to do it (dropped pointers and handles
+  // are never collected).
+  const onMapping = isMainThread
     ? undefined
-    : (arena: MemoryMapping) => native.unmapAtTeardown(arena.address, arena.length);
-  const ram = new RAM(task, localMemory, new Allocator(task, onArena));
+    : (m: MemoryMapping, mapped: boolean) => native.unmapAtTeardown(m.address, m.length, mapped);
+  if (!isMainThread) task.fdTable.onOwned = (n, owned) => native.closeAtTeardown(n, owned);
+  const ram = new RAM(task, localMemory, new Allocator(task, onMapping));
   const env = Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined));
   // Node's stdio is Node's: borrowed, never closed by us.
   const stdio = [0, 1, 2].map((n) => task.fdAt(n)) as [FileDescriptor, FileDescriptor, FileDescriptor];
