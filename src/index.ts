@@ -28,7 +28,8 @@ export { SyscallError, SyscallHangupError, SyscallSendError } from "./near/error
 export type { SyscallArg, SyscallInterface } from "./near/sysif.js";
 export { CalledProcessError, ChildState } from "./sys/wait.js";
 export { FileDescriptor, Task } from "./task.js";
-export { ChildThread } from "./tasks/clone.js";
+export { ChildThread } from "./tasks/child.js";
+export type { CloneOptions } from "./tasks/clone.js";
 
 import "./tasks/spawn.js";
 

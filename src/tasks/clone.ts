@@ -1,63 +1,44 @@
-// Child threads: processes made with clone(CLONE_VM) that run the freestanding syscall server
-// (native/server.c) on a socket until they exec. See docs/architecture.md.
-//
-//   const child = await thr.clone();
-//   await child.task.getpid();
-//   const proc = await child.exec(await child.environ.which("true"));
-//   await proc.check();
+// Thread.clone: making a ChildThread (src/tasks/child.ts), a process made with clone(CLONE_VM)
+// that runs the freestanding syscall server (native/server.c) on a socket until it execs. See
+// docs/architecture.md.
 //
 // How a child starts: we write a frame [trampoline, six arguments, server] at the top of a stack
 // in a mapping of its own (ChildMemory, with guard pages) and call clone with CLONE_VM |
-// CLONE_CHILD_CLEARTID | CLONE_PIDFD. The child
-// returns from the raw syscall entry onto that stack, its `ret` pops the trampoline, and the
-// trampoline calls the server, which resets signal dispositions and the mask, arms the
-// parent-death signal, closes its copy of our end of the socket and serves. All signals are blocked
-// around the clone, so no Node handler can run in the child before that reset.
+// CLONE_CHILD_CLEARTID | CLONE_PIDFD. The child returns from the raw syscall entry onto that
+// stack, its `ret` pops the trampoline, and the trampoline calls the server, which resets signal
+// dispositions and the mask, arms the parent-death signal, closes its copy of our end of the
+// socket and serves. All signals are blocked around the clone, so no Node handler can run in the
+// child before that reset.
 //
 // How we learn it exec'd or exited: the futex helper (src/tasks/helper.ts); the connection then
-// hangs up, and the memory it ran on is unmapped.
+// hangs up, and the memory it ran on goes back for another child.
 //
 // Lifetime: once the clone syscall succeeded, every later failure kills and reaps the child
 // before its memory goes. A child is reaped when it dies (src/monitor.ts). One whose thread, task
 // and connection were all dropped before it exec'd can never be driven again: it is killed.
 import { isMainThread } from "node:worker_threads";
-import { checkInt, describe } from "../args.js";
-import { Command } from "../command.js";
+import { describe } from "../args.js";
 import { Environment } from "../environ.js";
 import { AsyncFileDescriptor } from "../epoller.js";
-import { type FDTable, MountNamespace, PidNamespace } from "../far.js";
-import { F } from "../fcntl.js";
+import { MountNamespace, PidNamespace } from "../far.js";
 import * as gen from "../gen/constants.js";
-import { ERRNO } from "../gen/errno.js";
 import { SYS } from "../gen/sys.js";
 import { FileDescriptorTable } from "../handle/fd.js";
 import { RAM } from "../memory/ram.js";
 import { AsyncChildProcess, SERVER_COMM } from "../monitor.js";
 import { native } from "../native.js";
-import { SyscallError, SyscallHangupError, SyscallSendError } from "../near/errors.js";
+import { SyscallHangupError } from "../near/errors.js";
 import { asAddress, asFd, asPid } from "../near/ids.js";
 import { LocalSyscall, rawSyscall } from "../near/local.js";
 import * as raw from "../near/syscalls.js";
-import { CLONE } from "../sched.js";
+import type { CLONE } from "../sched.js";
 import { SIG } from "../signal.js";
-import { stringSerializer } from "../struct.js";
-import {
-  AF,
-  CmsgList,
-  CmsgSCMRights,
-  MSG,
-  RecvMsghdr,
-  SendMsghdr,
-  SOCK,
-  type Socketpair,
-} from "../sys/socket/index.js";
-import { IovecList } from "../sys/uio.js";
+import { AF, SOCK } from "../sys/socket/index.js";
 import { P, W } from "../sys/wait.js";
 import { type FileDescriptor, Task } from "../task.js";
-import { checkCount, Thread, writeUserMappings } from "../thread.js";
-import { ArgList } from "../unistd/exec.js";
+import { Thread, writeUserMappings } from "../thread.js";
+import { ChildThread, closeAll } from "./child.js";
 import { SyscallConnection } from "./connection.js";
-import { environmentArgList } from "./envp.js";
 import { ChildMemory, cloneRaw, namedLike, withSignalsBlocked } from "./frame.js";
 import { killAndReapNow, startHelper, watchExecOrExit } from "./helper.js";
 
@@ -83,161 +64,6 @@ declare module "../thread.js" {
 export interface CloneOptions {
   /** With CLONE.NEWUSER: write uid and gid maps (our ids, mapped to themselves). Default true. */
   writeUserMappings?: boolean;
-}
-
-/** A child process made by `Thread.clone`, serving syscalls until it execs or exits. */
-export class ChildThread extends Thread {
-  /** The program an exec under way is for. */
-  #execing: string | undefined;
-
-  constructor(
-    thread: Thread,
-    /** The child, for waiting and signalling. */
-    readonly process: AsyncChildProcess,
-    readonly connection: SyscallConnection,
-    /** The Node process's thread, which made this child (maybe through other children). */
-    readonly root: Thread,
-    /** A socket pair for passing fds: our end, and the child's. */
-    private readonly passing: { ours: FileDescriptor; theirs: FileDescriptor },
-    /** With CLONE_FILES: the table shared with the parent (until the child unshares it). */
-    private readonly sharedTable?: FDTable,
-  ) {
-    super(thread.task, thread.ram, thread.environ, thread.stdin, thread.stdout, thread.stderr, thread.epoller);
-  }
-
-  /**
-   * `count` connected socket pairs between the Node process and this child: [our end, its end].
-   * Made in the Node process; the child's ends travel over a socket with SCM_RIGHTS.
-   */
-  override async openChannels(count: number): Promise<[FileDescriptor, FileDescriptor][]> {
-    checkCount(count);
-    if (count === 0) return [];
-    if (this.connection.closed) throw new SyscallSendError("openChannels", "the child exec'd or exited");
-    const pairs: Socketpair<FileDescriptor>[] = [];
-    const closePairs = () => closeAll(pairs.flatMap((p) => [p.first, p.second]));
-    try {
-      for (let i = 0; i < count; i++) pairs.push(await this.root.socketpair(AF.UNIX, SOCK.STREAM));
-    } catch (e) {
-      await closePairs();
-      throw e;
-    }
-    if (this.task.fdTable === this.root.task.fdTable) {
-      // A CLONE_FILES child of the Node process: its ends are in our table already.
-      return Promise.all(
-        pairs.map(async (p) => {
-          const theirs = p.second.forTask(this.task);
-          await p.second.invalidate();
-          return [p.first, theirs] as [FileDescriptor, FileDescriptor];
-        }),
-      );
-    }
-    let received: FileDescriptor[];
-    try {
-      received = await passFds(
-        this.root,
-        this.passing.ours,
-        this,
-        this.passing.theirs,
-        pairs.map((p) => p.second),
-      );
-    } catch (e) {
-      await closePairs();
-      throw e;
-    }
-    for (const p of pairs) await p.second.close();
-    return pairs.map((p, i) => [p.first, received[i] as FileDescriptor]);
-  }
-
-  /** Copies of this child's `fds` in the Node process (sent with SCM_RIGHTS). */
-  passToRoot(fds: FileDescriptor[]): Promise<FileDescriptor[]> {
-    return passFds(this, this.passing.theirs, this.root, this.passing.ours, fds);
-  }
-
-  protected override localAfd(fd: FileDescriptor): Promise<AsyncFileDescriptor> {
-    return this.root.makeAfd(fd, true);
-  }
-
-  /** Replaces the child's program with `command`. */
-  exec(command: Command): Promise<AsyncChildProcess> {
-    return this.execve(command.executablePath, [...command.arguments], command.envUpdates, command);
-  }
-
-  /** Replaces the child's program, with the child's environment as it is. */
-  execv(path: string, argv: string[]): Promise<AsyncChildProcess> {
-    return this.execve(path, argv);
-  }
-
-  /**
-   * Replaces the child's program: `execve(path, argv, environ + envUpdates)`. Its stdio (fds 0-2)
-   * is made inheritable first (Node marks them close-on-exec). Resolves once the exec happened;
-   * a failed exec rejects with SyscallError and leaves the child usable.
-   * @see https://man7.org/linux/man-pages/man2/execve.2.html
-   */
-  async execve(
-    path: string,
-    argv: string[],
-    envUpdates: Readonly<Record<string, string>> = {},
-    command?: Command,
-  ): Promise<AsyncChildProcess> {
-    const cmd = command ?? new Command(path, argv, envUpdates);
-    const argvList = new ArgList(argv); // checks the strings before anything runs
-    // One exec at a time: a second execve queued behind a first that succeeds never runs, and its
-    // hang-up would read as its own success.
-    if (this.#execing) throw new Error(`exec: ${this} is already exec'ing ${this.#execing}`);
-    this.#execing = cmd.executablePath;
-    const owned: { free(): void }[] = [];
-    try {
-      const pathPtr = await this.ram.ptr(stringSerializer, path);
-      owned.push(pathPtr);
-      const argvPtr = await this.ram.ptr(argvList.getSelfSerializer(this.task), argvList);
-      owned.push(argvPtr);
-      const { envp, release } = await environmentArgList(this.environ, envUpdates, this.root.ram);
-      owned.push({ free: release });
-      // Queued right before the execve and not awaited first: they run in the child ahead of it,
-      // in the same round trip. A child sharing our fd table (CLONE_FILES) takes a copy first, so
-      // that making its stdio inheritable leaves the parent's alone. A closed stdio fd (EBADF) is
-      // not an error here.
-      const unshared = this.task.fdTable === this.sharedTable ? this.task.unshare(CLONE.FILES) : undefined;
-      const stdioInheritable = Promise.all(
-        [this.stdin, this.stdout, this.stderr].map((fd) =>
-          fd.valid ? fd.fcntl(F.SETFD, 0).catch(() => {}) : undefined,
-        ),
-      );
-      await this.task.execve(pathPtr, argvPtr, envp);
-      await Promise.all([unshared?.catch(() => {}), stdioInheritable]);
-    } finally {
-      // Either the exec failed (the child goes on) or the child is gone: nothing reads these now.
-      for (const p of owned) p.free();
-      this.#execing = undefined;
-    }
-    // The process went away under the execve: it exec'd, or it died first (it was killed, say).
-    if (this.process.diedBeforeExec()) {
-      throw new SyscallHangupError("execve", "died", `the child died before it could exec ${cmd.executablePath}`);
-    }
-    this.process.didExec(cmd);
-    return this.process;
-  }
-
-  /**
-   * `exit(status)`: ends the child (exit(2) of its only thread). Rejects with SyscallSendError if
-   * the child had already exec'd or exited.
-   */
-  async exit(status = 0): Promise<void> {
-    checkInt("status", status);
-    await this.task.sysif.syscall(SYS.exit, status).catch((e: unknown) => {
-      // The hang-up is the success: the process went away under the call.
-      if (!(e instanceof SyscallHangupError)) throw e;
-    });
-  }
-
-  /** For `await using`: a child that has not exec'd is killed and reaped. */
-  async [Symbol.asyncDispose](): Promise<void> {
-    if (!this.connection.closed) await this.process[Symbol.asyncDispose]();
-  }
-
-  override toString(): string {
-    return `ChildThread(${this.task})`;
-  }
 }
 
 /**
@@ -266,33 +92,6 @@ function whenGone(
     for (const n of ends) table?.releaseKept(n);
     void closeAll([passingOurs, weakTheirs?.deref()]);
   };
-}
-
-/** Sends `fds` of `from` over `fromSock` with SCM_RIGHTS; `to` receives them on `toSock`, the other end. */
-async function passFds(
-  from: Thread,
-  fromSock: FileDescriptor,
-  to: Thread,
-  toSock: FileDescriptor,
-  fds: FileDescriptor[],
-): Promise<FileDescriptor[]> {
-  const data = await from.ptr(new IovecList([await from.ptr(Buffer.from([0]))]));
-  const rights = await from.ptr(new CmsgList([new CmsgSCMRights(fds)]));
-  const header = await from.ptr(new SendMsghdr(data, rights));
-  const [sent] = await fromSock.sendmsg(header);
-  for (const p of [...sent, header, rights]) p.free();
-  const room = await to.ptr(new IovecList([await to.malloc(Buffer, 1)]));
-  const msg = await to.ptr(new RecvMsghdr(room, await to.malloc(CmsgList, 64 + 4 * fds.length)));
-  const { control, filled, flags } = await toSock.recvmsg(msg);
-  for (const p of [...filled, msg]) p.free();
-  const received = (await control!.read()).messages.flatMap((m) => (m instanceof CmsgSCMRights ? m.fds : []));
-  if (received.length !== fds.length) {
-    for (const fd of received) await fd.close().catch(() => {});
-    // The kernel drops the fds it cannot install (a full fd table) and says so with MSG_CTRUNC.
-    if (flags & MSG.CTRUNC) throw new SyscallError(ERRNO.EMFILE, "recvmsg", { fd: toSock.near });
-    throw new Error(`passing fds: ${received.length} of ${fds.length} arrived`);
-  }
-  return received as FileDescriptor[];
 }
 
 /** Flags Thread.clone takes, beside the ones it sets itself. */
@@ -428,10 +227,6 @@ async function makeLinks(parent: Thread, root: Thread, nested: boolean): Promise
     await closeAll([link.first, link.second]);
     throw e;
   }
-}
-
-async function closeAll(fds: (FileDescriptor | undefined)[]): Promise<void> {
-  await Promise.all(fds.map((fd) => (fd?.valid ? fd.invalidate().catch(() => {}) : undefined)));
 }
 
 /** A child right after its clone syscall: what it takes to kill and reap it. */

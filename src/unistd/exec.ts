@@ -1,6 +1,6 @@
 // <unistd.h>, program execution: execve, execveat, and ArgList, the NULL-terminated pointer arrays it takes.
 //
-// Most code wants ChildThread.exec(command) (src/tasks/clone.ts), which builds these.
+// Most code wants ChildThread.exec(command) (src/tasks/child.ts), which builds these.
 import { checkInt, checkPath, checkPointer, describe, pathOf, withContext } from "../args.js";
 import type { AT, PathPointer } from "../fcntl.js";
 import { BaseFileDescriptor } from "../handle/fd.js";
