@@ -4,7 +4,9 @@ import * as fs from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import {
+  CalledProcessError,
   ClosedFileDescriptorError,
+  Command,
   FDTableMismatchError,
   SyscallError,
   localThread as thr,
@@ -114,6 +116,15 @@ describe("inputs that are wrong in plain JavaScript", () => {
     const err = await thr.task.open(await thr.ptr(Buffer.from(`${dir}/nope\0`)), O.RDONLY).catch((e) => e);
     assert.equal(err.path, `${dir}/nope`, "the message shows the path without its NUL");
     await stillUsable();
+  });
+
+  test("a CalledProcessError of a command with 10,000 arguments keeps its message short", async () => {
+    const args = Array.from({ length: 10_000 }, (_, i) => `argument${i}`);
+    const err = await thr.run(new Command("/bin/sh", ["sh", "-c", "exit 3", ...args], {})).catch((e) => e);
+    assert.ok(err instanceof CalledProcessError);
+    assert.ok(err.message.length < 400, `${err.message.length} characters`);
+    assert.match(err.message, /more characters\): pid \d+ exited with status 3$/);
+    assert.equal(err.command?.arguments.length, 10_003, "the whole command is still there");
   });
 
   test("kill after the child was reaped resolves false, as subprocess.kill() does", async () => {

@@ -88,8 +88,13 @@ export class CalledProcessError extends Error {
     readonly state: ChildState,
     readonly command?: Command,
   ) {
-    super(`${command ? `${command}: ` : ""}${state}`);
+    super(`${command ? `${brief(String(command))}: ` : ""}${state}`);
   }
+}
+
+/** A command line for a message: the whole of it is on `command`; a message keeps to a line or two. */
+function brief(text: string, max = 200): string {
+  return text.length <= max ? text : `${text.slice(0, max)}... (${text.length - max} more characters)`;
 }
 
 export class WaitFileDescriptor extends BaseFileDescriptor {
