@@ -11,6 +11,7 @@ import { readFileSync } from "node:fs";
 import { checkInt } from "./args.js";
 import type { Command } from "./command.js";
 import type { AsyncFileDescriptor } from "./epoller.js";
+import { ERRNO } from "./gen/errno.js";
 import type { RAM } from "./memory/ram.js";
 import { SyscallError, SyscallHangupError, SyscallSendError } from "./near/errors.js";
 import { SIG } from "./signal.js";
@@ -113,7 +114,7 @@ export class AsyncChildProcess {
     try {
       const death = await this.#died;
       if (options & W.EXITED) return death;
-      throw new SyscallError(10 /* ECHILD */, "waitid", { fd: this.pidfd.handle.near });
+      throw new SyscallError(ERRNO.ECHILD, "waitid", { fd: this.pidfd.handle.near });
     } finally {
       if (keepAlive) epoller.waiterRemoved();
     }
@@ -212,7 +213,7 @@ export class AsyncChildProcess {
   /** Before reaping a server child: was it still the server when it died? (see diedBeforeExec) */
   #noteWhetherServer(): void {
     const pid = this.#pidHere();
-    this.#diedAsServer = pid !== undefined && readComm(pid) === SERVER_COMM;
+    this.#diedAsServer = pid !== undefined && readStat(pid)?.comm === SERVER_COMM;
   }
 
   /** The child's pid in our pid namespace (read from our pidfd unless known), while it is not reaped. */
@@ -236,7 +237,7 @@ export class AsyncChildProcess {
 /** The kernel's PF_EXITING task flag (include/linux/sched.h), set as do_exit begins. */
 const PF_EXITING = 0x4;
 
-/** A process's name and task flags, from /proc/PID/stat (which takes no lock of its memory). */
+/** A process's name and task flags, both from one read of /proc/PID/stat. */
 function readStat(pid: number): { comm: string; flags: number } | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
@@ -244,14 +245,6 @@ function readStat(pid: number): { comm: string; flags: number } | undefined {
     // After "pid (comm) ": state, ppid, pgrp, session, tty_nr, tpgid, flags.
     const flags = Number(stat.slice(close + 2).split(" ")[6]);
     return { comm: stat.slice(stat.indexOf("(") + 1, close), flags };
-  } catch {
-    return undefined;
-  }
-}
-
-function readComm(pid: number): string | undefined {
-  try {
-    return readFileSync(`/proc/${pid}/comm`, "utf8").trimEnd();
   } catch {
     return undefined;
   }
