@@ -16,6 +16,19 @@ const STACK_SIZE = 64 * 1024;
 const HELPER_STACK_SIZE = PAGE;
 const FRAME_SIZE = 8 * 8; // trampoline, six arguments, function
 
+/** Where each of the words lives, in bytes from the start of the last page (see ChildMemory). */
+const WORD = {
+  ctid: 0, // int32
+  pidfd: 4, // int32
+  helperPidfd: 8, // int32
+  tid: 12, // int32
+  result: 16, // int64
+  masks: 32, // 2 x 8 bytes
+  savedName: 48, // 16 bytes
+  childName: 64, // 16 bytes
+  end: 80,
+} as const;
+
 /**
  * The memory a child made by clone runs on, in a mapping of its own:
  *
@@ -24,7 +37,7 @@ const FRAME_SIZE = 8 * 8; // trampoline, six arguments, function
  * Each stack has a PROT_NONE page below it, so an overflow faults instead of writing over other
  * memory of ours. `words` holds what the clone and the child write for us: the CLONE_CHILD_CLEARTID
  * word, the pidfds CLONE_PIDFD stores, the signal masks around the clone, an exec stub's result.
- * Unmapped only once nothing runs on it (the child exec'd, exited or was reaped).
+ * Recycled for the next child only once nothing runs on it (the child exec'd, exited or was reaped).
  */
 export class ChildMemory {
   static readonly size = PAGE + STACK_SIZE + PAGE + HELPER_STACK_SIZE + PAGE;
@@ -95,52 +108,57 @@ export class ChildMemory {
     return this.#at(offset);
   }
 
+  /** The address of the word at `offset` (one of WORD). */
+  #word(offset: number): number {
+    return this.#at(this.#words + offset);
+  }
+
   /** The CLONE_CHILD_CLEARTID word: 1 until the kernel clears it at the child's exec or exit. */
   get ctid(): number {
-    return this.#at(this.#words);
+    return this.#word(WORD.ctid);
   }
   /** Where CLONE_PIDFD stores the child's pidfd, and the helper's. */
   get pidfdOut(): number {
-    return this.#at(this.#words + 4);
+    return this.#word(WORD.pidfd);
   }
   get helperPidfdOut(): number {
-    return this.#at(this.#words + 8);
+    return this.#word(WORD.helperPidfd);
   }
   /** Where CLONE_PARENT_SETTID stores the child's pid (0 until then). */
   get tidOut(): number {
-    return this.#at(this.#words + 12);
+    return this.#word(WORD.tid);
   }
   /** An exec stub's result (-errno), 8 bytes. */
   get result(): number {
-    return this.#at(this.#words + 16);
+    return this.#word(WORD.result);
   }
   /** 16 bytes: the full signal set, then room for the old mask (see withSignalsBlocked). */
   get masks(): number {
-    return this.#at(this.#words + 32);
+    return this.#word(WORD.masks);
   }
   /** 16 bytes: room for the name of the thread that clones (see namedLike). */
   get savedName(): number {
-    return this.#at(this.#words + 48);
+    return this.#word(WORD.savedName);
   }
   /** 16 bytes: the name a new child starts with, NUL-terminated. */
   get childName(): number {
-    return this.#at(this.#words + 64);
+    return this.#word(WORD.childName);
   }
 
   readCtid(): number {
-    return this.#view.readInt32LE(this.#words);
+    return this.#view.readInt32LE(this.#words + WORD.ctid);
   }
   readPidfd(): number {
-    return this.#view.readInt32LE(this.#words + 4);
+    return this.#view.readInt32LE(this.#words + WORD.pidfd);
   }
   readHelperPidfd(): number {
-    return this.#view.readInt32LE(this.#words + 8);
+    return this.#view.readInt32LE(this.#words + WORD.helperPidfd);
   }
   readTid(): number {
-    return this.#view.readInt32LE(this.#words + 12);
+    return this.#view.readInt32LE(this.#words + WORD.tid);
   }
   readResult(): number {
-    return Number(this.#view.readBigInt64LE(this.#words + 16));
+    return Number(this.#view.readBigInt64LE(this.#words + WORD.result));
   }
 
   /**
@@ -148,16 +166,13 @@ export class ChildMemory {
    * (at most 15 bytes) as the name it starts with.
    */
   reset(name = ""): void {
-    this.#view.fill(0, this.#words, this.#words + 80);
-    this.#view.writeInt32LE(1, this.#words);
-    this.#view.writeInt32LE(-1, this.#words + 4);
-    this.#view.writeInt32LE(-1, this.#words + 8);
-    this.#view.fill(0xff, this.#words + 32, this.#words + 40);
-    this.#view.write(name.slice(0, 15), this.#words + 64, "latin1");
-  }
-
-  get mapped(): boolean {
-    return this.mapping.mapped;
+    const words = this.#words;
+    this.#view.fill(0, words, words + WORD.end);
+    this.#view.writeInt32LE(1, words + WORD.ctid);
+    this.#view.writeInt32LE(-1, words + WORD.pidfd);
+    this.#view.writeInt32LE(-1, words + WORD.helperPidfd);
+    this.#view.fill(0xff, words + WORD.masks, words + WORD.masks + 8);
+    this.#view.write(name.slice(0, 15), words + WORD.childName, "latin1");
   }
 }
 
