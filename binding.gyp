@@ -6,14 +6,6 @@
       "cflags": ["-std=gnu11", "-O2", "-Wall", "-Wextra",
                  "-fno-stack-protector", "-fno-builtin", "-fcf-protection=none"],
       "ldflags": ["-Wl,-z,now"]
-    },
-    {
-      "target_name": "rsyscall-server",
-      "type": "executable",
-      "sources": ["native/server_main.c", "native/server.c", "native/syscall.S"],
-      "cflags": ["-std=gnu11", "-O2", "-Wall", "-Wextra",
-                 "-fno-stack-protector", "-fno-builtin", "-fcf-protection=none"],
-      "ldflags": ["-Wl,-z,now"]
     }
   ]
 }

@@ -6,11 +6,22 @@
 #include <stdint.h>
 
 /* One request on the wire: the syscall number and six arguments, native-endian. The reply is
- * one int64: the raw kernel result, -4095..-1 meaning -errno. */
+ * one int64: the raw kernel result, -4095..-1 meaning -errno.
+ *
+ * Two numbers are not syscalls but move memory through the link itself, for a server in an
+ * address space we cannot reach another way (the stream memory transport):
+ *   RSYS_OP_RECV_MEMORY (address, n): the n bytes that follow the request on the link are
+ *     stored at address; the reply is n.
+ *   RSYS_OP_SEND_MEMORY (address, n): n bytes at address are written to the link, then the reply
+ *     (n). If the memory cannot be read (-EFAULT), zeros stand in for it, so the stream stays
+ *     framed, and the reply is -EFAULT. */
 struct rsys_request {
 	int64_t nr;
 	int64_t args[6];
 };
+
+#define RSYS_OP_RECV_MEMORY (-1)
+#define RSYS_OP_SEND_MEMORY (-2)
 
 #define RSYS_HIDDEN __attribute__((visibility("hidden")))
 
@@ -33,5 +44,29 @@ RSYS_HIDDEN long rsys_futex_helper(long addr, long val, long expected_ppid);
 
 /* Exec in a CLONE_VFORK child; stores -errno at result on failure (see server.c). */
 RSYS_HIDDEN long rsys_exec(long path, long argv, long envp, long result, long expected_ppid);
+
+/* What the rsyscall-server program says first on its link (native/program.c), all fields 64-bit
+ * little-endian, then argc strings (argv) and envc strings (envp), each as a 64-bit length and
+ * that many bytes. src/tasks/hello.ts reads it; keep the two in step. */
+#define RSYS_HELLO_MAGIC_BYTES "rsyscall"
+#define RSYS_HELLO_VERSION 1
+struct rsys_hello {
+	char magic[8];          /* "rsyscall" */
+	uint64_t version;       /* RSYS_HELLO_VERSION */
+	uint64_t size;          /* sizeof(struct rsys_hello) */
+	int64_t pid;            /* getpid(), in the server's own pid namespace: for messages only */
+	uint64_t server;        /* addresses in the server's address space: rsys_server, */
+	uint64_t trampoline;    /* rsys_trampoline, */
+	uint64_t futex_helper;  /* rsys_futex_helper */
+	uint64_t exec_stub;     /* and rsys_exec */
+	int64_t infd, outfd;    /* the link, where the server keeps it */
+	uint64_t link_dev, link_ino, link_mode; /* fstat of infd: which file the link is */
+	uint64_t argc, envc;
+};
+
+/* After the hello, the client sends one byte, on a unix-socket link with up to RSYS_MAX_GIFTS fds
+ * (SCM_RIGHTS); the server answers with a 64-bit count and the fd number each got (64-bit each),
+ * then serves. */
+#define RSYS_MAX_GIFTS 8
 
 #endif

@@ -86,6 +86,65 @@ static long transfer(long nr, long fd, char *buf, long min, long max)
 	return done;
 }
 
+/* Copies n bytes (volatile: no memcpy call in freestanding code). */
+static void copy_bytes(char *to, const char *from, long n)
+{
+	volatile char *dst = to;
+	for (long i = 0; i < n; i++)
+		dst[i] = from[i];
+}
+
+/* Stores n bytes at `to`, which the client named and may not be mapped: through the kernel
+ * (process_vm_writev on ourselves, -EFAULT rather than a crash), or, where that syscall is
+ * refused (a seccomp filter), by hand. */
+static long store(char *to, const char *from, long n)
+{
+	struct {
+		const void *base;
+		unsigned long len;
+	} local = {from, (unsigned long)n}, remote = {to, (unsigned long)n};
+	long pid = SYSCALL3(__NR_getpid, 0, 0, 0);
+	long ret = rsys_raw_syscall(pid, (long)&local, 1, (long)&remote, 1, 0, __NR_process_vm_writev);
+	if (ret == n)
+		return 0;
+	if (ret == -ENOSYS || ret == -EPERM) {
+		copy_bytes(to, from, n);
+		return 0;
+	}
+	return -EFAULT;
+}
+
+/* RSYS_OP_SEND_MEMORY: n bytes at addr onto the link; zeros for what cannot be read. */
+static long send_memory(long outfd, const char *addr, long n)
+{
+	long done = 0, status = n;
+	while (done < n) {
+		long ret = SYSCALL3(__NR_write, outfd, addr + done, n - done);
+		if (ret == -EINTR)
+			continue;
+		if (ret == -EFAULT) {
+			status = -EFAULT;
+			break;
+		}
+		if (ret <= 0)
+			return ret < 0 ? ret : -EPIPE;
+		done += ret;
+	}
+	if (done < n) {
+		char zeros[256];
+		for (long i = 0; i < (long)sizeof(zeros); i++)
+			((volatile char *)zeros)[i] = 0;
+		while (done < n) {
+			long chunk = n - done < (long)sizeof(zeros) ? n - done : (long)sizeof(zeros);
+			long ret = transfer(__NR_write, outfd, zeros, chunk, chunk);
+			if (ret <= 0)
+				return ret < 0 ? ret : -EPIPE;
+			done += ret;
+		}
+	}
+	return status;
+}
+
 /* Requests read at once when the client pipelines them: one read serves many. */
 #define REQUEST_BATCH 64
 
@@ -105,12 +164,10 @@ long rsys_server(long infd, long outfd, long flags, long close_fd, long expected
 	long have = 0, pos = 0;
 	for (;;) {
 		if (have - pos < (long)sizeof(struct rsys_request)) {
-			/* Move the start of a partial request to the front (volatile: no memmove call in
-			 * freestanding code), then read until a whole request is there. */
+			/* Move the start of a partial request to the front, then read until a whole
+			 * request is there. */
 			long rest = have - pos;
-			volatile char *to = buf;
-			for (long i = 0; i < rest; i++)
-				to[i] = buf[pos + i];
+			copy_bytes(buf, buf + pos, rest);
 			have = rest;
 			pos = 0;
 			ret = transfer(__NR_read, infd, buf + have, (long)sizeof(struct rsys_request) - have,
@@ -121,8 +178,45 @@ long rsys_server(long infd, long outfd, long flags, long close_fd, long expected
 		}
 		struct rsys_request *req = (struct rsys_request *)(buf + pos);
 		pos += sizeof(struct rsys_request);
-		long result = rsys_raw_syscall(req->args[0], req->args[1], req->args[2], req->args[3],
-		                               req->args[4], req->args[5], req->nr);
+		long result;
+		if (req->nr == RSYS_OP_RECV_MEMORY) {
+			/* The bytes follow the request: some may be in the batch already. */
+			char *to = (char *)req->args[0];
+			long n = req->args[1];
+			long buffered = have - pos < n ? have - pos : n;
+			result = n;
+			if (buffered > 0 && store(to, buf + pos, buffered) < 0)
+				result = -EFAULT;
+			pos += buffered;
+			if (buffered < n) {
+				/* The batch is used up (pos == have): it serves as scratch if the memory faults. */
+				have = pos = 0;
+				long done = buffered;
+				while (done < n) {
+					long want = n - done;
+					char *into = to + done;
+					if (result < 0) {
+						into = buf;
+						want = want < (long)sizeof(batch) ? want : (long)sizeof(batch);
+					}
+					ret = transfer(__NR_read, infd, into, 1, want);
+					if (ret == -EFAULT && result >= 0) {
+						result = -EFAULT;
+						continue;
+					}
+					if (ret <= 0)
+						return ret < 0 ? ret : -EPIPE;
+					done += ret;
+				}
+			}
+		} else if (req->nr == RSYS_OP_SEND_MEMORY) {
+			result = send_memory(outfd, (const char *)req->args[0], req->args[1]);
+			if (result < 0 && result != -EFAULT)
+				return result;
+		} else {
+			result = rsys_raw_syscall(req->args[0], req->args[1], req->args[2], req->args[3],
+			                          req->args[4], req->args[5], req->nr);
+		}
 		ret = transfer(__NR_write, outfd, (char *)&result, sizeof(result), sizeof(result));
 		if (ret <= 0)
 			return ret < 0 ? ret : -EPIPE;

@@ -119,9 +119,9 @@ export class EpolledFileDescriptor implements InvalidationListener {
    * Runs `attempt` once the events in `mask` are ready, and again after each time it reports
    * EAGAIN by resolving undefined (the cheap path of tryRead and tryWrite).
    */
-  async retryUntilDefined<T>(mask: number, attempt: () => Promise<T | undefined>): Promise<T> {
+  async retryUntilDefined<T>(mask: number, attempt: () => Promise<T | undefined>, keepAlive = true): Promise<T> {
     for (;;) {
-      if (!(this.status & mask)) await this.waitFor(mask);
+      if (!(this.status & mask)) await this.waitFor(mask, keepAlive);
       const generation = this.generation;
       const result = await attempt();
       if (result !== undefined) return result;
@@ -387,21 +387,26 @@ export class AsyncFileDescriptor {
    * `read(2)` into `buf` without consuming it: resolves with the number of bytes read (0 at end of
    * file), which sit at the start of `buf`. For loops that reuse one buffer. With `drainedWhenShort`
    * (true of pipes and stream sockets, not of terminals), a short read is taken to mean nothing is
-   * left, which saves the read that would only say EAGAIN.
+   * left, which saves the read that would only say EAGAIN. Unless `keepAlive`, waiting does not
+   * keep Node's event loop alive.
    */
-  readInto(buf: Pointer<unknown>, drainedWhenShort = false): Promise<number> {
+  readInto(buf: Pointer<unknown>, drainedWhenShort = false, keepAlive = true): Promise<number> {
     const fd = this.handle;
     const epolled = this.epolled;
-    return epolled.retryUntilDefined(READ_EVENTS, async () => {
-      const task = fd.task;
-      const generation = epolled.generation;
-      const size = buf.size();
-      const n = await raw.readRaw(task.sysif, fd.borrow(task), buf.borrow(task), size);
-      if (n === -ERRNO.EAGAIN) return undefined;
-      if (isErrno(n)) throw new SyscallError(-n, "read", { fd: fd.near });
-      if (drainedWhenShort && n > 0 && n < size) epolled.negedge(EPOLL.IN, generation);
-      return n;
-    });
+    return epolled.retryUntilDefined(
+      READ_EVENTS,
+      async () => {
+        const task = fd.task;
+        const generation = epolled.generation;
+        const size = buf.size();
+        const n = await raw.readRaw(task.sysif, fd.borrow(task), buf.borrow(task), size);
+        if (n === -ERRNO.EAGAIN) return undefined;
+        if (isErrno(n)) throw new SyscallError(-n, "read", { fd: fd.near });
+        if (drainedWhenShort && n > 0 && n < size) epolled.negedge(EPOLL.IN, generation);
+        return n;
+      },
+      keepAlive,
+    );
   }
 
   /** `write(2)` without blocking: waits until writable. Returns [written, rest]; may be partial. */

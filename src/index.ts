@@ -30,6 +30,7 @@ export { CalledProcessError, ChildState } from "./sys/wait.js";
 export { FileDescriptor, Task } from "./task.js";
 export { ChildThread } from "./tasks/child.js";
 export type { CloneOptions } from "./tasks/clone.js";
+export { ConnectedThread } from "./tasks/connected.js";
 
 import "./tasks/spawn.js";
 

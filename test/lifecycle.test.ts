@@ -109,7 +109,7 @@ describe("clone flags", limit, () => {
   });
 
   test("CLONE.FILES: the child shares our fd table; exec leaves Node's fds alone; nothing leaks", async () => {
-    const stdioCloexec = [0, 1, 2].map(isCloexec);
+    const stdioCloexec = [0, 1, 2].map((n) => isCloexec(n));
     const before = fs.readdirSync("/proc/self/fd").length;
     const child = await thr.clone(CLONE.FILES);
     assert.equal(child.task.fdTable, thr.task.fdTable, "one table, one identity");
@@ -143,7 +143,7 @@ describe("clone flags", limit, () => {
     assert.equal((await thr.readToEof(out.read)).toString(), "from-files-child\n");
     await out.read.close();
     await echo.check();
-    assert.deepEqual([0, 1, 2].map(isCloexec), stdioCloexec, "Node's stdio flags are as they were");
+    assert.deepEqual([0, 1, 2].map((n) => isCloexec(n)), stdioCloexec, "Node's stdio flags are as they were");
     assert.equal(await child.task.getpid(), child.task.pid);
     await child.exit(0);
     await child.process.waitpid(W.EXITED);

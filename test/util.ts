@@ -29,9 +29,9 @@ export function fdTarget(n: number, pid: number | "self" = "self"): string {
   return readlinkSync(`/proc/${pid}/fd/${n}`);
 }
 
-/** The FD_CLOEXEC bit of fd `n`, from /proc/self/fdinfo. */
-export function isCloexec(n: number): boolean {
-  const flags = /flags:\s+([0-7]+)/.exec(readFileSync(`/proc/self/fdinfo/${n}`, "utf8"))?.[1];
+/** The FD_CLOEXEC bit of fd `n` (ours, or process `pid`'s), from /proc/PID/fdinfo. */
+export function isCloexec(n: number, pid: number | "self" = "self"): boolean {
+  const flags = /flags:\s+([0-7]+)/.exec(readFileSync(`/proc/${pid}/fdinfo/${n}`, "utf8"))?.[1];
   if (flags === undefined) throw new Error(`no flags for fd ${n}`);
   return (Number.parseInt(flags, 8) & 0o2000000) !== 0;
 }
@@ -70,9 +70,9 @@ export async function waitUntilBlocked(pid: number, nr: number, fd: number): Pro
   throw new Error(`process ${pid} never blocked in syscall ${nr} on fd ${fd}`);
 }
 
-/** `length` bytes of our memory at `address`, read through /proc/self/mem, not through the library. */
-export function readMemory(address: number, length: number): Buffer {
-  const fd = openSync("/proc/self/mem", "r");
+/** `length` bytes of memory at `address` (ours, or process `pid`'s), read through /proc/PID/mem, not through the library. */
+export function readMemory(address: number, length: number, pid: number | "self" = "self"): Buffer {
+  const fd = openSync(`/proc/${pid}/mem`, "r");
   try {
     const out = Buffer.alloc(length);
     readSync(fd, out, 0, length, address);

@@ -1,11 +1,15 @@
-// Memory transports: how bytes reach a task's memory. For an address space we share (the Node
-// process, and CLONE_VM children), a memcpy through a view of the mapping: each mapping gets one
-// ArrayBuffer over its memory (made by the addon, never freed by V8), and reads and writes copy
-// through it.
+// Memory transports: how bytes reach a task's memory.
+//
+// - Our own address space (the Node process, CLONE_VM children): a memcpy through a view of the
+//   mapping; each mapping gets one ArrayBuffer over its memory (made by the addon, never freed by
+//   V8), and reads and writes copy through it.
+// - Any other address space: the stream (StreamMemoryGateway), the bytes travel in the syscall
+//   link itself, in order with the syscalls around them.
 import type { MemoryMapping } from "../handle/mapping.js";
 import type { MemoryGateway } from "../handle/pointer.js";
 import { native } from "../native.js";
 import type { Address } from "../near/ids.js";
+import { isMemoryLink, type MemoryLink, type SyscallInterface } from "../near/sysif.js";
 
 export class LocalMemoryGateway implements MemoryGateway {
   readonly #views = new WeakMap<MemoryMapping, Buffer>();
@@ -36,3 +40,37 @@ export class LocalMemoryGateway implements MemoryGateway {
 
 /** The one gateway for our own address space. */
 export const localMemory = new LocalMemoryGateway();
+
+/**
+ * Memory of a process in another address space, moved through its syscall link: a write is
+ * queued like a syscall (it is done before any syscall made after it, and costs no round trip of
+ * its own); a read waits for its bytes. The link is the task's current one (a persistent thread's
+ * changes when it reconnects).
+ */
+export class StreamMemoryGateway implements MemoryGateway {
+  constructor(private readonly task: { readonly sysif: SyscallInterface }) {}
+
+  read(mapping: MemoryMapping, address: Address, length: number): Promise<Buffer> {
+    try {
+      return this.#link(mapping).readMemory(address, length);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  write(mapping: MemoryMapping, address: Address, bytes: Uint8Array): Promise<void> {
+    try {
+      this.#link(mapping).writeMemory(address, bytes);
+      return Promise.resolve();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  #link(mapping: MemoryMapping): MemoryLink {
+    if (!mapping.mapped) throw new Error(`${mapping} was unmapped`);
+    const sysif = this.task.sysif;
+    if (!isMemoryLink(sysif)) throw new TypeError(`${this.task} has no link memory can travel over`);
+    return sysif;
+  }
+}

@@ -52,6 +52,22 @@ export interface SyscallInterface {
   readonly hungUp?: Promise<string>;
 }
 
+/**
+ * A syscall interface to a process in another address space that moves memory through its link
+ * (the stream memory transport): see SyscallConnection.
+ */
+export interface MemoryLink extends SyscallInterface {
+  /** Stores `bytes` at `address`, ordered before every request made after this call. */
+  writeMemory(address: number, bytes: Uint8Array): void;
+  /** Copies `length` bytes at `address`. */
+  readMemory(address: number, length: number): Promise<Buffer>;
+}
+
+/** Whether `sysif` can move memory through its link. */
+export function isMemoryLink(sysif: SyscallInterface): sysif is MemoryLink {
+  return typeof (sysif as Partial<MemoryLink>).writeMemory === "function";
+}
+
 const names: string[] = [];
 for (const [name, nr] of Object.entries(SYS)) names[nr] = name;
 

@@ -5,36 +5,23 @@
 //   await child.task.getpid();
 //   const proc = await child.exec(await child.environ.which("true"));
 //   await proc.check();
-import { checkInt } from "../args.js";
 import { Command } from "../command.js";
-import type { AsyncFileDescriptor } from "../epoller.js";
 import type { FDTable } from "../far.js";
 import { F } from "../fcntl.js";
-import { ERRNO } from "../gen/errno.js";
-import { SYS } from "../gen/sys.js";
 import type { AsyncChildProcess } from "../monitor.js";
-import { SyscallError, SyscallHangupError, SyscallSendError } from "../near/errors.js";
+import { SyscallHangupError } from "../near/errors.js";
 import { CLONE } from "../sched.js";
 import { stringSerializer } from "../struct.js";
-import {
-  AF,
-  CmsgList,
-  CmsgSCMRights,
-  MSG,
-  RecvMsghdr,
-  SendMsghdr,
-  SOCK,
-  type Socketpair,
-} from "../sys/socket/index.js";
-import { IovecList } from "../sys/uio.js";
-import type { FileDescriptor } from "../task.js";
-import { checkCount, Thread } from "../thread.js";
+import type { Thread } from "../thread.js";
 import { ArgList } from "../unistd/exec.js";
+import { ConnectedThread, type Passing } from "./connected.js";
 import type { SyscallConnection } from "./connection.js";
 import { environmentArgList } from "./envp.js";
 
+export { closeAll } from "./connected.js";
+
 /** A child process made by `Thread.clone`, serving syscalls until it execs or exits. */
-export class ChildThread extends Thread {
+export class ChildThread extends ConnectedThread {
   /** The program an exec under way is for. */
   #execing: string | undefined;
 
@@ -42,67 +29,15 @@ export class ChildThread extends Thread {
     thread: Thread,
     /** The child, for waiting and signalling. */
     readonly process: AsyncChildProcess,
-    readonly connection: SyscallConnection,
+    connection: SyscallConnection,
     /** The Node process's thread, which made this child (maybe through other children). */
-    readonly root: Thread,
+    root: Thread,
     /** A socket pair for passing fds: our end, and the child's. */
-    private readonly passing: { ours: FileDescriptor; theirs: FileDescriptor },
+    passing: Passing,
     /** With CLONE_FILES: the table shared with the parent (until the child unshares it). */
-    private readonly sharedTable?: FDTable,
+    sharedTable?: FDTable,
   ) {
-    super(thread.task, thread.ram, thread.environ, thread.stdin, thread.stdout, thread.stderr, thread.epoller);
-  }
-
-  /**
-   * `count` connected socket pairs between the Node process and this child: [our end, its end].
-   * Made in the Node process; the child's ends travel over a socket with SCM_RIGHTS.
-   */
-  override async openChannels(count: number): Promise<[FileDescriptor, FileDescriptor][]> {
-    checkCount(count);
-    if (count === 0) return [];
-    if (this.connection.closed) throw new SyscallSendError("openChannels", "the child exec'd or exited");
-    const pairs: Socketpair<FileDescriptor>[] = [];
-    const closePairs = () => closeAll(pairs.flatMap((p) => [p.first, p.second]));
-    try {
-      for (let i = 0; i < count; i++) pairs.push(await this.root.socketpair(AF.UNIX, SOCK.STREAM));
-    } catch (e) {
-      await closePairs();
-      throw e;
-    }
-    if (this.task.fdTable === this.root.task.fdTable) {
-      // A CLONE_FILES child of the Node process: its ends are in our table already.
-      return Promise.all(
-        pairs.map(async (p) => {
-          const theirs = p.second.forTask(this.task);
-          await p.second.invalidate();
-          return [p.first, theirs] as [FileDescriptor, FileDescriptor];
-        }),
-      );
-    }
-    let received: FileDescriptor[];
-    try {
-      received = await passFds(
-        this.root,
-        this.passing.ours,
-        this,
-        this.passing.theirs,
-        pairs.map((p) => p.second),
-      );
-    } catch (e) {
-      await closePairs();
-      throw e;
-    }
-    for (const p of pairs) await p.second.close();
-    return pairs.map((p, i) => [p.first, received[i] as FileDescriptor]);
-  }
-
-  /** Copies of this child's `fds` in the Node process (sent with SCM_RIGHTS). */
-  passToRoot(fds: FileDescriptor[]): Promise<FileDescriptor[]> {
-    return passFds(this, this.passing.theirs, this.root, this.passing.ours, fds);
-  }
-
-  protected override localAfd(fd: FileDescriptor): Promise<AsyncFileDescriptor> {
-    return this.root.makeAfd(fd, true);
+    super(thread, connection, root, passing, sharedTable);
   }
 
   /** Replaces the child's program with `command`. */
@@ -166,56 +101,8 @@ export class ChildThread extends Thread {
     return this.process;
   }
 
-  /**
-   * `exit(status)`: ends the child (exit(2) of its only thread). Rejects with SyscallSendError if
-   * the child had already exec'd or exited.
-   */
-  async exit(status = 0): Promise<void> {
-    checkInt("status", status);
-    await this.task.sysif.syscall(SYS.exit, status).catch((e: unknown) => {
-      // The hang-up is the success: the process went away under the call.
-      if (!(e instanceof SyscallHangupError)) throw e;
-    });
-  }
-
   /** For `await using`: a child that has not exec'd is killed and reaped. */
   async [Symbol.asyncDispose](): Promise<void> {
     if (!this.connection.closed) await this.process[Symbol.asyncDispose]();
   }
-
-  override toString(): string {
-    return `ChildThread(${this.task})`;
-  }
-}
-
-/** Sends `fds` of `from` over `fromSock` with SCM_RIGHTS; `to` receives them on `toSock`, the other end. */
-async function passFds(
-  from: Thread,
-  fromSock: FileDescriptor,
-  to: Thread,
-  toSock: FileDescriptor,
-  fds: FileDescriptor[],
-): Promise<FileDescriptor[]> {
-  const data = await from.ptr(new IovecList([await from.ptr(Buffer.from([0]))]));
-  const rights = await from.ptr(new CmsgList([new CmsgSCMRights(fds)]));
-  const header = await from.ptr(new SendMsghdr(data, rights));
-  const [sent] = await fromSock.sendmsg(header);
-  for (const p of [...sent, header, rights]) p.free();
-  const room = await to.ptr(new IovecList([await to.malloc(Buffer, 1)]));
-  const msg = await to.ptr(new RecvMsghdr(room, await to.malloc(CmsgList, 64 + 4 * fds.length)));
-  const { control, filled, flags } = await toSock.recvmsg(msg);
-  for (const p of [...filled, msg]) p.free();
-  const received = (await control!.read()).messages.flatMap((m) => (m instanceof CmsgSCMRights ? m.fds : []));
-  if (received.length !== fds.length) {
-    for (const fd of received) await fd.close().catch(() => {});
-    // The kernel drops the fds it cannot install (a full fd table) and says so with MSG_CTRUNC.
-    if (flags & MSG.CTRUNC) throw new SyscallError(ERRNO.EMFILE, "recvmsg", { fd: toSock.near });
-    throw new Error(`passing fds: ${received.length} of ${fds.length} arrived`);
-  }
-  return received as FileDescriptor[];
-}
-
-/** Closes (or drops, where other handles remain) what it is given, whatever fails. */
-export async function closeAll(fds: (FileDescriptor | undefined)[]): Promise<void> {
-  await Promise.all(fds.map((fd) => (fd?.valid ? fd.invalidate().catch(() => {}) : undefined)));
 }

@@ -7,6 +7,11 @@
 // be outstanding at once (pipelining). When the process goes away under outstanding requests
 // (EOF on the socket, or `hangup` from whoever saw it exec or exit), they all reject with
 // SyscallHangupError; later requests reject with SyscallSendError. Nothing waits forever.
+//
+// Memory of a process in another address space travels in the same stream (the stream memory
+// transport): a request to store the bytes that follow it at an address, or to write the bytes
+// at an address onto the link ahead of its reply. Being requests, they keep their place among the
+// syscalls around them: a write is done before any syscall made after it.
 import type { AsyncFileDescriptor } from "../epoller.js";
 import type { Pointer } from "../handle/pointer.js";
 import type { RAM } from "../memory/ram.js";
@@ -21,8 +26,14 @@ import {
   wideArg,
 } from "../near/sysif.js";
 import { bytesSerializer } from "../struct.js";
+import { SHUT } from "../sys/socket/index.js";
 
 const REQUEST_SIZE = 56;
+/** Requests that move memory through the link (native/rsyscall.h). */
+const OP_RECV_MEMORY = -1;
+const OP_SEND_MEMORY = -2;
+/** Our memory a batch is written from, at most: a block the allocator keeps, not a mapping per write. */
+const WRITE_CHUNK = 64 * 1024;
 const REPLY_SIZE = 8;
 const READ_SIZE = 8192 * REPLY_SIZE;
 const TWO_32 = 2 ** 32;
@@ -34,6 +45,16 @@ interface Outstanding {
   reject: (e: unknown) => void;
   /** What the request uses (memory), released when it completes. */
   held: (() => void)[] | undefined;
+  /** For a memory read: where the bytes that come ahead of the reply go, and how many came. */
+  data?: Buffer;
+  got?: number;
+}
+
+/** A request's name, for errors: the syscall's, or what a memory request does. */
+function requestName(nr: number): string {
+  if (nr === OP_RECV_MEMORY) return "memory write";
+  if (nr === OP_SEND_MEMORY) return "memory read";
+  return syscallName(nr);
 }
 
 function releaseAll(held: (() => void)[] | undefined): void {
@@ -51,6 +72,10 @@ class Fifo<T> {
 
   push(item: T): void {
     this.#items.push(item);
+  }
+
+  peek(): T | undefined {
+    return this.#items[this.#head];
   }
 
   shift(): T | undefined {
@@ -79,6 +104,8 @@ export class SyscallConnection implements SyscallInterface {
   readonly #ram: RAM;
   /** Requests not yet written, encoded back to back. */
   #batch = Buffer.alloc(64 * REQUEST_SIZE);
+  /** Bytes before this were written already. */
+  #batchStart = 0;
   #batchLength = 0;
   readonly #outstanding = new Fifo<Outstanding>();
   #partial = Buffer.alloc(0);
@@ -114,7 +141,7 @@ export class SyscallConnection implements SyscallInterface {
     a5?: SyscallArg,
     a6?: SyscallArg,
   ): Promise<number> {
-    return this.#request(nr, false, a1, a2, a3, a4, a5, a6);
+    return this.#request(nr, false, undefined, undefined, a1, a2, a3, a4, a5, a6);
   }
 
   syscallRaw(
@@ -126,7 +153,27 @@ export class SyscallConnection implements SyscallInterface {
     a5?: SyscallArg,
     a6?: SyscallArg,
   ): Promise<number> {
-    return this.#request(nr, true, a1, a2, a3, a4, a5, a6);
+    return this.#request(nr, true, undefined, undefined, a1, a2, a3, a4, a5, a6);
+  }
+
+  /**
+   * Stores `bytes` at `address` in the process, through the link: the bytes follow the request in
+   * the stream, so the write is done before any syscall made after this call, and nothing waits
+   * for its reply. `bytes` may be reused at once (they are copied). If the process cannot store
+   * them (the address is not mapped there), the connection hangs up: every later use of that
+   * memory would be wrong.
+   */
+  writeMemory(address: number, bytes: Uint8Array): void {
+    this.#request(OP_RECV_MEMORY, false, bytes, undefined, address, bytes.length).catch((e: unknown) => {
+      if (e instanceof SyscallError) this.hangup(`a memory write to 0x${address.toString(16)} failed: ${e.code}`);
+    });
+  }
+
+  /** Copies `length` bytes at `address` in the process, through the link. */
+  async readMemory(address: number, length: number): Promise<Buffer> {
+    const data = Buffer.allocUnsafe(length);
+    await this.#request(OP_SEND_MEMORY, false, undefined, data, address, length);
+    return data;
   }
 
   /** How many requests await their reply. */
@@ -158,6 +205,8 @@ export class SyscallConnection implements SyscallInterface {
   #request(
     nr: number,
     raw: boolean,
+    payload: Uint8Array | undefined,
+    data: Buffer | undefined,
     a1: SyscallArg = 0,
     a2: SyscallArg = 0,
     a3: SyscallArg = 0,
@@ -169,12 +218,15 @@ export class SyscallConnection implements SyscallInterface {
     this.#held = undefined;
     if (this.#refusing !== undefined) {
       releaseAll(held);
-      return Promise.reject(new SyscallSendError(syscallName(nr), this.#refusing));
+      return Promise.reject(new SyscallSendError(requestName(nr), this.#refusing));
     }
-    const start = this.#batchLength;
+    const size = REQUEST_SIZE + (payload?.length ?? 0);
+    let start = 0;
     try {
-      this.#reserve(REQUEST_SIZE);
-      this.#put(start, checkSyscallNumber(nr), nr, 0);
+      this.#reserve(size);
+      start = this.#batchLength;
+      // Only the memory requests, which carry a payload or expect data, may use the negative numbers.
+      this.#put(start, payload || data ? nr : checkSyscallNumber(nr), nr, 0);
       this.#put(start + 8, a1, nr, 1);
       this.#put(start + 16, a2, nr, 2);
       this.#put(start + 24, a3, nr, 3);
@@ -185,10 +237,13 @@ export class SyscallConnection implements SyscallInterface {
       releaseAll(held);
       return Promise.reject(e);
     }
+    if (payload) this.#batch.set(payload, start + REQUEST_SIZE);
     // Queued only once every argument passed: a refused request leaves nothing behind.
-    this.#batchLength = start + REQUEST_SIZE;
+    this.#batchLength = start + size;
     return new Promise((resolve, reject) => {
-      this.#outstanding.push({ nr, raw, resolve, reject, held });
+      this.#outstanding.push(
+        data ? { nr, raw, resolve, reject, held, data, got: 0 } : { nr, raw, resolve, reject, held },
+      );
       if (!this.#writing) {
         this.#writing = true;
         queueMicrotask(() => void this.#write());
@@ -200,9 +255,15 @@ export class SyscallConnection implements SyscallInterface {
   /** Makes room for `size` more bytes in the batch. */
   #reserve(size: number): void {
     if (this.#batchLength + size <= this.#batch.length) return;
-    const bigger = Buffer.alloc(Math.max(2 * this.#batch.length, this.#batchLength + size));
-    this.#batch.copy(bigger, 0, 0, this.#batchLength);
-    this.#batch = bigger;
+    const pending = this.#batchLength - this.#batchStart;
+    const target =
+      pending + size <= this.#batch.length
+        ? this.#batch
+        : Buffer.alloc(Math.max(2 * this.#batch.length, pending + size));
+    this.#batch.copy(target, 0, this.#batchStart, this.#batchLength);
+    this.#batch = target;
+    this.#batchStart = 0;
+    this.#batchLength = pending;
   }
 
   /** Writes one int64 at `off`: safe integers as two 32-bit halves (no BigInt), the rest checked. */
@@ -220,21 +281,28 @@ export class SyscallConnection implements SyscallInterface {
   /** Writes what is queued, a batch at a time, until nothing is. */
   async #write(): Promise<void> {
     try {
-      while (this.#batchLength > 0 && !this.#gone) {
-        const room = await this.#ram.malloc(bytesSerializer, this.#batchLength);
+      while (this.#batchLength > this.#batchStart && !this.#gone) {
+        const room = await this.#ram.malloc(
+          bytesSerializer,
+          Math.min(this.#batchLength - this.#batchStart, WRITE_CHUNK),
+        );
         // Requests queued while the memory was found are not in it yet: take what fits, synchronously.
-        const length = Math.min(room.size(), this.#batchLength);
+        const start = this.#batchStart;
+        const length = Math.min(room.size(), this.#batchLength - start);
         const [head, tail] = room.split(length);
         tail.free();
-        const batch = await head.write(this.#batch.subarray(0, length));
-        this.#batch.copy(this.#batch, 0, length, this.#batchLength);
-        this.#batchLength -= length;
+        // Taken off the batch before any await: requests queued meanwhile may move what is left.
+        const chunk = Buffer.from(this.#batch.subarray(start, start + length));
+        this.#batchStart = start + length;
+        if (this.#batchStart === this.#batchLength) this.#batchStart = this.#batchLength = 0;
+        const batch = await head.write(chunk);
         await this.#afd.writeAll(batch);
       }
     } catch (e) {
       this.hangup(`writing the request failed: ${(e as Error).message}`);
     } finally {
       this.#writing = false;
+      if (this.#shutdownWhenWritten) this.#shutdownWrite();
     }
   }
 
@@ -262,20 +330,33 @@ export class SyscallConnection implements SyscallInterface {
     }
   }
 
-  /** Settles the requests `data` answers; `data` is a view of memory the next read reuses. */
+  /**
+   * Settles the requests `data` answers; `data` is a view of memory the next read reuses. A memory
+   * read's bytes come ahead of its reply, and go straight to the request's own buffer.
+   */
   #dispatch(data: Buffer): void {
     const bytes = this.#partial.length ? Buffer.concat([this.#partial, data]) : data;
     let off = 0;
-    for (; off + REPLY_SIZE <= bytes.length; off += REPLY_SIZE) {
-      const request = this.#outstanding.shift();
+    for (;;) {
+      const request = this.#outstanding.peek();
       if (!request) {
-        this.hangup("a reply came with no request outstanding");
-        return;
+        if (off < bytes.length) this.hangup("a reply came with no request outstanding");
+        break;
       }
+      if (request.data && request.got! < request.data.length) {
+        const n = Math.min(bytes.length - off, request.data.length - request.got!);
+        bytes.copy(request.data, request.got, off, off + n);
+        request.got! += n;
+        off += n;
+        if (request.got! < request.data.length) break;
+      }
+      if (off + REPLY_SIZE > bytes.length) break;
+      this.#outstanding.shift();
       releaseAll(request.held);
       // Exact for every result a syscall gives below 2^53 (fds, sizes, user addresses, -errno).
       const result = bytes.readInt32LE(off + 4) * TWO_32 + bytes.readUInt32LE(off);
-      if (!request.raw && isErrno(result)) request.reject(new SyscallError(-result, syscallName(request.nr)));
+      off += REPLY_SIZE;
+      if (!request.raw && isErrno(result)) request.reject(new SyscallError(-result, requestName(request.nr)));
       else request.resolve(result);
     }
     this.#partial = Buffer.from(bytes.subarray(off));
@@ -290,15 +371,32 @@ export class SyscallConnection implements SyscallInterface {
     if (this.#gone) return;
     this.#gone = true;
     this.#refusing ??= reason;
-    this.#batchLength = 0;
+    this.#batchStart = this.#batchLength = 0;
     for (const request of this.#outstanding.drain()) {
       // The process is gone, so nothing uses the request's memory any more.
       releaseAll(request.held);
-      request.reject(new SyscallHangupError(syscallName(request.nr), reason));
+      request.reject(new SyscallHangupError(requestName(request.nr), reason));
     }
     void this.#afd.close().catch(() => {});
     if (!this.#reading) this.#replies?.room.free();
     this.#settleHungUp(reason);
+  }
+
+  /**
+   * After a request that ends the process (exit): once everything queued is written, shuts down our
+   * end for writing, so that whatever else holds the process's end of the link (a program relaying
+   * it) sees EOF too, lets go, and the hang-up can arrive.
+   */
+  finish(): void {
+    this.#shutdownWhenWritten = true;
+    if (!this.#writing) this.#shutdownWrite();
+  }
+
+  #shutdownWhenWritten = false;
+
+  #shutdownWrite(): void {
+    if (this.#gone) return;
+    void this.#afd.handle.shutdown(SHUT.WR).catch(() => {});
   }
 
   /**

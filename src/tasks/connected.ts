@@ -1,0 +1,168 @@
+// ConnectedThread: a process that runs the syscall server on a link to the Node process, wherever
+// it came from: a clone child (ChildThread, src/tasks/child.ts), a process reached through a
+// command (src/tasks/stdin-bootstrap.ts), a persistent or a stub process. What they share: the
+// SyscallConnection, a second socket for passing fds (absent where the link is not a unix socket
+// of ours), channels, and exit.
+import { checkInt } from "../args.js";
+import type { AsyncFileDescriptor } from "../epoller.js";
+import type { FDTable } from "../far.js";
+import { ERRNO } from "../gen/errno.js";
+import { SYS } from "../gen/sys.js";
+import { SyscallError, SyscallHangupError, SyscallSendError } from "../near/errors.js";
+import {
+  AF,
+  CmsgList,
+  CmsgSCMRights,
+  MSG,
+  RecvMsghdr,
+  SendMsghdr,
+  SOCK,
+  type Socketpair,
+} from "../sys/socket/index.js";
+import { IovecList } from "../sys/uio.js";
+import type { FileDescriptor } from "../task.js";
+import { checkCount, Thread } from "../thread.js";
+import type { SyscallConnection } from "./connection.js";
+
+/** A socket pair for passing fds between the Node process and a connected thread. */
+export interface Passing {
+  /** Our end, in the Node process. */
+  ours: FileDescriptor;
+  /** The thread's end, in its fd table. */
+  theirs: FileDescriptor;
+}
+
+/** A process serving syscalls over a link to the Node process. */
+export class ConnectedThread extends Thread {
+  constructor(
+    thread: Thread,
+    readonly connection: SyscallConnection,
+    /** The Node process's thread, at the other end of the link (maybe through other threads). */
+    readonly root: Thread,
+    /** The fd-passing socket; undefined where the link is a pipe (channels cannot reach it). */
+    protected readonly passing: Passing | undefined,
+    /** With CLONE_FILES: the table shared with the parent (until the child unshares it). */
+    protected readonly sharedTable?: FDTable,
+  ) {
+    super(thread.task, thread.ram, thread.environ, thread.stdin, thread.stdout, thread.stderr, thread.epoller);
+  }
+
+  /**
+   * `count` connected socket pairs between the Node process and this thread: [our end, its end].
+   * Made in the Node process; the thread's ends travel over a socket with SCM_RIGHTS.
+   */
+  override async openChannels(count: number): Promise<[FileDescriptor, FileDescriptor][]> {
+    checkCount(count);
+    if (count === 0) return [];
+    if (this.connection.closed) throw new SyscallSendError("openChannels", "the process exec'd or exited");
+    const passing = this.#passing("openChannels");
+    const pairs: Socketpair<FileDescriptor>[] = [];
+    const closePairs = () => closeAll(pairs.flatMap((p) => [p.first, p.second]));
+    try {
+      for (let i = 0; i < count; i++) pairs.push(await this.root.socketpair(AF.UNIX, SOCK.STREAM));
+    } catch (e) {
+      await closePairs();
+      throw e;
+    }
+    if (this.task.fdTable === this.root.task.fdTable) {
+      // A CLONE_FILES child of the Node process: its ends are in our table already.
+      return Promise.all(
+        pairs.map(async (p) => {
+          const theirs = p.second.forTask(this.task);
+          await p.second.invalidate();
+          return [p.first, theirs] as [FileDescriptor, FileDescriptor];
+        }),
+      );
+    }
+    let received: FileDescriptor[];
+    try {
+      received = await passFds(
+        this.root,
+        passing.ours,
+        this,
+        passing.theirs,
+        pairs.map((p) => p.second),
+      );
+    } catch (e) {
+      await closePairs();
+      throw e;
+    }
+    for (const p of pairs) await p.second.close();
+    return pairs.map((p, i) => [p.first, received[i] as FileDescriptor]);
+  }
+
+  /** Copies of this thread's `fds` in the Node process (sent with SCM_RIGHTS). */
+  passToRoot(fds: FileDescriptor[]): Promise<FileDescriptor[]> {
+    const passing = this.#passing("passToRoot");
+    return passFds(this, passing.theirs, this.root, passing.ours, fds);
+  }
+
+  /** Copies of the Node process's `fds` in this thread (sent with SCM_RIGHTS). */
+  passFromRoot(fds: FileDescriptor[]): Promise<FileDescriptor[]> {
+    const passing = this.#passing("passFromRoot");
+    return passFds(this.root, passing.ours, this, passing.theirs, fds);
+  }
+
+  #passing(what: string): Passing {
+    if (!this.passing) {
+      throw new Error(
+        `${what}: ${this} is linked to us by pipes, not by a unix socket of ours, so fds cannot be passed to or from it`,
+      );
+    }
+    return this.passing;
+  }
+
+  protected override localAfd(fd: FileDescriptor): Promise<AsyncFileDescriptor> {
+    return this.root.makeAfd(fd, true);
+  }
+
+  /**
+   * `exit(status)`: ends the process (exit(2) of its only thread). Rejects with SyscallSendError if
+   * it had already exec'd or exited.
+   */
+  async exit(status = 0): Promise<void> {
+    checkInt("status", status);
+    const exited = this.task.sysif.syscall(SYS.exit, status);
+    if (this.task.sysif === this.connection) this.connection.finish();
+    await exited.catch((e: unknown) => {
+      // The hang-up is the success: the process went away under the call.
+      if (!(e instanceof SyscallHangupError)) throw e;
+    });
+  }
+
+  override toString(): string {
+    return `${this.constructor.name}(${this.task})`;
+  }
+}
+
+/** Sends `fds` of `from` over `fromSock` with SCM_RIGHTS; `to` receives them on `toSock`, the other end. */
+export async function passFds(
+  from: Thread,
+  fromSock: FileDescriptor,
+  to: Thread,
+  toSock: FileDescriptor,
+  fds: FileDescriptor[],
+): Promise<FileDescriptor[]> {
+  const data = await from.ptr(new IovecList([await from.ptr(Buffer.from([0]))]));
+  const rights = await from.ptr(new CmsgList([new CmsgSCMRights(fds)]));
+  const header = await from.ptr(new SendMsghdr(data, rights));
+  const [sent] = await fromSock.sendmsg(header);
+  for (const p of [...sent, header, rights]) p.free();
+  const room = await to.ptr(new IovecList([await to.malloc(Buffer, 1)]));
+  const msg = await to.ptr(new RecvMsghdr(room, await to.malloc(CmsgList, 64 + 4 * fds.length)));
+  const { control, filled, flags } = await toSock.recvmsg(msg);
+  for (const p of [...filled, msg]) p.free();
+  const received = (await control!.read()).messages.flatMap((m) => (m instanceof CmsgSCMRights ? m.fds : []));
+  if (received.length !== fds.length) {
+    for (const fd of received) await fd.close().catch(() => {});
+    // The kernel drops the fds it cannot install (a full fd table) and says so with MSG_CTRUNC.
+    if (flags & MSG.CTRUNC) throw new SyscallError(ERRNO.EMFILE, "recvmsg", { fd: toSock.near });
+    throw new Error(`passing fds: ${received.length} of ${fds.length} arrived`);
+  }
+  return received as FileDescriptor[];
+}
+
+/** Closes (or drops, where other handles remain) what it is given, whatever fails. */
+export async function closeAll(fds: (FileDescriptor | undefined)[]): Promise<void> {
+  await Promise.all(fds.map((fd) => (fd?.valid ? fd.invalidate().catch(() => {}) : undefined)));
+}

@@ -1,0 +1,222 @@
+// Attaching to the rsyscall-server program (native/program.c) at the other end of a link: a
+// process in an address space and fd table of its own, reached through a command (stdinBootstrap),
+// over ssh, as a stub or a persistent server. The program says hello first (struct rsys_hello in
+// native/rsyscall.h: its pid, entry points, where it keeps the link, argv and envp); we send the
+// go-ahead, with the fd-passing socket when the link is a unix socket of ours; then it serves.
+//
+// Its memory travels in the link itself (StreamMemoryGateway): nothing aims process_vm or
+// /proc/PID/mem at a pid it reported, which in another pid namespace names another process.
+import { readFileSync } from "node:fs";
+import { Environment } from "../environ.js";
+import type { AsyncFileDescriptor } from "../epoller.js";
+import { AddressSpace, MountNamespace, PidNamespace } from "../far.js";
+import { FileDescriptorTable } from "../handle/fd.js";
+import { Allocator } from "../memory/allocator.js";
+import { RAM } from "../memory/ram.js";
+import { StreamMemoryGateway } from "../memory/transport.js";
+import { serverProgramPath } from "../native.js";
+import { asFd, asPid } from "../near/ids.js";
+import { AF, CmsgList, CmsgSCMRights, SendMsghdr, SOCK } from "../sys/socket/index.js";
+import { Stat } from "../sys/stat.js";
+import { IovecList } from "../sys/uio.js";
+import { type FileDescriptor, Task } from "../task.js";
+import { Thread } from "../thread.js";
+import { ConnectedThread, closeAll, type Passing } from "./connected.js";
+import { SyscallConnection } from "./connection.js";
+
+/** The rsyscall-server program, read once: what a bootstrap sends over its link. */
+let programBytes: Buffer | undefined;
+export function serverProgram(): Buffer {
+  programBytes ??= readFileSync(serverProgramPath);
+  return programBytes;
+}
+
+const MAGIC = "rsyscall";
+const VERSION = 1n;
+const HELLO_WORDS = 15;
+const S_IFMT = 0o170000;
+const S_IFSOCK = 0o140000;
+
+/** What the program says about itself. */
+export interface Hello {
+  /** Its pid in its own pid namespace: for messages, never for process_vm or /proc. */
+  pid: number;
+  /** Entry points in its address space (ASLR): the server loop, the clone trampoline, the futex helper, the exec stub. */
+  entries: { server: bigint; trampoline: bigint; futexHelper: bigint; execStub: bigint };
+  /** Where it keeps its link. */
+  infd: number;
+  outfd: number;
+  /** Which file its link is (fstat of infd). */
+  link: { dev: bigint; ino: bigint; isSocket: boolean };
+  argv: string[];
+  envp: string[];
+}
+
+/** Reads exact amounts from an AsyncFileDescriptor, failing at EOF with what it was reading. */
+export class ByteReader {
+  #pending: Buffer = Buffer.alloc(0);
+  constructor(private readonly afd: AsyncFileDescriptor) {}
+
+  async exactly(n: number, what: string): Promise<Buffer> {
+    while (this.#pending.length < n) {
+      const chunk = await this.afd.readSomeBytes(Math.max(4096, Math.min(n - this.#pending.length, 1 << 20)));
+      if (chunk.length === 0) throw new Error(`the link reached EOF while reading ${what}`);
+      this.#pending = this.#pending.length ? Buffer.concat([this.#pending, chunk]) : chunk;
+    }
+    const out = this.#pending.subarray(0, n);
+    this.#pending = this.#pending.subarray(n);
+    return out;
+  }
+
+  async word(what: string): Promise<bigint> {
+    return (await this.exactly(8, what)).readBigUInt64LE(0);
+  }
+
+  /** What was read past the last request: must be nothing when the link is handed on. */
+  get leftover(): number {
+    return this.#pending.length;
+  }
+}
+
+async function readStrings(reader: ByteReader, count: bigint, what: string): Promise<string[]> {
+  if (count > 1_000_000n) throw new Error(`hello: ${count} ${what} strings is not believable`);
+  const out: string[] = [];
+  for (let i = 0n; i < count; i++) {
+    const length = await reader.word(what);
+    if (length > 1n << 28n) throw new Error(`hello: a ${what} string of ${length} bytes is not believable`);
+    out.push((await reader.exactly(Number(length), what)).toString());
+  }
+  return out;
+}
+
+/** Reads the program's hello from `reader`. */
+export async function readHello(reader: ByteReader): Promise<Hello> {
+  const head = await reader.exactly(HELLO_WORDS * 8, "the hello");
+  if (head.toString("latin1", 0, 8) !== MAGIC) {
+    throw new Error(
+      `the link does not lead to rsyscall-server (it began ${JSON.stringify(head.toString("latin1", 0, 8))})`,
+    );
+  }
+  const word = (i: number) => head.readBigUInt64LE(8 * i);
+  if (word(1) !== VERSION || word(2) !== BigInt(HELLO_WORDS * 8)) {
+    throw new Error(`rsyscall-server speaks version ${word(1)} (${word(2)}-byte hello); we speak ${VERSION}`);
+  }
+  const hello: Hello = {
+    pid: Number(BigInt.asIntN(64, word(3))),
+    entries: { server: word(4), trampoline: word(5), futexHelper: word(6), execStub: word(7) },
+    infd: Number(BigInt.asIntN(64, word(8))),
+    outfd: Number(BigInt.asIntN(64, word(9))),
+    link: { dev: word(10), ino: word(11), isSocket: (Number(word(12)) & S_IFMT) === S_IFSOCK },
+    argv: [],
+    envp: [],
+  };
+  hello.argv = await readStrings(reader, word(13), "argv");
+  hello.envp = await readStrings(reader, word(14), "envp");
+  return hello;
+}
+
+/** The file `fd` of `thread` is, as fstat says (st_dev, st_ino). */
+export async function fileIdentity(thread: Thread, fd: FileDescriptor): Promise<{ dev: bigint; ino: bigint }> {
+  const buf = await thread.malloc(Stat);
+  try {
+    const st = await (await fd.fstat(buf)).read();
+    return { dev: st.dev, ino: st.ino };
+  } finally {
+    buf.free();
+  }
+}
+
+/** How to attach to a program at the other end of a link. */
+export interface AttachOptions {
+  /** Our end of the link, in the Node process. */
+  link: AsyncFileDescriptor;
+  /** What reads the link so far (the hello was read through it). */
+  reader: ByteReader;
+  hello: Hello;
+  /**
+   * The file the program's end of the link is, when we made it: only then is the link known to be
+   * a unix socket of ours that fds can cross. A socket made by something in between (sshd) is not.
+   */
+  theirEnd?: { dev: bigint; ino: bigint };
+  /** The Node process's fds to give the program along with the go-ahead (it reports their numbers). */
+  gifts?: FileDescriptor[];
+}
+
+/** Sends the go-ahead; returns the fd-passing socket (when the link allows) and the numbers the gifts got. */
+async function goAhead(
+  root: Thread,
+  options: AttachOptions,
+): Promise<{ passingOurs: FileDescriptor | undefined; gifts: number[] }> {
+  const { link, reader, hello, theirEnd } = options;
+  const canPass =
+    hello.link.isSocket && theirEnd !== undefined && theirEnd.dev === hello.link.dev && theirEnd.ino === hello.link.ino;
+  let passingOurs: FileDescriptor | undefined;
+  let sent: FileDescriptor[] = [];
+  if (canPass) {
+    const pair = await root.socketpair(AF.UNIX, SOCK.STREAM);
+    passingOurs = pair.first;
+    sent = [pair.second, ...(options.gifts ?? [])];
+    try {
+      await sendWithRights(root, link.handle, sent);
+    } finally {
+      await pair.second.close();
+    }
+  } else {
+    if (options.gifts?.length) throw new Error("attach: fds cannot cross this link (not a unix socket of ours)");
+    await link.writeAllBytes(Buffer.from([0]));
+  }
+  const count = Number(await reader.word("the go-ahead's answer"));
+  if (count !== sent.length) {
+    await closeAll([passingOurs]);
+    throw new Error(`attach: sent ${sent.length} fds, the server got ${count}`);
+  }
+  const numbers: number[] = [];
+  for (let i = 0; i < count; i++) numbers.push(Number(BigInt.asIntN(64, await reader.word("the fd numbers"))));
+  if (reader.leftover !== 0) throw new Error("attach: the server said more than its hello");
+  return { passingOurs, gifts: numbers };
+}
+
+async function sendWithRights(root: Thread, sock: FileDescriptor, fds: FileDescriptor[]): Promise<void> {
+  const data = await root.ptr(new IovecList([await root.ptr(Buffer.from([1]))]));
+  const rights = await root.ptr(new CmsgList([new CmsgSCMRights(fds)]));
+  const header = await root.ptr(new SendMsghdr(data, rights));
+  const [sent] = await sock.sendmsg(header);
+  for (const p of [...sent, header, rights]) p.free();
+}
+
+/**
+ * Attaches to the program whose hello was just read: sends the go-ahead and builds its thread, in
+ * an fd table, address space, pid and mount namespace of its own (we cannot tell they are ours).
+ * Returns it with the numbers the gifts got there.
+ */
+export async function attachProgram(
+  root: Thread,
+  options: AttachOptions,
+): Promise<{ thread: ConnectedThread; gifts: FileDescriptor[] }> {
+  const { hello, link } = options;
+  const { passingOurs, gifts } = await goAhead(root, options);
+  const pid = asPid(hello.pid);
+  const connection = new SyscallConnection(link, root.ram);
+  const task = new Task(connection, pid, {
+    fdTable: new FileDescriptorTable(pid),
+    addressSpace: new AddressSpace(pid),
+    pidns: new PidNamespace(pid),
+    mountns: new MountNamespace(pid),
+  });
+  const ram = new RAM(task, new StreamMemoryGateway(task), new Allocator(task));
+  const env = Object.fromEntries(
+    hello.envp.flatMap((entry) => {
+      const eq = entry.indexOf("=");
+      return eq > 0 ? [[entry.slice(0, eq), entry.slice(eq + 1)]] : [];
+    }),
+  );
+  // fds 0 and 1 are /dev/null now (the link moved above 2); 2 is whatever the command gave it.
+  const stdio = [0, 1, 2].map((n) => task.fdAt(n)) as [FileDescriptor, FileDescriptor, FileDescriptor];
+  const thread = new Thread(task, ram, new Environment(task, ram, env), ...stdio, root.epoller);
+  const [passingTheirs, ...given] = gifts.map((n) => task.makeFd(asFd(n)));
+  const passing: Passing | undefined = passingOurs ? { ours: passingOurs, theirs: passingTheirs! } : undefined;
+  // Our end of the fd-passing socket serves only while the process does.
+  if (passingOurs) void connection.hungUp.then(() => closeAll([passingOurs]));
+  // The link's own fds belong to the server: keep them out of the thread's hands.
+  return { thread: new ConnectedThread(thread, connection, root, passing), gifts: passingOurs ? given : [] };
+}
