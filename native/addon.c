@@ -248,6 +248,7 @@ static napi_value init(napi_env env, napi_value exports)
 	FLAG(PDEATHSIG);
 	FLAG(CLOEXEC_SOCKET);
 	FLAG(CLOSE_FD);
+	FLAG(ROBUST);
 	napi_property_descriptor props[] = {
 		{"syscall", NULL, do_syscall, NULL, NULL, NULL, napi_enumerable, call},
 		{"memRead", NULL, mem_read, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -250,7 +250,7 @@ long rsys_program_main(long *sp)
 		return 1;
 	if (take_gifts(infd, outfd, is_socket) < 0)
 		return 1;
-	return rsys_server(infd, outfd, RSYS_RESET_SIGNALS | RSYS_UNBLOCK_ALL, -1, 0) == 0 ? 0 : 1;
+	return rsys_server(infd, outfd, RSYS_RESET_SIGNALS | RSYS_UNBLOCK_ALL, -1, 0, 0) == 0 ? 0 : 1;
 }
 
 _Static_assert(sizeof(struct rsys_hello) == 15 * 8, "the hello is written word by word, in field order");

@@ -34,12 +34,15 @@ RSYS_HIDDEN void rsys_trampoline(void);
 #define RSYS_PDEATHSIG 4       /* SIGKILL when the parent dies; exit if it already has */
 #define RSYS_CLOEXEC_SOCKET 8  /* close-on-exec on infd and outfd */
 #define RSYS_CLOSE_FD 16       /* close `close_fd` (the child's copy of the parent's end) */
+#define RSYS_ROBUST 32         /* set_robust_list(`robust`): see rsys_futex_helper */
 
 /* Serve requests read from infd, answering on outfd, until EOF (returns 0) or an error
  * (returns a negative errno). */
-RSYS_HIDDEN long rsys_server(long infd, long outfd, long flags, long close_fd, long expected_ppid);
+RSYS_HIDDEN long rsys_server(long infd, long outfd, long flags, long close_fd, long expected_ppid, long robust);
 
-/* Wait until the int at addr differs from val, then return 0 (see server.c). */
+/* Wait until the int at addr differs from val (or, with val RSYS_ROBUST_WAIT, until the kernel
+ * marks it FUTEX_OWNER_DIED), then return 0 (see server.c). */
+#define RSYS_ROBUST_WAIT (-1)
 RSYS_HIDDEN long rsys_futex_helper(long addr, long val, long expected_ppid);
 
 /* Exec in a CLONE_VFORK child; stores -errno at result on failure (see server.c). */

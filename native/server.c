@@ -43,8 +43,18 @@ static void reset_signals(void)
 	}
 }
 
-static long startup(long infd, long outfd, long flags, long close_fd, long expected_ppid)
+static long startup(long infd, long outfd, long flags, long close_fd, long expected_ppid, long robust)
 {
+	/* A process in an address space of its own (a fork) is the only user of its memory, and the
+	 * kernel clears a CLONE_CHILD_CLEARTID word only when the memory is shared: at its exec or
+	 * exit nothing would tell. The robust futex list is walked at both, whoever else shares the
+	 * memory: `robust` is a list head (set up by the parent) whose one entry is a word holding our
+	 * tid (CLONE_CHILD_SETTID put it there), which the kernel marks FUTEX_OWNER_DIED and wakes. */
+	if (flags & RSYS_ROBUST) {
+		long ret = SYSCALL3(__NR_set_robust_list, robust, 3 * sizeof(long), 0);
+		if (ret < 0)
+			return ret;
+	}
 	if (flags & RSYS_RESET_SIGNALS)
 		reset_signals();
 	if (flags & RSYS_UNBLOCK_ALL) {
@@ -153,10 +163,10 @@ static long send_memory(long outfd, const char *addr, long n)
  * exec'd. Keep in step with SERVER_COMM in src/monitor.ts. */
 static const char server_name[] = "rsyscall/server";
 
-long rsys_server(long infd, long outfd, long flags, long close_fd, long expected_ppid)
+long rsys_server(long infd, long outfd, long flags, long close_fd, long expected_ppid, long robust)
 {
 	SYSCALL3(__NR_prctl, PR_SET_NAME, server_name, 0);
-	long ret = startup(infd, outfd, flags, close_fd, expected_ppid);
+	long ret = startup(infd, outfd, flags, close_fd, expected_ppid, robust);
 	if (ret < 0)
 		return ret;
 	struct rsys_request batch[REQUEST_BATCH];
@@ -226,20 +236,41 @@ long rsys_server(long infd, long outfd, long flags, long close_fd, long expected
 /* The futex helper: a CLONE_VM child that waits until the 32-bit word at `addr` no longer holds
  * `val`, then exits. The word is a clone child's CLONE_CHILD_CLEARTID word, which the kernel clears
  * (and wakes) when that child execs or exits; the helper's exit, seen through its pidfd, tells the
- * parent so without a thread of its own. Signals stay blocked (inherited); it dies with its parent. */
+ * parent so without a thread of its own. Signals stay blocked (inherited); it dies with its parent.
+ *
+ * With val RSYS_ROBUST_WAIT the word is a forked child's robust futex (see startup): 0 until the
+ * child starts, then its tid; the helper sets FUTEX_WAITERS (without it the kernel marks the word
+ * but wakes nobody) and waits until FUTEX_OWNER_DIED is set. */
 long rsys_futex_helper(long addr, long val, long expected_ppid)
 {
 	if (SYSCALL3(__NR_prctl, PR_SET_PDEATHSIG, SIGKILL, 0) < 0)
 		return 1;
 	if (SYSCALL3(__NR_getppid, 0, 0, 0) != expected_ppid)
 		return 1;
-	volatile int *word = (volatile int *)addr;
-	while (*word == (int)val) {
-		long ret = rsys_raw_syscall(addr, FUTEX_WAIT, val, 0, 0, 0, __NR_futex);
+	int *word = (int *)addr;
+	for (;;) {
+		int now = __atomic_load_n(word, __ATOMIC_SEQ_CST);
+		if (val != RSYS_ROBUST_WAIT) {
+			if (now != (int)val)
+				return 0;
+		} else if (now & FUTEX_OWNER_DIED) {
+			return 0;
+		} else if (now == 0) {
+			/* The child has not started: nothing will wake us for that. */
+			struct {
+				long sec, nsec;
+			} pause = {0, 1000000};
+			rsys_raw_syscall(addr, FUTEX_WAIT, 0, (long)&pause, 0, 0, __NR_futex);
+			continue;
+		} else if (!(now & FUTEX_WAITERS)) {
+			__atomic_compare_exchange_n(word, &now, now | (int)FUTEX_WAITERS, 0, __ATOMIC_SEQ_CST,
+			                            __ATOMIC_SEQ_CST);
+			continue;
+		}
+		long ret = rsys_raw_syscall(addr, FUTEX_WAIT, now, 0, 0, 0, __NR_futex);
 		if (ret < 0 && ret != -EINTR && ret != -EAGAIN)
 			return 2;
 	}
-	return 0;
 }
 
 /* The exec stub: what a child made by Thread.spawn runs (clone with CLONE_VM | CLONE_VFORK, like
@@ -249,7 +280,7 @@ long rsys_futex_helper(long addr, long val, long expected_ppid)
 long rsys_exec(long path, long argv, long envp, long result, long expected_ppid)
 {
 	volatile long *out = (volatile long *)result;
-	long ret = startup(-1, -1, RSYS_RESET_SIGNALS | RSYS_UNBLOCK_ALL | RSYS_PDEATHSIG, -1, expected_ppid);
+	long ret = startup(-1, -1, RSYS_RESET_SIGNALS | RSYS_UNBLOCK_ALL | RSYS_PDEATHSIG, -1, expected_ppid, 0);
 	if (ret < 0) {
 		*out = ret;
 		return 127;

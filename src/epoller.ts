@@ -216,10 +216,11 @@ export class Epoller {
    * Registers `fd` (which should be O_NONBLOCK) for every event, edge-triggered. The registration
    * ends, rejecting its waiters, when the handle is closed or the process it belongs to goes away.
    */
-  async register(fd: FileDescriptor): Promise<EpolledFileDescriptor> {
+  async register(fd: FileDescriptor, ram: RAM = this.ram): Promise<EpolledFileDescriptor> {
     if (this.#dead) throw this.#dead;
     const reg = new EpolledFileDescriptor(this, this.#nextId++, fd);
-    const event = await this.ram.ptr(EpollEvent.getSerializer(), new EpollEvent(reg.id, ALL_EVENTS));
+    // epoll_ctl runs in the fd's process: the event must be in its memory (a fork's is not ours).
+    const event = await ram.ptr(EpollEvent.getSerializer(), new EpollEvent(reg.id, ALL_EVENTS));
     const key = fileKey(fd);
     try {
       const epfd = this.#epfdFor(fd.task);
@@ -375,7 +376,7 @@ export class AsyncFileDescriptor {
 
   /** Registers `fd` with `epoller`; the fd should already be O_NONBLOCK. */
   static async make(epoller: Epoller, ram: RAM, fd: FileDescriptor): Promise<AsyncFileDescriptor> {
-    return new AsyncFileDescriptor(ram, fd, await epoller.register(fd));
+    return new AsyncFileDescriptor(ram, fd, await epoller.register(fd, ram));
   }
 
   /** `read(2)` without blocking: waits until readable. Returns [filled, rest]; filled is empty at EOF. */

@@ -191,11 +191,18 @@ export class AsyncChildProcess {
         this.#reaping = true;
         const state = await this.#parentPidfd.waitid(W.of(W.EXITED, W.NOHANG), infop).catch((e: unknown) => {
           if (!(e instanceof SyscallSendError || e instanceof SyscallHangupError)) throw e;
-          // Its parent, which alone may wait for it, is gone (exec'd or exited): the kernel or a
-          // new init reaps it, and its state never reaches us.
+          // Its parent, which alone may wait for it, is gone (exec'd or exited). If the child
+          // lives on, wait on (only its death, without its state, can be reported then).
+          if (this.#alive()) return "alive" as const;
+          // It is dead too: whoever inherits it reaps it, and its state never reaches us.
           this.#lost = true;
           throw new Error(`${this}: its parent went away before it could be waited for: its exit state is lost`);
         });
+        if (state === "alive") {
+          this.#reaping = false;
+          epolled.negedge(EPOLL.IN, generation);
+          continue;
+        }
         if (state) {
           this.#death = state;
           return state;
@@ -208,6 +215,17 @@ export class AsyncChildProcess {
       if (this.#parentPidfd !== this.pidfd.handle && this.#parentPidfd.valid)
         await this.#parentPidfd.close().catch(() => {});
     }
+  }
+
+  /**
+   * Whether the child has not exited yet (a zombie has): its state in /proc, under the pid our own
+   * pidfd says it has, read again after to be sure that pid was not reaped and reused meanwhile.
+   */
+  #alive(): boolean {
+    const pid = this.#pidHere();
+    if (pid === undefined) return false;
+    const state = readStat(pid)?.state;
+    return state !== undefined && state !== "Z" && state !== "X" && this.#pidHere() === pid;
   }
 
   /** Before reaping a server child: was it still the server when it died? (see diedBeforeExec) */
@@ -237,14 +255,14 @@ export class AsyncChildProcess {
 /** The kernel's PF_EXITING task flag (include/linux/sched.h), set as do_exit begins. */
 const PF_EXITING = 0x4;
 
-/** A process's name and task flags, both from one read of /proc/PID/stat. */
-function readStat(pid: number): { comm: string; flags: number } | undefined {
+/** A process's name, state and task flags, all from one read of /proc/PID/stat. */
+function readStat(pid: number): { comm: string; state: string; flags: number } | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
     const close = stat.lastIndexOf(")");
     // After "pid (comm) ": state, ppid, pgrp, session, tty_nr, tpgid, flags.
-    const flags = Number(stat.slice(close + 2).split(" ")[6]);
-    return { comm: stat.slice(stat.indexOf("(") + 1, close), flags };
+    const fields = stat.slice(close + 2).split(" ");
+    return { comm: stat.slice(stat.indexOf("(") + 1, close), state: fields[0] ?? "", flags: Number(fields[6]) };
   } catch {
     return undefined;
   }

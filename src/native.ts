@@ -40,6 +40,7 @@ export interface NativeCore {
     readonly PDEATHSIG: number;
     readonly CLOEXEC_SOCKET: number;
     readonly CLOSE_FD: number;
+    readonly ROBUST: number;
   };
 }
 

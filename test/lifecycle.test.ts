@@ -143,7 +143,11 @@ describe("clone flags", limit, () => {
     assert.equal((await thr.readToEof(out.read)).toString(), "from-files-child\n");
     await out.read.close();
     await echo.check();
-    assert.deepEqual([0, 1, 2].map((n) => isCloexec(n)), stdioCloexec, "Node's stdio flags are as they were");
+    assert.deepEqual(
+      [0, 1, 2].map((n) => isCloexec(n)),
+      stdioCloexec,
+      "Node's stdio flags are as they were",
+    );
     assert.equal(await child.task.getpid(), child.task.pid);
     await child.exit(0);
     await child.process.waitpid(W.EXITED);

@@ -341,7 +341,7 @@ export const families = {
     ],
   },
   RWF: { unit: "kernel", prefix: "RWF_", names: ["HIPRI", "DSYNC", "SYNC", "NOWAIT", "APPEND"] },
-  FUTEX: { unit: "kernel", prefix: "FUTEX_", names: ["WAIT", "WAKE", "PRIVATE_FLAG"] },
+  FUTEX: { unit: "kernel", prefix: "FUTEX_", names: ["WAIT", "WAKE", "PRIVATE_FLAG", "OWNER_DIED", "WAITERS"] },
   CAP: {
     unit: "kernel",
     prefix: "CAP_",

@@ -344,6 +344,8 @@ export const FUTEX = {
   WAIT: 0,
   WAKE: 1,
   PRIVATE_FLAG: 128,
+  OWNER_DIED: 1073741824,
+  WAITERS: 2147483648,
 } as const;
 
 export const CAP = {

@@ -74,7 +74,13 @@ export class ChildThread extends ConnectedThread {
       owned.push(pathPtr);
       const argvPtr = await this.ram.ptr(argvList.getSelfSerializer(this.task), argvList);
       owned.push(argvPtr);
-      const { envp, release } = await environmentArgList(this.environ, envUpdates, this.root.ram);
+      const shared = this.task.addressSpace === this.root.task.addressSpace;
+      const { envp, release } = await environmentArgList(
+        this.environ,
+        envUpdates,
+        shared ? this.root.ram : this.ram,
+        shared,
+      );
       owned.push({ free: release });
       // Queued right before the execve and not awaited first: they run in the child ahead of it,
       // in the same round trip. A child sharing our fd table (CLONE_FILES) takes a copy first, so

@@ -20,11 +20,14 @@ import { isMainThread } from "node:worker_threads";
 import { describe } from "../args.js";
 import { Environment } from "../environ.js";
 import { AsyncFileDescriptor } from "../epoller.js";
-import { MountNamespace, PidNamespace } from "../far.js";
+import { AddressSpace, MountNamespace, PidNamespace } from "../far.js";
 import * as gen from "../gen/constants.js";
 import { SYS } from "../gen/sys.js";
 import { FileDescriptorTable } from "../handle/fd.js";
+import type { MemoryGateway } from "../handle/pointer.js";
+import { Allocator } from "../memory/allocator.js";
 import { RAM } from "../memory/ram.js";
+import { ProcMemGateway, StreamMemoryGateway } from "../memory/transport.js";
 import { AsyncChildProcess, SERVER_COMM } from "../monitor.js";
 import { native } from "../native.js";
 import { SyscallHangupError } from "../near/errors.js";
@@ -37,13 +40,29 @@ import { AF, SOCK } from "../sys/socket/index.js";
 import { P, W } from "../sys/wait.js";
 import { type FileDescriptor, Task } from "../task.js";
 import { Thread, writeUserMappings } from "../thread.js";
-import { ChildThread, closeAll } from "./child.js";
+import { ChildThread } from "./child.js";
+import { ConnectedThread, closeAll } from "./connected.js";
 import { SyscallConnection } from "./connection.js";
+import { entriesOf, setEntries } from "./entries.js";
+import { ForeignChildMemory, startForeignHelper } from "./foreign.js";
 import { ChildMemory, cloneRaw, namedLike, withSignalsBlocked } from "./frame.js";
-import { killAndReapNow, startHelper, watchExecOrExit } from "./helper.js";
+import {
+  clearTidWord,
+  type ExecOrExitWord,
+  killAndReapNow,
+  robustWord,
+  startHelper,
+  watchExecOrExit,
+} from "./helper.js";
 
 const ALWAYS = gen.CLONE.VM | gen.CLONE.CHILD_CLEARTID;
-const SERVER_FLAGS = Object.values(native.serverFlags).reduce((a, b) => a | b, 0);
+/** What every server child does at start-up (ROBUST is for forks: see forkFlags). */
+const SERVER_FLAGS =
+  native.serverFlags.RESET_SIGNALS |
+  native.serverFlags.UNBLOCK_ALL |
+  native.serverFlags.PDEATHSIG |
+  native.serverFlags.CLOEXEC_SOCKET |
+  native.serverFlags.CLOSE_FD;
 
 declare module "../thread.js" {
   interface Thread {
@@ -58,6 +77,15 @@ declare module "../thread.js" {
      * @see https://man7.org/linux/man-pages/man2/clone.2.html
      */
     clone(flags?: CLONE, options?: CloneOptions): Promise<ChildThread>;
+    /**
+     * `clone(flags | CLONE_CHILD_CLEARTID | CLONE_PIDFD | SIGCHLD)` without `CLONE_VM`, as fork(2)
+     * makes a child: a copy-on-write copy of this thread's memory, in an address space of its own.
+     * Our pointers are not its pointers; its memory is written through its /proc/PID/mem (a child
+     * of the Node process) or through its link. Otherwise it is a ChildThread like any: it execs,
+     * clones and forks. `flags` as for `clone`.
+     * @see https://man7.org/linux/man-pages/man2/fork.2.html
+     */
+    fork(flags?: CLONE, options?: CloneOptions): Promise<ChildThread>;
   }
 }
 
@@ -74,9 +102,10 @@ export interface CloneOptions {
 function whenGone(
   life: Life,
   connection: SyscallConnection,
-  memory: ChildMemory,
+  memory: { recycle(): Promise<void> },
   passingOurs: FileDescriptor,
   shared: { table: FileDescriptorTable; ends: number[]; theirs: FileDescriptor } | undefined,
+  procMem: ProcMemGateway | undefined,
 ) {
   // Weakly: the connection and the child's handles hold its task.
   const weakConnection = new WeakRef(connection);
@@ -85,6 +114,7 @@ function whenGone(
   const ends = shared?.ends ?? [];
   return () => {
     life.gone = true;
+    procMem?.release();
     weakConnection.deref()?.hangup("the process exec'd or exited");
     void memory.recycle().catch(() => {});
     // Our end of the fd-passing socket serves only until the child execs or exits; the child's ends
@@ -150,11 +180,15 @@ function checkCloneFlags(flags: unknown): number {
 /** Serializes clones from one thread: making the socket and cloning must not interleave. */
 const cloning = new WeakMap<Thread, Promise<void>>();
 
-Thread.prototype.clone = async function clone(
-  this: Thread,
-  flags: CLONE = 0 as CLONE,
-  options: CloneOptions = {},
-): Promise<ChildThread> {
+Thread.prototype.clone = function clone(this: Thread, flags: CLONE = 0 as CLONE, options: CloneOptions = {}) {
+  return cloneThread(this, flags, options, false);
+};
+
+Thread.prototype.fork = function fork(this: Thread, flags: CLONE = 0 as CLONE, options: CloneOptions = {}) {
+  return cloneThread(this, flags, options, true);
+};
+
+async function cloneThread(thread: Thread, flags: CLONE, options: CloneOptions, fork: boolean): Promise<ChildThread> {
   const checked = checkCloneFlags(flags);
   if (options === null || typeof options !== "object")
     throw new TypeError(`clone: options must be an object, got ${describe(options)}`);
@@ -164,11 +198,11 @@ Thread.prototype.clone = async function clone(
   // The parent-death signal belongs to the thread that clones: a child made from a worker thread
   // would die with the worker, not with Node.
   if (!isMainThread) throw new Error("clone: only from Node's main thread (a worker's children would die with it)");
-  const previous = cloning.get(this) ?? Promise.resolve();
-  const made = previous.then(() => cloneChild(this, checked));
+  const previous = cloning.get(thread) ?? Promise.resolve();
+  const made = previous.then(() => cloneChild(thread, checked, fork));
   // Holds no child: the chain must not keep the last child alive.
   cloning.set(
-    this,
+    thread,
     made.then(
       () => {},
       () => {},
@@ -177,7 +211,7 @@ Thread.prototype.clone = async function clone(
   const child = await made;
   if (checked & gen.CLONE.NEWUSER && options.writeUserMappings !== false) {
     try {
-      const [uid, gid] = await Promise.all([this.task.getuid(), this.task.getgid()]);
+      const [uid, gid] = await Promise.all([thread.task.getuid(), thread.task.getgid()]);
       await writeUserMappings(child, uid, gid);
     } catch (e) {
       await child[Symbol.asyncDispose]().catch(() => {});
@@ -185,11 +219,11 @@ Thread.prototype.clone = async function clone(
     }
   }
   return child;
-};
+}
 
 /** The Node process's thread, from which every child is ultimately made. */
 function rootOf(thread: Thread): Thread {
-  return thread instanceof ChildThread ? thread.root : thread;
+  return thread instanceof ConnectedThread ? thread.root : thread;
 }
 
 /** Whether a child exec'd or exited yet (its memory may serve another child after that). */
@@ -238,10 +272,13 @@ interface Cloned {
   parentPidfd?: FileDescriptor;
 }
 
-async function cloneChild(parent: Thread, flags: number): Promise<ChildThread> {
+async function cloneChild(parent: Thread, flags: number, fork: boolean): Promise<ChildThread> {
   const root = rootOf(parent);
-  const nested = parent !== root;
   if (!(root.task.sysif instanceof LocalSyscall)) throw new Error("clone: the root thread must be the Node process");
+  if (parent.task.addressSpace !== root.task.addressSpace) {
+    return cloneForeign(parent as ConnectedThread, root, flags, fork);
+  }
+  const nested = parent !== root;
   // A parent in a pid namespace of its own cannot use CLONE_PARENT (its init may not), so its
   // children are its own: it reaps them through its connection, and we watch a copy of the pidfd.
   const ownNamespace = nested && parent.task.pidns !== root.task.pidns;
@@ -257,7 +294,7 @@ async function cloneChild(parent: Thread, flags: number): Promise<ChildThread> {
   memory.reset(SERVER_COMM);
   let cloned: Cloned;
   try {
-    cloned = await cloneServer(parent, root, flags, links, memory, { nested, ownNamespace, sharesFiles });
+    cloned = await cloneServer(parent, root, flags, links, memory, { nested, ownNamespace, sharesFiles, fork });
   } catch (e) {
     // The clone failed: nothing runs on the memory. Unless the parent, init of a pid namespace of
     // its own, went away under the clone: then a child of its may have been made there, and the
@@ -281,12 +318,129 @@ async function cloneChild(parent: Thread, flags: number): Promise<ChildThread> {
       // A child of a child in a pid namespace of its own has its pid from that namespace.
       pidIsOurs: !ownNamespace,
     });
-    helper = await startHelper(root, memory);
-    return await assemble(parent, root, flags, links, memory, proc, helper, sharesFiles);
+    const word = fork
+      ? robustWord(memory.robustWord, () => memory.readRobustWord())
+      : clearTidWord(memory.ctid, () => memory.readCtid());
+    helper = await startHelper(root, memory, word);
+    const started: Started = {
+      word,
+      restart: () => startHelper(root, memory, word),
+      memory,
+      space: fork ? forkedSpace(root, cloned.pid, proc, !ownNamespace) : undefined,
+    };
+    return await assemble(parent, root, flags, links, proc, helper, sharesFiles, started);
   } catch (e) {
     await killAndReap(cloned, proc);
     await helper?.[Symbol.asyncDispose]().catch(() => {});
     await memory.recycle().catch(() => {});
+    await closeAll(Object.values(links));
+    throw e;
+  }
+}
+
+/**
+ * The address space of a child forked from one that shares ours (Node's): its own, with the entry
+ * points where ours are. Its memory goes through its /proc/PID/mem while its pid is certainly its
+ * own (it is our child, in our pid namespace, not reaped yet), otherwise through its link.
+ */
+function forkedSpace(root: Thread, pid: number, proc: AsyncChildProcess, pidIsOurs: boolean): ForkedSpace {
+  const space = new AddressSpace(pid);
+  setEntries(space, entriesOf(root.task.addressSpace));
+  const pidfd = proc.pidfd.handle.near;
+  const procMem = pidIsOurs
+    ? ProcMemGateway.open(pid, () => rawSyscall(SYS.pidfd_send_signal, pidfd, 0, 0, 0) === 0)
+    : undefined;
+  return { space, procMem };
+}
+
+/** A new address space (of a forked child), and its /proc/PID/mem if we may use it. */
+interface ForkedSpace {
+  space: AddressSpace;
+  procMem: ProcMemGateway | undefined;
+}
+
+/** What assemble needs of how a child was started: its word, its helper, its memory, a new address space. */
+interface Started {
+  word: ExecOrExitWord;
+  restart: () => Promise<AsyncChildProcess>;
+  memory: { recycle(): Promise<void> };
+  /** For a fork: its address space. */
+  space: ForkedSpace | undefined;
+}
+
+/**
+ * Clones from a parent in another address space than Node's (a forked child, a process running
+ * the server program): the child's memory and its helper are in that address space, made through
+ * the parent; the parent is the child's parent (CLONE_PARENT would hand it to whoever made the
+ * parent) and reaps it, and passes us a copy of its pidfd to watch.
+ */
+async function cloneForeign(parent: ConnectedThread, root: Thread, flags: number, fork: boolean): Promise<ChildThread> {
+  const entries = entriesOf(parent.task.addressSpace);
+  const sharesFiles = (flags & gen.CLONE.FILES) !== 0;
+  const links = await makeLinks(parent, root, true);
+  let memory: ForeignChildMemory;
+  try {
+    memory = await ForeignChildMemory.map(parent);
+  } catch (e) {
+    await closeAll(Object.values(links));
+    throw e;
+  }
+  let cloned: Cloned;
+  let parentPid: number;
+  try {
+    parentPid = await parent.task.getpid();
+    const childNamespace = flags & gen.CLONE.NEWPID || parent.task.pidnsForChildren !== parent.task.pidns;
+    const theirs = links.theirs.near;
+    // As for a fork of ours (see cloneServer): a fork's word is its robust one.
+    const robust = fork ? native.serverFlags.ROBUST : 0;
+    const serverFlags = (SERVER_FLAGS & ~native.serverFlags.CLOSE_FD) | robust;
+    const sp = await memory.mainFrame(entries, [
+      theirs,
+      theirs,
+      serverFlags,
+      -1,
+      childNamespace ? 0 : parentPid,
+      robust ? memory.robustHead : 0,
+    ]);
+    const base = fork ? gen.CLONE.CHILD_SETTID : ALWAYS;
+    const pid = await raw.clone(
+      parent.task.sysif,
+      base | gen.CLONE.PIDFD | gen.SIG.CHLD | flags,
+      asAddress(sp),
+      asAddress(memory.pidfdOut),
+      asAddress(fork ? memory.robustWord : memory.ctid),
+      0,
+    );
+    cloned = { pid, parentPidfd: parent.task.makeFd(asFd(await memory.readPidfd())) };
+  } catch (e) {
+    await memory.release();
+    await closeAll(Object.values(links));
+    throw e;
+  }
+  let proc: AsyncChildProcess | undefined;
+  let helper: AsyncChildProcess | undefined;
+  try {
+    const [ours] = (await parent.passToRoot([cloned.parentPidfd!])) as [FileDescriptor];
+    cloned.pidfd = ours;
+    proc = new AsyncChildProcess(cloned.pid, await AsyncFileDescriptor.make(root.epoller, root.ram, ours), parent.ram, {
+      parentPidfd: cloned.parentPidfd,
+      server: true,
+    });
+    // The helper is in the parent's pid namespace for its children.
+    const helperSeesParentAs = parent.task.pidnsForChildren !== parent.task.pidns ? 0 : parentPid;
+    const word = fork
+      ? robustWord(memory.robustWord, () => memory.readRobustWord())
+      : clearTidWord(memory.ctid, () => memory.readCtid());
+    const restart = () => startForeignHelper(parent, root, memory, entries, helperSeesParentAs, word);
+    helper = await restart();
+    const space = fork ? { space: new AddressSpace(cloned.pid), procMem: undefined } : undefined;
+    if (space) setEntries(space.space, entries);
+    const started: Started = { word, restart, memory: { recycle: () => memory.release() }, space };
+    return await assemble(parent, root, flags, links, proc, helper, sharesFiles, started);
+  } catch (e) {
+    await killAndReap(cloned, proc);
+    await helper?.[Symbol.asyncDispose]().catch(() => {});
+    await memory.release();
     await closeAll(Object.values(links));
     throw e;
   }
@@ -299,8 +453,14 @@ async function cloneServer(
   flags: number,
   links: Links,
   memory: ChildMemory,
-  how: { nested: boolean; ownNamespace: boolean; sharesFiles: boolean },
+  how: { nested: boolean; ownNamespace: boolean; sharesFiles: boolean; fork: boolean },
 ): Promise<Cloned> {
+  // A fork shares no memory with us, only the page of words it has in common with us. The kernel
+  // would not clear a CLEARTID word there (its memory has no other user): it gets its tid written
+  // to its robust word instead, and arms its robust list.
+  const base = how.fork ? gen.CLONE.CHILD_SETTID : ALWAYS;
+  const ctid = how.fork ? memory.robustWord : memory.ctid;
+  const robust = how.fork ? native.serverFlags.ROBUST : 0;
   // In a new pid namespace (made by this clone, or by the parent's unshare) the parent is outside
   // it, and getppid says 0. A nested child is made with CLONE_PARENT, so that the Node process is
   // its parent too and can wait for it.
@@ -309,7 +469,7 @@ async function cloneServer(
   // The server closes its copy of our end, unless the tables are shared (it is our end then) or
   // our end was never in the parent's table (nested).
   const closeOurs = !how.nested && !how.sharesFiles;
-  const serverFlags = closeOurs ? SERVER_FLAGS : SERVER_FLAGS & ~native.serverFlags.CLOSE_FD;
+  const serverFlags = (closeOurs ? SERVER_FLAGS : SERVER_FLAGS & ~native.serverFlags.CLOSE_FD) | robust;
   const theirs = links.theirs.near;
   const sp = memory.mainFrame(native.serverAddress, [
     theirs,
@@ -317,16 +477,16 @@ async function cloneServer(
     serverFlags,
     closeOurs ? links.ours.near : -1,
     expectedParent,
-    0,
+    robust ? memory.robustHead : 0,
   ]);
   if (how.ownNamespace) {
-    const ownFlags = ALWAYS | gen.CLONE.PIDFD | gen.SIG.CHLD | flags;
+    const ownFlags = base | gen.CLONE.PIDFD | gen.SIG.CHLD | flags;
     const pid = await raw.clone(
       parent.task.sysif,
       ownFlags,
       asAddress(sp),
       asAddress(memory.pidfdOut),
-      asAddress(memory.ctid),
+      asAddress(ctid),
       0,
     );
     return { pid, parentPidfd: parent.task.makeFd(asFd(memory.readPidfd())) };
@@ -336,7 +496,7 @@ async function cloneServer(
     // kernel stores its pid in our memory before the clone returns (CLONE_PARENT_SETTID): if the
     // parent dies before it answers, we still know whether there is a child, ours (CLONE_PARENT)
     // to kill and reap before its memory goes.
-    const nestedFlags = ALWAYS | gen.CLONE.PARENT | gen.CLONE.PARENT_SETTID | gen.SIG.CHLD | flags;
+    const nestedFlags = base | gen.CLONE.PARENT | gen.CLONE.PARENT_SETTID | gen.SIG.CHLD | flags;
     try {
       return {
         pid: await raw.clone(
@@ -344,7 +504,7 @@ async function cloneServer(
           nestedFlags,
           asAddress(sp),
           asAddress(memory.tidOut),
-          asAddress(memory.ctid),
+          asAddress(ctid),
           0,
         ),
       };
@@ -362,7 +522,7 @@ async function cloneServer(
   // instruction (see AsyncChildProcess.diedBeforeExec: it may be killed before the server runs).
   const pid = withSignalsBlocked(memory.masks, () =>
     namedLike(memory.childName, memory.savedName, () =>
-      cloneRaw(ALWAYS | gen.CLONE.PIDFD | gen.SIG.CHLD | flags, sp, memory.pidfdOut, memory.ctid),
+      cloneRaw(base | gen.CLONE.PIDFD | gen.SIG.CHLD | flags, sp, memory.pidfdOut, ctid),
     ),
   );
   return { pid, pidfd: root.task.makeFd(asFd(memory.readPidfd())) };
@@ -390,26 +550,41 @@ async function killAndReap(cloned: Cloned, proc: AsyncChildProcess | undefined):
   }
 }
 
+/**
+ * How a child sharing its parent's memory reaches it: as the parent does, except through the
+ * stream, where it must be the child's own link, or its writes would not be ordered with its calls.
+ */
+function sharedGateway(parent: Thread, child: Task): MemoryGateway {
+  return parent.ram.gateway instanceof StreamMemoryGateway ? new StreamMemoryGateway(child) : parent.ram.gateway;
+}
+
 /** Builds the ChildThread around a started child, and watches for its exec or exit. */
 async function assemble(
   parent: Thread,
   root: Thread,
   flags: number,
   links: Links,
-  memory: ChildMemory,
   proc: AsyncChildProcess,
   helper: AsyncChildProcess,
   sharesFiles: boolean,
+  started: Started,
 ): Promise<ChildThread> {
   const connection = new SyscallConnection(await root.makeAfd(links.ours, true), root.ram);
   const pid = proc.pid;
+  const forked = started.space;
   const childTask = new Task(connection, asPid(pid), {
     fdTable: sharesFiles ? parent.task.fdTable : new FileDescriptorTable(pid, parent.task.fdTable),
-    addressSpace: root.task.addressSpace,
+    addressSpace: forked ? forked.space : parent.task.addressSpace,
     pidns: flags & gen.CLONE.NEWPID ? new PidNamespace(pid) : parent.task.pidnsForChildren,
     mountns: flags & gen.CLONE.NEWNS ? new MountNamespace(pid) : parent.task.mountns,
   });
-  const childRam = new RAM(childTask, root.ram.gateway, root.ram.allocator);
+  // A forked child's memory is its own: an allocator of its own, over arenas mapped in it.
+  const childRam = forked
+    ? new RAM(childTask, forked.procMem ?? new StreamMemoryGateway(childTask), new Allocator(childTask))
+    : new RAM(childTask, sharedGateway(parent, childTask), parent.ram.allocator);
+  // The fd of a fork's memory serves it and its CLONE_VM children, which outlive its exec.
+  const procMem = childRam.gateway instanceof ProcMemGateway ? childRam.gateway : undefined;
+  if (procMem && !forked) procMem.retain();
   const environ = new Environment(childTask, childRam, parent.environ.toObject());
   const stdio = [parent.stdin, parent.stdout, parent.stderr].map((fd) => childTask.inheritFd(fd)) as [
     FileDescriptor,
@@ -429,6 +604,7 @@ async function assemble(
   const child = new ChildThread(thread, proc, connection, root, passing, shared?.table);
   const life: Life = { gone: false };
   abandoned.register(connection, { process: proc, life });
-  void watchExecOrExit(root, memory, helper, whenGone(life, connection, memory, links.passingOurs, shared));
+  const gone = whenGone(life, connection, started.memory, links.passingOurs, shared, procMem);
+  void watchExecOrExit(started.word, helper, started.restart, proc, gone);
   return child;
 }

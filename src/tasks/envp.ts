@@ -29,13 +29,21 @@ const keep = () => {};
 
 /**
  * The envp of `environ` with `updates`, in memory from `ram`: the Node process's, so that the
- * cached copy does not keep a child's task alive (children share that memory).
+ * cached copy does not keep a child's task alive (children share that memory). Without `cache`,
+ * for a child in an address space of its own, in that memory, freed after the exec.
  */
 export async function environmentArgList(
   environ: Environment,
   updates: Readonly<Record<string, string>>,
   ram: RAM,
+  cache = true,
 ): Promise<Envp> {
+  if (!cache) {
+    // Another address space: written for this one exec.
+    const list = new ArgList(Object.entries({ ...environ.toObject(), ...updates }).map(([k, v]) => `${k}=${v}`));
+    const ptr = await ram.ptr(list.getSelfSerializer(ram.task), list);
+    return { envp: ptr, release: () => ptr.free() };
+  }
   const plain = Object.keys(updates).length === 0;
   const byIdentity = plain ? plainEnvironment.get(environ) : undefined;
   if (byIdentity) return { envp: byIdentity, release: keep };

@@ -17,7 +17,7 @@ const HELPER_STACK_SIZE = PAGE;
 const FRAME_SIZE = 8 * 8; // trampoline, six arguments, function
 
 /** Where each of the words lives, in bytes from the start of the last page (see ChildMemory). */
-const WORD = {
+export const WORD = {
   ctid: 0, // int32
   pidfd: 4, // int32
   helperPidfd: 8, // int32
@@ -26,8 +26,23 @@ const WORD = {
   masks: 32, // 2 x 8 bytes
   savedName: 48, // 16 bytes
   childName: 64, // 16 bytes
-  end: 80,
+  // A fork's robust futex list (see native/server.c, startup): the head, its one entry, and the
+  // entry's word, which CLONE_CHILD_SETTID fills with the fork's tid.
+  robustHead: 80, // 24 bytes: next, futex_offset, list_op_pending
+  robustEntry: 104, // 8 bytes: next
+  robustWord: 112, // int32, futex_offset 8 after the entry
+  end: 120,
 } as const;
+
+/** The robust list words for memory at `base` (the address of the words page): head and entry, word 0. */
+export function robustListBytes(base: number): Buffer {
+  const out = Buffer.alloc(WORD.end - WORD.robustHead);
+  const at = (word: number) => word - WORD.robustHead;
+  out.writeBigUInt64LE(BigInt(base + WORD.robustEntry), at(WORD.robustHead));
+  out.writeBigInt64LE(BigInt(WORD.robustWord - WORD.robustEntry), at(WORD.robustHead) + 8);
+  out.writeBigUInt64LE(BigInt(base + WORD.robustHead), at(WORD.robustEntry));
+  return out;
+}
 
 /**
  * The memory a child made by clone runs on, in a mapping of its own:
@@ -69,7 +84,9 @@ export class ChildMemory {
 
   /** Maps the memory through `task` (the Node process) and protects the guard pages. */
   static async map(task: MmanTask): Promise<ChildMemory> {
-    const mapping = await task.mmap(ChildMemory.size, PROT.of(PROT.READ, PROT.WRITE), MAP.PRIVATE);
+    // Shared, not private: a child made without CLONE_VM (fork) keeps the words page in common with
+    // us, so that its CLONE_CHILD_CLEARTID clear reaches the helper waiting on our copy.
+    const mapping = await task.mmap(ChildMemory.size, PROT.of(PROT.READ, PROT.WRITE), MAP.SHARED);
     try {
       await mapping.mprotect(PROT.NONE, 0, PAGE);
       await mapping.mprotect(PROT.NONE, PAGE + STACK_SIZE, PAGE);
@@ -101,10 +118,8 @@ export class ChildMemory {
 
   /** [trampoline, a1..a6, fn] at the 16-byte-aligned top below `top`. */
   #frame(top: number, fn: number, args: number[]): number {
-    const offset = Math.floor((top - FRAME_SIZE) / 16) * 16;
-    for (const [i, word] of [native.trampolineAddress, ...args, fn].entries()) {
-      this.#view.writeBigInt64LE(BigInt(word), offset + 8 * i);
-    }
+    const offset = frameOffset(top);
+    frameBytes(native.trampolineAddress, fn, args).copy(this.#view, offset);
     return this.#at(offset);
   }
 
@@ -145,8 +160,19 @@ export class ChildMemory {
     return this.#word(WORD.childName);
   }
 
+  /** A fork's robust list head, and the word in it (see WORD). */
+  get robustHead(): number {
+    return this.#word(WORD.robustHead);
+  }
+  get robustWord(): number {
+    return this.#word(WORD.robustWord);
+  }
+
   readCtid(): number {
     return this.#view.readInt32LE(this.#words + WORD.ctid);
+  }
+  readRobustWord(): number {
+    return this.#view.readInt32LE(this.#words + WORD.robustWord);
   }
   readPidfd(): number {
     return this.#view.readInt32LE(this.#words + WORD.pidfd);
@@ -173,7 +199,30 @@ export class ChildMemory {
     this.#view.writeInt32LE(-1, words + WORD.helperPidfd);
     this.#view.fill(0xff, words + WORD.masks, words + WORD.masks + 8);
     this.#view.write(name.slice(0, 15), words + WORD.childName, "latin1");
+    robustListBytes(this.#at(words)).copy(this.#view, words + WORD.robustHead);
   }
+}
+
+/** Offsets in a child's memory (see ChildMemory): the tops of the two stacks, and the words page. */
+export const LAYOUT = {
+  size: PAGE + STACK_SIZE + PAGE + HELPER_STACK_SIZE + PAGE,
+  guards: [0, PAGE + STACK_SIZE],
+  page: PAGE,
+  mainTop: PAGE + STACK_SIZE,
+  helperTop: 2 * PAGE + STACK_SIZE + HELPER_STACK_SIZE,
+  words: PAGE + STACK_SIZE + PAGE + HELPER_STACK_SIZE,
+} as const;
+
+/** Where the frame for a stack whose top is at `top` starts: 16-byte aligned. */
+export function frameOffset(top: number): number {
+  return Math.floor((top - FRAME_SIZE) / 16) * 16;
+}
+
+/** The frame the trampoline pops: [trampoline, a1..a6, fn]. */
+export function frameBytes(trampoline: number | bigint, fn: number | bigint, args: (number | bigint)[]): Buffer {
+  const out = Buffer.alloc(FRAME_SIZE);
+  for (const [i, word] of [trampoline, ...args, fn].entries()) out.writeBigInt64LE(BigInt(word), 8 * i);
+  return out;
 }
 
 /**

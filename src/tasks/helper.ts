@@ -11,6 +11,7 @@ import * as gen from "../gen/constants.js";
 import { SYS } from "../gen/sys.js";
 import { AsyncChildProcess } from "../monitor.js";
 import { native } from "../native.js";
+import { SyscallHangupError, SyscallSendError } from "../near/errors.js";
 import { asFd } from "../near/ids.js";
 import { SIG } from "../signal.js";
 import { P, W } from "../sys/wait.js";
@@ -22,9 +23,35 @@ import { type ChildMemory, cloneRaw, withSignalsBlocked } from "./frame.js";
 const HELPER_FLAGS = gen.CLONE.VM | gen.CLONE.FILES | gen.CLONE.PIDFD | gen.SIG.CHLD;
 const RETRY_MS = [10, 100, 1000];
 
-/** Clones a futex helper for the word in `memory`; returns it once its pidfd is in the epoller. */
-export async function startHelper(root: Thread, memory: ChildMemory): Promise<AsyncChildProcess> {
-  const sp = memory.helperFrame(native.futexHelperAddress, [memory.ctid, 1, process.pid, 0, 0, 0]);
+/**
+ * The word a helper waits on for one child: its CLONE_CHILD_CLEARTID word (cleared at its exec or
+ * exit when it shares its memory with another process), or, for a fork, which shares it with
+ * nobody, the word of its robust futex list (marked FUTEX_OWNER_DIED at both; see native/server.c).
+ */
+export interface ExecOrExitWord {
+  address: number;
+  /** What the helper waits on: the word's initial value, or ROBUST_WAIT. */
+  val: number;
+  /** Whether the word says the child exec'd or exited. */
+  fired(): Promise<boolean>;
+}
+
+/** The helper's `val` for a robust word (RSYS_ROBUST_WAIT in native/rsyscall.h). */
+export const ROBUST_WAIT = -1;
+
+/** The word of a child sharing its parent's memory, read with `read`. */
+export function clearTidWord(address: number, read: () => number | Promise<number>): ExecOrExitWord {
+  return { address, val: 1, fired: async () => (await read()) === 0 };
+}
+
+/** The robust word of a forked child, read with `read`. */
+export function robustWord(address: number, read: () => number | Promise<number>): ExecOrExitWord {
+  return { address, val: ROBUST_WAIT, fired: async () => ((await read()) & gen.FUTEX.OWNER_DIED) !== 0 };
+}
+
+/** Clones a futex helper for `word` (in `memory`); returns it once its pidfd is in the epoller. */
+export async function startHelper(root: Thread, memory: ChildMemory, word: ExecOrExitWord): Promise<AsyncChildProcess> {
+  const sp = memory.helperFrame(native.futexHelperAddress, [word.address, word.val, process.pid, 0, 0, 0]);
   const pid = withSignalsBlocked(memory.masks, () => cloneRaw(HELPER_FLAGS, sp, memory.helperPidfdOut, 0));
   const pidfd = root.task.makeFd(asFd(memory.readHelperPidfd()));
   try {
@@ -50,30 +77,48 @@ export async function killAndReapNow(pidfd: FileDescriptor): Promise<void> {
 }
 
 /**
- * Calls `gone` once the child whose word is in `memory` exec'd or exited, however many helpers
- * that takes. The wait does not keep Node alive: an idle child does not hold a program open.
+ * Calls `gone` once the child whose word is `word` exec'd or exited, however many helpers that
+ * takes (`restart` makes another), or once `child` died (a fork killed before it could arm its
+ * word). The wait does not keep Node alive: an idle child does not hold a program open.
  */
-export async function watchExecOrExit(root: Thread, memory: ChildMemory, helper: AsyncChildProcess, gone: () => void) {
+export async function watchExecOrExit(
+  word: ExecOrExitWord,
+  helper: AsyncChildProcess,
+  restart: () => Promise<AsyncChildProcess>,
+  child: AsyncChildProcess,
+  gone: () => void,
+) {
   let current: AsyncChildProcess | undefined = helper;
   let failures = 0;
+  const died = child.waitpid(W.EXITED, { keepAlive: false }).then(
+    () => true,
+    () => true,
+  );
   try {
     for (;;) {
-      if (current) await current.waitpid(W.EXITED, { keepAlive: false });
-      if (memory.readCtid() === 0) return;
+      if (current) {
+        const helperExited = current.waitpid(W.EXITED, { keepAlive: false }).then(() => false);
+        if (await Promise.race([helperExited, died])) return;
+      }
+      if (await word.fired()) return;
       // The helper died (or could not be made) while the child neither exec'd nor exited.
       try {
-        current = await startHelper(root, memory);
+        current = await restart();
         failures = 0;
-      } catch {
+      } catch (e) {
+        // A parent that went away cannot make another; the child went with it, or will.
+        if (e instanceof SyscallSendError || e instanceof SyscallHangupError) return;
         current = undefined;
         const delay = RETRY_MS[Math.min(failures++, RETRY_MS.length - 1)];
         await new Promise((r) => setTimeout(r, delay).unref());
       }
     }
   } catch {
-    // The helper cannot be waited for (the epoller died): take the child for gone rather than
-    // leave its connection open forever.
+    // The helper cannot be waited for (the epoller died), or the word cannot be read (the parent
+    // it lives in went away): take the child for gone rather than leave its connection open forever.
   } finally {
+    // A helper still waiting (its child died before arming the word) is of no use any more.
+    if (current && !current.dead) void current[Symbol.asyncDispose]().catch(() => {});
     gone();
   }
 }

@@ -17,6 +17,7 @@ import { LocalSyscall } from "../near/local.js";
 import { bytesSerializer } from "../struct.js";
 import { type FileDescriptor, Task } from "../task.js";
 import { Thread } from "../thread.js";
+import { localEntries, setEntries } from "./entries.js";
 
 async function makeLocalThread(): Promise<Thread> {
   const pid = asPid(process.pid);
@@ -34,6 +35,7 @@ async function makeLocalThread(): Promise<Thread> {
     : (m: MemoryMapping, mapped: boolean) => native.unmapAtTeardown(m.address, m.length, mapped);
   if (!isMainThread) task.fdTable.onOwned = (n, owned) => native.closeAtTeardown(n, owned);
   const ram = new RAM(task, localMemory, new Allocator(task, onMapping));
+  setEntries(task.addressSpace, localEntries);
   const env = Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[1] !== undefined));
   // Node's stdio is Node's: borrowed, never closed by us.
   const stdio = [0, 1, 2].map((n) => task.fdAt(n)) as [FileDescriptor, FileDescriptor, FileDescriptor];

@@ -23,6 +23,7 @@ import { type FileDescriptor, Task } from "../task.js";
 import { Thread } from "../thread.js";
 import { ConnectedThread, closeAll, type Passing } from "./connected.js";
 import { SyscallConnection } from "./connection.js";
+import { setEntries } from "./entries.js";
 
 /** The rsyscall-server program, read once: what a bootstrap sends over its link. */
 let programBytes: Buffer | undefined;
@@ -204,6 +205,13 @@ export async function attachProgram(
     mountns: new MountNamespace(pid),
   });
   const ram = new RAM(task, new StreamMemoryGateway(task), new Allocator(task));
+  const { server, trampoline, futexHelper, execStub } = hello.entries;
+  setEntries(task.addressSpace, {
+    server: Number(server),
+    trampoline: Number(trampoline),
+    futexHelper: Number(futexHelper),
+    execStub: Number(execStub),
+  });
   const env = Object.fromEntries(
     hello.envp.flatMap((entry) => {
       const eq = entry.indexOf("=");
