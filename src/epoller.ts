@@ -28,7 +28,7 @@ import { native, type WatchHandle } from "./native.js";
 import { SyscallError, SyscallHangupError, SyscallSendError } from "./near/errors.js";
 import { LocalSyscall, rawSyscall } from "./near/local.js";
 import * as raw from "./near/syscalls.js";
-import { isErrno } from "./near/sysif.js";
+import { isErrno, type SyscallInterface } from "./near/sysif.js";
 import { bytesSerializer, Int32 } from "./struct.js";
 import { EPOLL, EPOLL_CTL, EpollEvent } from "./sys/epoll.js";
 import { SO, type SOCK, SOL, Sockaddr, SockaddrStorage, Sockbuf } from "./sys/socket/index.js";
@@ -38,6 +38,21 @@ const READ_EVENTS = EPOLL.IN | EPOLL.RDHUP | EPOLL.HUP | EPOLL.ERR;
 const WRITE_EVENTS = EPOLL.OUT | EPOLL.ERR | EPOLL.HUP;
 const ALL_EVENTS = EPOLL.of(EPOLL.IN, EPOLL.OUT, EPOLL.RDHUP, EPOLL.PRI, EPOLL.ERR, EPOLL.HUP, EPOLL.ET);
 const EVENTS_PER_WAIT = 64;
+/** The registration id of a blocking Epoller's wake-up eventfd; real ones start at 1. */
+const WAKE_ID = 0;
+
+/** What a blocking Epoller (see makeBlocking) keeps. */
+interface Blocking {
+  makeWaiter: () => Promise<SyscallInterface>;
+  waiter?: SyscallInterface;
+  /** An eventfd in the set, written to end a wait nobody needs. */
+  wake: FileDescriptor;
+  /** 8 bytes holding 1, in the process's memory, to write to `wake`. */
+  count: WrittenPointer<Buffer>;
+  /** 8 bytes to read `wake` into. */
+  scratch: Pointer<Buffer>;
+  running: boolean;
+}
 
 interface Waiter {
   mask: number;
@@ -186,6 +201,8 @@ export class Epoller {
   #nextId = 1;
   #waiting = 0;
   #watch: WatchHandle | undefined;
+  /** For a process our event loop cannot watch: see makeBlocking. */
+  #blocking: Blocking | undefined;
   /** Why this epoller stopped working, once it has. */
   #dead: Error | undefined;
 
@@ -193,9 +210,10 @@ export class Epoller {
     readonly epfd: FileDescriptor,
     readonly ram: RAM,
     events: Pointer<Buffer>,
+    local = true,
   ) {
     this.#events = events;
-    this.#eventsView = Buffer.from(native.view(events.near, events.size()));
+    this.#eventsView = local ? Buffer.from(native.view(events.near, events.size())) : Buffer.alloc(0);
   }
 
   /** Makes an Epoller for `task`, which must be our own process (its epfd is watched by libuv). */
@@ -206,6 +224,37 @@ export class Epoller {
     const epoller = new Epoller(epfd, ram, events);
     epoller.#watch = native.watch(epfd.near, (status) => epoller.#collect(status));
     // Closing the epoll fd behind our back would leave every waiter waiting forever.
+    epfd.onInvalidate({
+      handleInvalidated: (fd) => epoller.#die(new ClosedFileDescriptorError(`the epoller's fd ${fd} was closed`)),
+    });
+    return epoller;
+  }
+
+  /**
+   * Makes an Epoller for a process whose fds our event loop cannot watch (its fd table is not a copy
+   * of ours: a bootstrapped, persistent or remote process). Its epoll instance lives in `task`, and a
+   * blocking epoll_wait runs there through `waiter` (made at the first wait): a syscall interface to
+   * a second process sharing `task`'s fd table and memory, so that the wait never holds up `task`'s
+   * own calls. Waits run only while someone waits with `keepAlive`, so an idle process does not hold
+   * Node open: an eventfd in the set wakes a wait nobody needs any more.
+   */
+  static async makeBlocking(task: Task, ram: RAM, waiter: () => Promise<SyscallInterface>): Promise<Epoller> {
+    const epfd = await task.epollCreate();
+    const events = await ram.malloc(bytesSerializer, EVENTS_PER_WAIT * EpollEvent.sizeof);
+    const wake = await task.eventfd(0);
+    const event = await ram.ptr(EpollEvent.getSerializer(), new EpollEvent(WAKE_ID, EPOLL.IN));
+    await epfd.epollCtl(EPOLL_CTL.ADD, wake, event);
+    event.free();
+    const epoller = new Epoller(epfd, ram, events, false);
+    const one = Buffer.alloc(8);
+    one.writeBigUInt64LE(1n);
+    epoller.#blocking = {
+      makeWaiter: waiter,
+      wake,
+      count: await ram.ptr(bytesSerializer, one),
+      scratch: await ram.malloc(bytesSerializer, 8),
+      running: false,
+    };
     epfd.onInvalidate({
       handleInvalidated: (fd) => epoller.#die(new ClosedFileDescriptorError(`the epoller's fd ${fd} was closed`)),
     });
@@ -287,11 +336,63 @@ export class Epoller {
   /** Internal: someone started waiting; keep the event loop alive. */
   waiterAdded(): void {
     if (this.#waiting++ === 0 && this.#watch) native.setWatchRef(this.#watch, true);
+    if (this.#blocking && !this.#blocking.running) void this.#pump(this.#blocking);
   }
 
   /** Internal: someone stopped waiting. */
   waiterRemoved(): void {
     if (--this.#waiting === 0 && this.#watch) native.setWatchRef(this.#watch, false);
+    // A blocking wait nobody needs would hold Node open: wake it.
+    if (this.#waiting === 0 && this.#blocking?.running) {
+      const { wake, count } = this.#blocking;
+      // Raw numbers: both are this epoller's own, for as long as it lives.
+      void wake.task.sysif.syscall(SYS.write, wake.near, count.near, 8).catch(() => {});
+    }
+  }
+
+  /** Waits in the other process while anyone waits here, delivering what comes. */
+  async #pump(blocking: Blocking): Promise<void> {
+    blocking.running = true;
+    try {
+      blocking.waiter ??= await blocking.makeWaiter();
+      while (this.#waiting > 0 && !this.#dead) {
+        // Raw numbers: the waiter shares the fd table and the memory these name.
+        const n = await blocking.waiter.syscallRaw(
+          SYS.epoll_wait,
+          this.epfd.near,
+          this.#events.near,
+          EVENTS_PER_WAIT,
+          -1,
+        );
+        if (n === -ERRNO.EINTR) continue;
+        if (isErrno(n)) throw new SyscallError(-n, "epoll_wait", { fd: this.epfd.near });
+        if (n === 0) continue;
+        const bytes = await this.#events.read();
+        if (this.#deliver(bytes, n).woken) {
+          // Drain the eventfd (it is level-triggered in the set).
+          const { wake, scratch } = blocking;
+          await wake.task.sysif.syscallRaw(SYS.read, wake.near, scratch.near, 8);
+        }
+      }
+    } catch (e) {
+      this.#die(e instanceof Error ? e : new Error(String(e)));
+    } finally {
+      blocking.running = false;
+      // Someone started waiting again while the last wait was finishing.
+      if (this.#waiting > 0 && !this.#dead) void this.#pump(blocking);
+    }
+  }
+
+  /** Hands `n` events in `bytes` to their registrations; says whether the wake-up event was among them. */
+  #deliver(bytes: Buffer, n: number): { woken: boolean } {
+    let woken = false;
+    for (let i = 0; i < n; i++) {
+      const off = i * EpollEvent.sizeof;
+      const id = Number(bytes.readBigUInt64LE(off + layouts.epoll_event.fields.data[0]));
+      if (id === WAKE_ID) woken = true;
+      else this.#registrations.get(id)?.posedge(bytes.readUInt32LE(off + layouts.epoll_event.fields.events[0]));
+    }
+    return { woken };
   }
 
   /**
@@ -308,12 +409,7 @@ export class Epoller {
     for (;;) {
       const n = rawSyscall(SYS.epoll_wait, this.epfd.near, address, EVENTS_PER_WAIT, 0);
       if (n <= 0) return; // 0: nothing pending; -EINTR: libuv calls again while the fd is readable
-      const bytes = this.#eventsView;
-      for (let i = 0; i < n; i++) {
-        const off = i * EpollEvent.sizeof;
-        const id = Number(bytes.readBigUInt64LE(off + layouts.epoll_event.fields.data[0]));
-        this.#registrations.get(id)?.posedge(bytes.readUInt32LE(off + layouts.epoll_event.fields.events[0]));
-      }
+      this.#deliver(this.#eventsView, n);
       if (n < EVENTS_PER_WAIT) return;
     }
   }

@@ -1,7 +1,7 @@
 // stdinBootstrap: a thread in whatever process a command leads to, the server program sent over
 // the command's stdin. Checked from outside through /proc: the process, its memory, its fds.
 import assert from "node:assert/strict";
-import { fstatSync, readdirSync, readlinkSync, statSync } from "node:fs";
+import { existsSync, fstatSync, readdirSync, readlinkSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -17,7 +17,7 @@ import { O } from "rsyscall/fcntl";
 import { SYS } from "rsyscall/sys/syscall";
 import { W } from "rsyscall/sys/wait";
 import { stdinBootstrap } from "rsyscall/tasks/stdin-bootstrap";
-import { childPids, isCloexec, openFds, readMemory, scratchDir } from "./util.js";
+import { childPids, isCloexec, openFds, readMemory, runNodeOk, scratchDir } from "./util.js";
 
 const packageRoot = join(dirname(fileURLToPath(import.meta.url)), "..");
 /** A command that runs what is appended to it, as it is. */
@@ -156,6 +156,30 @@ describe("stdinBootstrap", { timeout: 60_000 }, () => {
     } finally {
       await child.exit(0);
     }
+  });
+
+  test("async fds of its own: a wait runs beside its calls, and an idle one does not hold Node", async () => {
+    // The script must end by itself; the server must then go away, as its link closed.
+    const out = await runNodeOk(`
+      import { localThread as thr, Command } from "rsyscall";
+      import { stdinBootstrap } from "rsyscall/tasks/stdin-bootstrap";
+      const [proc, t] = await stdinBootstrap(thr, new Command("/bin/sh", ["sh", "-c", 'exec "$@"', "sh"], {}));
+      const { read, write } = await t.pipe();
+      const afd = await t.makeAfd(read, true);
+      const reading = afd.readSomeBytes();
+      await new Promise((r) => setTimeout(r, 50));
+      const pid = await t.task.getpid();
+      await write.write(await t.ptr(Buffer.from("through its own epoll")));
+      const first = (await reading).toString();
+      const again = afd.readSomeBytes();
+      await write.write(await t.ptr(Buffer.from("again")));
+      console.log(JSON.stringify({ pid, first, second: (await again).toString() }));
+    `);
+    const { pid, first, second } = JSON.parse(out) as { pid: number; first: string; second: string };
+    assert.equal(first, "through its own epoll");
+    assert.equal(second, "again");
+    for (let i = 0; i < 200 && existsSync(`/proc/${pid}`); i++) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(!existsSync(`/proc/${pid}`), "the server went away with the Node process that drove it");
   });
 
   test("killing the process under a call rejects it, and later calls at once", async () => {

@@ -8,7 +8,7 @@
 // /proc/PID/mem at a pid it reported, which in another pid namespace names another process.
 import { readFileSync } from "node:fs";
 import { Environment } from "../environ.js";
-import type { AsyncFileDescriptor } from "../epoller.js";
+import { type AsyncFileDescriptor, Epoller } from "../epoller.js";
 import { AddressSpace, MountNamespace, PidNamespace } from "../far.js";
 import { FileDescriptorTable } from "../handle/fd.js";
 import { Allocator } from "../memory/allocator.js";
@@ -16,6 +16,7 @@ import { RAM } from "../memory/ram.js";
 import { StreamMemoryGateway } from "../memory/transport.js";
 import { serverProgramPath } from "../native.js";
 import { asFd, asPid } from "../near/ids.js";
+import { CLONE } from "../sched.js";
 import { AF, CmsgList, CmsgSCMRights, SendMsghdr, SOCK } from "../sys/socket/index.js";
 import { Stat } from "../sys/stat.js";
 import { IovecList } from "../sys/uio.js";
@@ -23,6 +24,7 @@ import { type FileDescriptor, Task } from "../task.js";
 import { Thread } from "../thread.js";
 import { ConnectedThread, closeAll, type Passing } from "./connected.js";
 import { SyscallConnection } from "./connection.js";
+import "./clone.js";
 import { setEntries } from "./entries.js";
 
 /** The rsyscall-server program, read once: what a bootstrap sends over its link. */
@@ -220,11 +222,19 @@ export async function attachProgram(
   );
   // fds 0 and 1 are /dev/null now (the link moved above 2); 2 is whatever the command gave it.
   const stdio = [0, 1, 2].map((n) => task.fdAt(n)) as [FileDescriptor, FileDescriptor, FileDescriptor];
-  const thread = new Thread(task, ram, new Environment(task, ram, env), ...stdio, root.epoller);
+  // Its fds are in a table our event loop cannot watch: an epoll of its own, waited on by a second
+  // server sharing its table and memory (made at the first wait), so its own calls never wait behind.
+  let self: ConnectedThread | undefined;
+  const epoller = await Epoller.makeBlocking(task, ram, async () => {
+    if (!self) throw new Error("attach: the thread is not made yet");
+    return (await self.clone(CLONE.FILES)).task.sysif;
+  });
+  const thread = new Thread(task, ram, new Environment(task, ram, env), ...stdio, epoller);
   const [passingTheirs, ...given] = gifts.map((n) => task.makeFd(asFd(n)));
   const passing: Passing | undefined = passingOurs ? { ours: passingOurs, theirs: passingTheirs! } : undefined;
   // Our end of the fd-passing socket serves only while the process does.
   if (passingOurs) void connection.hungUp.then(() => closeAll([passingOurs]));
   // The link's own fds belong to the server: keep them out of the thread's hands.
-  return { thread: new ConnectedThread(thread, connection, root, passing), gifts: passingOurs ? given : [] };
+  self = new ConnectedThread(thread, connection, root, passing);
+  return { thread: self, gifts: passingOurs ? given : [] };
 }

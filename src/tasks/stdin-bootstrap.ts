@@ -133,7 +133,8 @@ async function helloOrFailure(
   stderr: Collected,
   command: Command,
 ): Promise<Hello> {
-  const exited = proc.waitpid(W.EXITED).then((state) => ({ state }));
+  // Not holding Node open: once the hello is in, this wait has nothing to do with the caller.
+  const exited = proc.waitpid(W.EXITED, { keepAlive: false }).then((state) => ({ state }));
   const hello = readHello(reader).then(
     (h) => ({ hello: h }),
     (e: unknown) => ({ error: e as Error }),
