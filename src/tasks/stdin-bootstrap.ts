@@ -141,9 +141,16 @@ async function helloOrFailure(
   );
   const first = await Promise.race([hello, exited]);
   if ("hello" in first) return first.hello;
-  // The command ended (or the link broke): give its stderr a moment to arrive, then report it.
-  const state = "state" in first ? first.state : await Promise.race([exited.then((x) => x.state), delay(1000)]);
-  await Promise.race([stderr.ended, delay(1000)]);
+  // The command ended (or the link broke): give its exit and its stderr a moment to arrive (a
+  // moment that holds Node open: nothing else may), then report them.
+  const state =
+    "state" in first
+      ? first.state
+      : await within(
+          exited.then((x) => x.state),
+          1000,
+        );
+  await within(stderr.ended, 1000);
   const said = stderr.text().trim();
   const how = state ? ` (${state})` : "";
   const why = "error" in first ? `: ${first.error.message}` : "";
@@ -152,8 +159,17 @@ async function helloOrFailure(
   );
 }
 
-function delay(ms: number): Promise<undefined> {
-  return new Promise((resolve) => setTimeout(() => resolve(undefined), ms).unref());
+/** `promise`, or undefined after `ms`; the timer goes when the promise settles first. */
+async function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**
