@@ -3,13 +3,15 @@
  * Built without libc and without touching TLS: a CLONE_VM child shares the address space of
  * the Node thread that cloned it, including that thread's %fs, so errno, stack protector
  * canaries and every libc function would scribble on the parent's thread state. Every
- * syscall goes through rsys_raw_syscall. A test checks the object with nm and objdump. */
-#include <asm/signal.h>
+ * syscall goes through rsys_raw_syscall. A test checks the object with nm and objdump. (libc's
+ * headers are used for their constants only.) */
 #include <asm/unistd.h>
-#include <linux/errno.h>
-#include <linux/fcntl.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <linux/futex.h>
-#include <linux/prctl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
 
 #include "rsyscall.h"
 
@@ -78,6 +80,34 @@ static long startup(long infd, long outfd, long flags, long close_fd, long expec
 	return 0;
 }
 
+/* Writes to the link. On a socket with MSG_NOSIGNAL: a client that went away must not kill us
+ * with SIGPIPE (a persistent server outlives its clients; dispositions are left at their defaults
+ * for the programs we exec). *plain is set once the link turns out not to be a socket. */
+static long link_write(long fd, const char *buf, long n, int *plain)
+{
+	if (!*plain) {
+		long ret = rsys_raw_syscall(fd, (long)buf, n, MSG_NOSIGNAL, 0, 0, __NR_sendto);
+		if (ret != -ENOTSOCK)
+			return ret;
+		*plain = 1;
+	}
+	return SYSCALL3(__NR_write, fd, buf, n);
+}
+
+/* Writes all n bytes to the link, retrying EINTR and short writes: 0, or a negative errno. */
+static long link_write_all(long fd, const char *buf, long n, int *plain)
+{
+	for (long done = 0; done < n;) {
+		long ret = link_write(fd, buf + done, n - done, plain);
+		if (ret == -EINTR)
+			continue;
+		if (ret <= 0)
+			return ret < 0 ? ret : -EPIPE;
+		done += ret;
+	}
+	return 0;
+}
+
 /* Transfer at least min and at most max bytes, retrying on EINTR and short transfers. Returns
  * how many, 0 on EOF before the first byte, or a negative errno (-EPIPE on EOF in the middle). */
 static long transfer(long nr, long fd, char *buf, long min, long max)
@@ -125,11 +155,11 @@ static long store(char *to, const char *from, long n)
 }
 
 /* RSYS_OP_SEND_MEMORY: n bytes at addr onto the link; zeros for what cannot be read. */
-static long send_memory(long outfd, const char *addr, long n)
+static long send_memory(long outfd, const char *addr, long n, int *plain)
 {
 	long done = 0, status = n;
 	while (done < n) {
-		long ret = SYSCALL3(__NR_write, outfd, addr + done, n - done);
+		long ret = link_write(outfd, addr + done, n - done, plain);
 		if (ret == -EINTR)
 			continue;
 		if (ret == -EFAULT) {
@@ -146,10 +176,10 @@ static long send_memory(long outfd, const char *addr, long n)
 			((volatile char *)zeros)[i] = 0;
 		while (done < n) {
 			long chunk = n - done < (long)sizeof(zeros) ? n - done : (long)sizeof(zeros);
-			long ret = transfer(__NR_write, outfd, zeros, chunk, chunk);
-			if (ret <= 0)
-				return ret < 0 ? ret : -EPIPE;
-			done += ret;
+			long ret = link_write_all(outfd, zeros, chunk, plain);
+			if (ret < 0)
+				return ret;
+			done += chunk;
 		}
 	}
 	return status;
@@ -172,6 +202,7 @@ long rsys_server(long infd, long outfd, long flags, long close_fd, long expected
 	struct rsys_request batch[REQUEST_BATCH];
 	char *buf = (char *)batch;
 	long have = 0, pos = 0;
+	int plain = 0;
 	for (;;) {
 		if (have - pos < (long)sizeof(struct rsys_request)) {
 			/* Move the start of a partial request to the front, then read until a whole
@@ -220,16 +251,16 @@ long rsys_server(long infd, long outfd, long flags, long close_fd, long expected
 				}
 			}
 		} else if (req->nr == RSYS_OP_SEND_MEMORY) {
-			result = send_memory(outfd, (const char *)req->args[0], req->args[1]);
+			result = send_memory(outfd, (const char *)req->args[0], req->args[1], &plain);
 			if (result < 0 && result != -EFAULT)
 				return result;
 		} else {
 			result = rsys_raw_syscall(req->args[0], req->args[1], req->args[2], req->args[3],
 			                          req->args[4], req->args[5], req->nr);
 		}
-		ret = transfer(__NR_write, outfd, (char *)&result, sizeof(result), sizeof(result));
-		if (ret <= 0)
-			return ret < 0 ? ret : -EPIPE;
+		ret = link_write_all(outfd, (char *)&result, sizeof(result), &plain);
+		if (ret < 0)
+			return ret;
 	}
 }
 

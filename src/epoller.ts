@@ -353,17 +353,20 @@ export class Epoller {
   /** Waits in the other process while anyone waits here, delivering what comes. */
   async #pump(blocking: Blocking): Promise<void> {
     blocking.running = true;
+    let lostWaiters = 0;
     try {
-      blocking.waiter ??= await blocking.makeWaiter();
       while (this.#waiting > 0 && !this.#dead) {
+        blocking.waiter ??= await blocking.makeWaiter();
         // Raw numbers: the waiter shares the fd table and the memory these name.
-        const n = await blocking.waiter.syscallRaw(
-          SYS.epoll_wait,
-          this.epfd.near,
-          this.#events.near,
-          EVENTS_PER_WAIT,
-          -1,
-        );
+        const n = await blocking.waiter
+          .syscallRaw(SYS.epoll_wait, this.epfd.near, this.#events.near, EVENTS_PER_WAIT, -1)
+          .catch((e: unknown) => {
+            // The waiter went away (killed, or its link broke while the process's own was
+            // remade): make another, unless that keeps happening.
+            if (!(e instanceof SyscallHangupError || e instanceof SyscallSendError) || ++lostWaiters > 3) throw e;
+            blocking.waiter = undefined;
+            return -ERRNO.EINTR;
+          });
         if (n === -ERRNO.EINTR) continue;
         if (isErrno(n)) throw new SyscallError(-n, "epoll_wait", { fd: this.epfd.near });
         if (n === 0) continue;

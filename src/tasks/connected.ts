@@ -34,17 +34,32 @@ export interface Passing {
 
 /** A process serving syscalls over a link to the Node process. */
 export class ConnectedThread extends Thread {
+  #connection: SyscallConnection;
+
   constructor(
     thread: Thread,
-    readonly connection: SyscallConnection,
+    connection: SyscallConnection,
     /** The Node process's thread, at the other end of the link (maybe through other threads). */
     readonly root: Thread,
     /** The fd-passing socket; undefined where the link is a pipe (channels cannot reach it). */
-    protected readonly passing: Passing | undefined,
+    protected passing: Passing | undefined,
     /** With CLONE_FILES: the table shared with the parent (until the child unshares it). */
     protected readonly sharedTable?: FDTable,
   ) {
     super(thread.task, thread.ram, thread.environ, thread.stdin, thread.stdout, thread.stderr, thread.epoller);
+    this.#connection = connection;
+  }
+
+  /** The link syscalls travel over. */
+  get connection(): SyscallConnection {
+    return this.#connection;
+  }
+
+  /** Internal: the process is reached over a new link now (a persistent thread that reconnected). */
+  protected relink(connection: SyscallConnection, passing: Passing | undefined): void {
+    this.#connection = connection;
+    this.task.sysif = connection;
+    this.passing = passing;
   }
 
   /**

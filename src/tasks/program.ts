@@ -137,22 +137,25 @@ export interface AttachOptions {
   reader: ByteReader;
   hello: Hello;
   /**
-   * The file the program's end of the link is, when we made it: only then is the link known to be
-   * a unix socket of ours that fds can cross. A socket made by something in between (sshd) is not.
+   * The file the program's end of the link is, when we made it, or "direct" for a connection we
+   * made to its listening socket: only then is the link known to be a unix socket of ours that fds
+   * can cross. A socket made by something in between (sshd) is not.
    */
-  theirEnd?: { dev: bigint; ino: bigint };
+  theirEnd?: { dev: bigint; ino: bigint } | "direct";
   /** The Node process's fds to give the program along with the go-ahead (it reports their numbers). */
   gifts?: FileDescriptor[];
 }
 
 /** Sends the go-ahead; returns the fd-passing socket (when the link allows) and the numbers the gifts got. */
-async function goAhead(
+export async function goAhead(
   root: Thread,
   options: AttachOptions,
 ): Promise<{ passingOurs: FileDescriptor | undefined; gifts: number[] }> {
   const { link, reader, hello, theirEnd } = options;
   const canPass =
-    hello.link.isSocket && theirEnd !== undefined && theirEnd.dev === hello.link.dev && theirEnd.ino === hello.link.ino;
+    hello.link.isSocket &&
+    (theirEnd === "direct" ||
+      (theirEnd !== undefined && theirEnd.dev === hello.link.dev && theirEnd.ino === hello.link.ino));
   let passingOurs: FileDescriptor | undefined;
   let sent: FileDescriptor[] = [];
   if (canPass) {
@@ -192,10 +195,12 @@ async function sendWithRights(root: Thread, sock: FileDescriptor, fds: FileDescr
  * an fd table, address space, pid and mount namespace of its own (we cannot tell they are ours).
  * Returns it with the numbers the gifts got there.
  */
-export async function attachProgram(
+export async function attachProgram<T extends ConnectedThread = ConnectedThread>(
   root: Thread,
   options: AttachOptions,
-): Promise<{ thread: ConnectedThread; gifts: FileDescriptor[] }> {
+  make: (thread: Thread, connection: SyscallConnection, root: Thread, passing: Passing | undefined) => T = (...args) =>
+    new ConnectedThread(...args) as T,
+): Promise<{ thread: T; gifts: FileDescriptor[] }> {
   const { hello, link } = options;
   const { passingOurs, gifts } = await goAhead(root, options);
   const pid = asPid(hello.pid);
@@ -224,7 +229,7 @@ export async function attachProgram(
   const stdio = [0, 1, 2].map((n) => task.fdAt(n)) as [FileDescriptor, FileDescriptor, FileDescriptor];
   // Its fds are in a table our event loop cannot watch: an epoll of its own, waited on by a second
   // server sharing its table and memory (made at the first wait), so its own calls never wait behind.
-  let self: ConnectedThread | undefined;
+  let self: T | undefined;
   const epoller = await Epoller.makeBlocking(task, ram, async () => {
     if (!self) throw new Error("attach: the thread is not made yet");
     return (await self.clone(CLONE.FILES)).task.sysif;
@@ -232,9 +237,8 @@ export async function attachProgram(
   const thread = new Thread(task, ram, new Environment(task, ram, env), ...stdio, epoller);
   const [passingTheirs, ...given] = gifts.map((n) => task.makeFd(asFd(n)));
   const passing: Passing | undefined = passingOurs ? { ours: passingOurs, theirs: passingTheirs! } : undefined;
-  // Our end of the fd-passing socket serves only while the process does.
+  // Our end of the fd-passing socket serves only while the link does.
   if (passingOurs) void connection.hungUp.then(() => closeAll([passingOurs]));
-  // The link's own fds belong to the server: keep them out of the thread's hands.
-  self = new ConnectedThread(thread, connection, root, passing);
+  self = make(thread, connection, root, passing);
   return { thread: self, gifts: passingOurs ? given : [] };
 }

@@ -1,0 +1,218 @@
+// Persistent threads: a process running the rsyscall-server program that listens on a unix socket,
+// so that it can outlive the Node process that made it and be reattached to, from that process or
+// from another.
+//
+//   import { clonePersistent, PersistentThread } from "rsyscall/tasks/persistent";
+//   const per = await clonePersistent(thr, "/run/user/1000/worker.sock");
+//   await per.makePersistent();          // no parent-death signal, a session of its own, stdio on /dev/null
+//   // ... Node exits, or is SIGKILLed; later, from any Node process:
+//   const again = await PersistentThread.connect(thr, "/run/user/1000/worker.sock");
+//
+// The server is a process of its own (the program exec'd from a clone), never a CLONE_VM child of
+// Node: that would keep Node's whole memory alive after Node died. When its link ends it goes back
+// to accept on its socket, and takes the next connection from its own user or root (SO_PEERCRED)
+// as its new link. Who can reach the socket can drive the server: its directory must be ours and
+// closed to everyone else (mode 0700), which clonePersistent checks before making anything.
+//
+// A new client knows the process, its environment and its entry points, and nothing of what an
+// earlier client held: the fds and memory it made are still there, unknown (numbers it kept
+// elsewhere can be named with `task.fdAt`). A call outstanding when a link breaks rejects with
+// SyscallHangupError (it may have run); calls made while disconnected reject with SyscallSendError
+// until `reconnect`.
+import { lstatSync } from "node:fs";
+import { dirname } from "node:path";
+import { describe } from "../args.js";
+import type { AsyncFileDescriptor } from "../epoller.js";
+import { O } from "../fcntl.js";
+import type { AsyncChildProcess } from "../monitor.js";
+import { serverProgramPath } from "../native.js";
+import { asFd } from "../near/ids.js";
+import { PR } from "../sys/prctl.js";
+import { AF, SOCK } from "../sys/socket/index.js";
+import { SockaddrUn } from "../sys/un.js";
+import type { FileDescriptor } from "../task.js";
+import type { Thread } from "../thread.js";
+import { ConnectedThread, closeAll, type Passing } from "./connected.js";
+import { SyscallConnection } from "./connection.js";
+import { attachProgram, ByteReader, fileIdentity, goAhead, readHello } from "./program.js";
+
+/** A thread in a persistent server process, reachable through the unix socket at `path`. */
+export class PersistentThread extends ConnectedThread {
+  /** The server process, when this Node process made it (clonePersistent). */
+  process: AsyncChildProcess | undefined;
+
+  constructor(
+    thread: Thread,
+    connection: SyscallConnection,
+    root: Thread,
+    passing: Passing | undefined,
+    /** Where it listens for new links. */
+    readonly path: string,
+  ) {
+    super(thread, connection, root, passing);
+  }
+
+  /**
+   * Attaches to the persistent server listening at `path` (connecting from the Node process, in its
+   * mount namespace), as a new client: see the module's comment for what it does not know.
+   */
+  static async connect(thread: Thread, path: string): Promise<PersistentThread> {
+    checkPath(path);
+    const root = rootOf(thread);
+    const { link, reader, hello } = await dial(root, path);
+    try {
+      const { thread: per } = await attachProgram(
+        root,
+        { link, reader, hello, theirEnd: "direct" },
+        (t, connection, r, passing) => new PersistentThread(t, connection, r, passing, path),
+      );
+      return per;
+    } catch (e) {
+      await link.close().catch(() => {});
+      throw e;
+    }
+  }
+
+  /**
+   * Makes the server independent of the Node process: no parent-death signal, a session of its
+   * own (no terminal's signals), and fds 0-2 on /dev/null (as daemon(3) does: it must not hold a
+   * pipe someone waits to see closed). From now on it outlives Node; end it with `exit`.
+   */
+  async makePersistent(): Promise<void> {
+    const task = this.task;
+    await task.prctl(PR.SET_PDEATHSIG, 0);
+    await task.setsid().catch((e: unknown) => {
+      // Already a session leader (made persistent before): nothing to do.
+      if (!(e instanceof Error && "code" in e && e.code === "EPERM")) throw e;
+    });
+    const nul = await task.open(await this.ptr("/dev/null"), O.RDWR);
+    for (const fd of [this.stdin, this.stdout, this.stderr]) await nul.dup2(fd);
+    await nul.close();
+  }
+
+  /**
+   * Drops the current link (calls outstanding on it reject with SyscallHangupError; later ones
+   * with SyscallSendError): the server goes back to waiting for a connection.
+   */
+  disconnect(): void {
+    this.connection.hangup("disconnected");
+  }
+
+  /**
+   * Makes a new link to the server (dropping the current one if it is still up), through which
+   * this same thread goes on: its fds and memory are as they were. AsyncFileDescriptors made
+   * before end with the old link; make them again.
+   */
+  async reconnect(thread: Thread = this.root): Promise<void> {
+    const root = rootOf(thread);
+    if (!this.connection.closed) this.disconnect();
+    const stalePassing = this.passing;
+    const { link, reader, hello } = await dial(root, this.path);
+    try {
+      if (hello.pid !== this.task.pid) {
+        throw new Error(`reconnect: ${this.path} now leads to process ${hello.pid}, not ${this.task.pid}`);
+      }
+      const { passingOurs, gifts } = await goAhead(root, { link, reader, hello, theirEnd: "direct" });
+      const connection = new SyscallConnection(link, root.ram);
+      const passing = passingOurs ? { ours: passingOurs, theirs: this.task.makeFd(asFd(gifts[0]!)) } : undefined;
+      if (passingOurs) void connection.hungUp.then(() => closeAll([passingOurs]));
+      this.relink(connection, passing);
+    } catch (e) {
+      await link.close().catch(() => {});
+      throw e;
+    }
+    // The old fd-passing socket's end in the server is known to us: it goes.
+    if (stalePassing?.theirs.valid) await stalePassing.theirs.close().catch(() => {});
+  }
+}
+
+/** The Node process's thread, at the root of `thread`'s links. */
+function rootOf(thread: Thread): Thread {
+  return thread instanceof ConnectedThread ? thread.root : thread;
+}
+
+function checkPath(path: unknown): asserts path is string {
+  if (typeof path !== "string" || path.length === 0 || path.includes("\0")) {
+    throw new TypeError(`persistent: path must be a non-empty string without NUL, got ${describe(path)}`);
+  }
+}
+
+/** Connects to `path` from the Node process and reads the server's hello. */
+async function dial(root: Thread, path: string) {
+  const sock = await root.socket(AF.UNIX, SOCK.of(SOCK.STREAM, SOCK.NONBLOCK));
+  let link: AsyncFileDescriptor | undefined;
+  try {
+    link = await root.makeAfd(sock);
+    await link.connect(await root.ptr(new SockaddrUn(path)));
+    const reader = new ByteReader(link);
+    const hello = await readHello(reader).catch((e: unknown) => {
+      throw new Error(
+        `persistent: ${path} accepted the connection but said no hello (is it ours, and are we its user?): ${(e as Error).message}`,
+      );
+    });
+    return { link, reader, hello };
+  } catch (e) {
+    if (link) await link.close().catch(() => {});
+    else await sock.close().catch(() => {});
+    throw e;
+  }
+}
+
+/**
+ * Refuses a socket path whose directory others could enter: whoever connects first gets the
+ * server. The directory must be owned by `uid` and closed to group and others.
+ */
+function checkPrivateDirectory(path: string, uid: number): void {
+  const dir = dirname(path);
+  const st = lstatSync(dir);
+  if (!st.isDirectory() || st.uid !== uid || (st.mode & 0o077) !== 0) {
+    throw new Error(
+      `clonePersistent: ${dir} must be a directory owned by uid ${uid} with mode 0700 (it is ${st.isDirectory() ? `owned by ${st.uid}, mode 0${(st.mode & 0o777).toString(8)}` : "not a directory"}): whoever can reach the socket can drive the server`,
+    );
+  }
+}
+
+/**
+ * Starts a persistent server from `thread`: the rsyscall-server program, exec'd in a child of
+ * `thread`, listening on a new unix socket at `path` (in a directory of ours closed to others,
+ * checked first). Returns a thread in it, linked to us; it dies with `thread` until
+ * `makePersistent`.
+ */
+export async function clonePersistent(thread: Thread, path: string): Promise<PersistentThread> {
+  checkPath(path);
+  const root = rootOf(thread);
+  checkPrivateDirectory(path, await thread.task.getuid());
+  const listening = await thread.socket(AF.UNIX, SOCK.STREAM);
+  const [[linkOurs, linkTheirs]] = (await thread.openChannels(1)) as [[FileDescriptor, FileDescriptor]];
+  const child = await thread.clone().catch(async (e: unknown) => {
+    await closeAll([listening, linkOurs, linkTheirs]);
+    throw e;
+  });
+  let proc: AsyncChildProcess | undefined;
+  try {
+    await listening.bind(await thread.ptr(new SockaddrUn(path)));
+    await listening.listen(16);
+    const theirEnd = await fileIdentity(thread, linkTheirs);
+    const link = child.inheritFd(linkTheirs);
+    const listen = child.inheritFd(listening);
+    await closeAll([linkTheirs, listening]);
+    const argv = ["rsyscall-server", "--link-fd", String(link.near), "--listen-fd", String(listen.near)];
+    for (const fd of [link, listen]) await fd.disableCloexec();
+    proc = await child.execv(serverProgramPath, argv);
+    const linkAfd = await root.makeAfd(linkOurs, true);
+    const reader = new ByteReader(linkAfd);
+    const hello = await readHello(reader);
+    const { thread: per } = await attachProgram(
+      root,
+      { link: linkAfd, reader, hello, theirEnd },
+      (t, connection, r, passing) => new PersistentThread(t, connection, r, passing, path),
+    );
+    per.process = proc;
+    return per;
+  } catch (e) {
+    if (proc) await proc[Symbol.asyncDispose]().catch(() => {});
+    else await child[Symbol.asyncDispose]().catch(() => {});
+    await closeAll([listening, linkOurs, linkTheirs]);
+    throw e;
+  }
+}
