@@ -612,6 +612,7 @@ export const structs = {
     fields: ["sin6_family", "sin6_port", "sin6_flowinfo", "sin6_addr", "sin6_scope_id"],
   },
   epoll_event: { unit: "kernel", type: "struct epoll_event", fields: ["events", "data"] },
+  ucred: { unit: "libc", type: "struct ucred", fields: ["pid", "uid", "gid"] },
   sockaddr_storage: { unit: "libc", type: "struct sockaddr_storage", fields: ["ss_family"] },
   timespec: { unit: "libc", type: "struct timespec", fields: ["tv_sec", "tv_nsec"] },
   cpu_set_t: { unit: "libc", type: "cpu_set_t", fields: [] },

@@ -94,6 +94,15 @@ export const kernel_sigaction = {
   },
 } as const;
 
+export const ucred = {
+  size: 12,
+  fields: {
+    pid: [0, 4],
+    uid: [4, 4],
+    gid: [8, 4],
+  },
+} as const;
+
 export const sockaddr_storage = {
   size: 128,
   fields: {

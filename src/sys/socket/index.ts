@@ -22,7 +22,14 @@ import { type Flag, family } from "../../near/flags.js";
 import type { Address, Fd } from "../../near/ids.js";
 import * as raw from "../../near/syscalls.js";
 import type { SyscallInterface } from "../../near/sysif.js";
-import { fdPairSerializer, type HasPointers, type HasSerializer, type Serializer } from "../../struct.js";
+import {
+  fdPairSerializer,
+  type HasPointers,
+  type HasSerializer,
+  type Serializer,
+  StructReader,
+  StructWriter,
+} from "../../struct.js";
 
 export const AF = family("AF", gen.AF);
 export type AF = Flag<"AF">;
@@ -136,6 +143,28 @@ export class Socketpair<F extends BaseFileDescriptor = BaseFileDescriptor> {
     );
   }
 }
+
+/** `struct ucred`: who is at the other end of a unix socket (getsockopt SO_PEERCRED). */
+export class Ucred {
+  static readonly sizeof = layouts.ucred.size;
+  constructor(
+    readonly pid: number,
+    readonly uid: number,
+    readonly gid: number,
+  ) {}
+
+  static getSerializer(): Serializer<Ucred> {
+    return ucredSerializer;
+  }
+}
+
+const ucredSerializer: Serializer<Ucred> = {
+  toBytes: (c) => new StructWriter(layouts.ucred).int("pid", c.pid).uint("uid", c.uid).uint("gid", c.gid).bytes,
+  fromBytes(bytes) {
+    const r = new StructReader(bytes, layouts.ucred);
+    return new Ucred(r.int("pid"), r.uint("uid"), r.uint("gid"));
+  },
+};
 
 const NO_MSG = 0 as MSG;
 
