@@ -233,3 +233,6 @@ for (const { r, write } of pipes) {
 
 const { benchChildren } = await import("./children.mjs");
 await benchChildren();
+
+const { benchAddressSpaces } = await import("./address-spaces.mjs");
+await benchAddressSpaces();

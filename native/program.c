@@ -6,6 +6,7 @@
  *   rsyscall-server                 the link is fds 0 (in) and 1 (out)
  *   rsyscall-server --link-fd N     the link is fd N (in and out)
  *   rsyscall-server --close-fd N    also close fd N first (what a bootstrap script exec'd from)
+ *   rsyscall-server --unlink PATH   also remove PATH first (the file it was exec'd from)
  *   rsyscall-server --probe         exit 0 at once (can this file be exec'd here?)
  *   rsyscall-server --listen-fd N   persistent: when a link ends, take the next connection to the
  *                                   listening socket N as the new link (our user or root only)
@@ -305,6 +306,11 @@ long rsys_program_main(long *sp)
 		if (i + 1 >= argc)
 			return 2;
 		long fd = -1;
+		if (streq(argv[i], "--unlink")) {
+			/* The file a bootstrap script exec'd us from: gone once we run (ENOENT is fine). */
+			SYSCALL3(__NR_unlink, argv[++i], 0, 0);
+			continue;
+		}
 		if (!streq(argv[i], "--connect")) {
 			fd = parse_fd(argv[i + 1]);
 			if (fd < 0)

@@ -26,6 +26,7 @@ import type { Pointer, ReadablePointer, WrittenPointer } from "./handle/pointer.
 import type { RAM } from "./memory/ram.js";
 import { native, type WatchHandle } from "./native.js";
 import { SyscallError, SyscallHangupError, SyscallSendError } from "./near/errors.js";
+import { asAddress } from "./near/ids.js";
 import { LocalSyscall, rawSyscall } from "./near/local.js";
 import * as raw from "./near/syscalls.js";
 import { isErrno, type SyscallInterface } from "./near/sysif.js";
@@ -523,6 +524,30 @@ export class AsyncFileDescriptor {
       rest = unwritten;
     }
     rest.free();
+  }
+
+  /**
+   * Writes the first `length` bytes of `buf` without consuming it, however many partial writes it
+   * takes: for loops that reuse one buffer (the counterpart of readInto).
+   */
+  async writeAllFrom(buf: Pointer<unknown>, length: number): Promise<void> {
+    const fd = this.handle;
+    const epolled = this.epolled;
+    if (!Number.isSafeInteger(length) || length < 0 || length > buf.size()) {
+      throw new RangeError(`writeAllFrom: length ${length} is not within ${buf}`);
+    }
+    for (let done = 0; done < length; ) {
+      done += await epolled.retryUntilDefined(WRITE_EVENTS, async () => {
+        const task = fd.task;
+        const generation = epolled.generation;
+        const n = await raw.writeRaw(task.sysif, fd.borrow(task), asAddress(buf.borrow(task) + done), length - done);
+        if (n === -ERRNO.EAGAIN) return undefined;
+        if (isErrno(n)) throw new SyscallError(-n, "write", { fd: fd.near });
+        // A short write on a socket or pipe means it is full: the next try would only say EAGAIN.
+        if (n < length - done) epolled.negedge(EPOLL.OUT, generation);
+        return n;
+      });
+    }
   }
 
   /** Reads at most `count` bytes (fewer on a partial read; none at EOF), allocating for each call. */

@@ -1,7 +1,7 @@
 // stdinBootstrap: a thread in whatever process a command leads to, the server program sent over
 // the command's stdin. Checked from outside through /proc: the process, its memory, its fds.
 import assert from "node:assert/strict";
-import { existsSync, fstatSync, readdirSync, readlinkSync, statSync } from "node:fs";
+import { existsSync, fstatSync, readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -139,8 +139,10 @@ describe("stdinBootstrap", { timeout: 60_000 }, () => {
     const relay = new Command("/bin/sh", ["sh", "-c", 'cat | "$@" | cat', "sh"], {});
     const [proc, t] = await stdinBootstrap(thr, relay);
     try {
+      // No fd can cross: its memory travels in the stream, in arenas of plain anonymous memory.
       const p = await t.ptr(Buffer.alloc(100_000, 3));
       assert.deepEqual(await p.read(), Buffer.alloc(100_000, 3));
+      assert.doesNotMatch(readFileSync(`/proc/${await t.task.getpid()}/maps`, "utf8"), /memfd:rsyscall-window/);
       await assert.rejects(t.openChannels(1), /linked to us by pipes/);
     } finally {
       await t.exit(0);

@@ -20,6 +20,17 @@ import { W } from "rsyscall/sys/wait";
 import { stdinBootstrap } from "rsyscall/tasks/stdin-bootstrap";
 import { childPids, readMemory, scratchDir } from "./util.js";
 
+/** The line of /proc/PID/maps whose range holds `address`. */
+function mappingOf(pid: number, address: number): string {
+  const line = readFileSync(`/proc/${pid}/maps`, "utf8")
+    .split("\n")
+    .find((l) => {
+      const [from, to] = (l.split(" ")[0] ?? "").split("-").map((h) => Number.parseInt(h, 16));
+      return from !== undefined && to !== undefined && address >= from && address < to;
+    });
+  return line ?? "";
+}
+
 /** Runs `sh -c script` from `t` with its stdout in a file; returns what it wrote and its status. */
 async function runThere(t: ChildThread, script: string, dir: string): Promise<[string, number]> {
   const path = join(dir, `out-${t.task.pid}`);
@@ -47,10 +58,12 @@ describe("fork", { timeout: 60_000 }, () => {
       assert.deepEqual(await after.read(), Buffer.from("written after, in Node "), "its write stays in it");
       assert.notDeepEqual(readMemory(address, 16, pid), Buffer.from("written before t"));
       assert.deepEqual(readMemory(address + 16, 7, pid), Buffer.from("he fork"), "and only there");
-      // Its own memory, allocated there.
+      // Its own memory, allocated there: in a window, a memfd mapped there and here.
       const p = await f.ptr("in the fork");
       assert.equal(await p.read(), "in the fork");
       assert.deepEqual(readMemory(p.near, 11, pid), Buffer.from("in the fork"));
+      assert.match(mappingOf(pid, p.near), /memfd:rsyscall-window/);
+      assert.ok(readFileSync("/proc/self/maps", "utf8").includes("memfd:rsyscall-window"), "our side of the window");
       // Our pointers are refused before any syscall.
       await assert.rejects(f.task.open(await thr.ptr("/etc/hostname"), O.RDONLY), AddressSpaceMismatchError);
       await assert.rejects(thr.task.open(await f.ptr("/etc/hostname"), O.RDONLY), AddressSpaceMismatchError);

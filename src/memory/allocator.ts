@@ -28,6 +28,12 @@ export interface MappingTask extends PointerOwner {
   readonly sysif: SyscallInterface;
 }
 
+/** How an allocator gets memory, when not with a plain anonymous mmap (see SharedWindowGateway). */
+export interface Mapper {
+  map(length: number): Promise<MemoryMapping>;
+  unmap(mapping: MemoryMapping): Promise<void>;
+}
+
 /** A block of memory; see Allocation. Recycled block objects are reused, to keep garbage low. */
 export class Block implements Allocation {
   #refs = 1;
@@ -77,6 +83,8 @@ export class Allocator {
   constructor(
     readonly task: MappingTask,
     private readonly onMapping?: (mapping: MemoryMapping, mapped: boolean) => void,
+    /** Maps and unmaps instead of an anonymous mmap through `task`. */
+    private readonly mapper?: Mapper,
   ) {}
 
   readonly #free: Block[][] = Array.from({ length: MAX_CLASS + 1 }, () => []);
@@ -95,7 +103,7 @@ export class Allocator {
   async malloc(size: number): Promise<Block> {
     if (sizeClass(size) < 0) {
       const length = roundUp(size, PAGE_SIZE);
-      const mapping = await mapAnonymous(this.task, length);
+      const mapping = await this.#map(length);
       this.onMapping?.(mapping, true);
       return new Block(this, mapping, mapping.address, length, -1);
     }
@@ -134,7 +142,7 @@ export class Allocator {
     if (block.sizeClass < 0) {
       // A large block owns its mapping; nothing awaits this, so report failures loudly.
       this.onMapping?.(block.mapping, false);
-      block.mapping.munmap().catch((e: unknown) => {
+      (this.mapper ? this.mapper.unmap(block.mapping) : block.mapping.munmap()).catch((e: unknown) => {
         queueMicrotask(() => {
           throw e;
         });
@@ -149,8 +157,12 @@ export class Allocator {
     this.#pendingRelease.push(block);
   }
 
+  #map(length: number): Promise<MemoryMapping> {
+    return this.mapper ? this.mapper.map(length) : mapAnonymous(this.task, length);
+  }
+
   async #mapArena(): Promise<void> {
-    const arena = await mapAnonymous(this.task, ARENA_SIZE);
+    const arena = await this.#map(ARENA_SIZE);
     this.arenas.push(arena);
     this.onMapping?.(arena, true);
     this.#arena = arena;

@@ -3,18 +3,18 @@
 // - Our own address space (the Node process, CLONE_VM children): a memcpy through a view of the
 //   mapping; each mapping gets one ArrayBuffer over its memory (made by the addon, never freed by
 //   V8), and reads and writes copy through it.
-// - A child of ours in an address space of its own (a fork), while we have not reaped it: its
-//   /proc/PID/mem, opened once while its pid was certainly its own and bound to its memory from
-//   then on, read and written from Node synchronously (ProcMemGateway). Never a pid a process
-//   reported about itself: in another pid namespace that number is another process.
+// - A child we forked (an address space of its own): a window of memfds mapped both there and
+//   here (SharedWindowGateway), so a copy is a memcpy and no pid is ever aimed at. (A pid a
+//   process reported about itself would name another process in another pid namespace; even our
+//   own child's pid names the program it exec'd, or whoever took the pid after it was reaped.)
 // - Any other address space: the stream (StreamMemoryGateway), the bytes travel in the syscall
 //   link itself, in order with the syscalls around them.
-import { closeSync, openSync, readSync, writeSync } from "node:fs";
 import type { MemoryMapping } from "../handle/mapping.js";
 import type { MemoryGateway } from "../handle/pointer.js";
 import { native } from "../native.js";
 import type { Address } from "../near/ids.js";
 import { isMemoryLink, type MemoryLink, type SyscallInterface } from "../near/sysif.js";
+import type { Mapper } from "./allocator.js";
 
 export class LocalMemoryGateway implements MemoryGateway {
   readonly #views = new WeakMap<MemoryMapping, Buffer>();
@@ -80,56 +80,63 @@ export class StreamMemoryGateway implements MemoryGateway {
   }
 }
 
+/** Both sides of a window: a mapping in the other process, and one here of the same memory. */
+export interface WindowPair {
+  remote: MemoryMapping;
+  local: MemoryMapping;
+}
+
 /**
- * The memory of a process through its /proc/PID/mem, opened once. The fd stays bound to the memory
- * the process had when it was opened (an exec or a reused pid later cannot redirect it), so the
- * only care needed is at the open: `open` takes a pid that is certainly the child's (one we made
- * and have not reaped) and a check that it still is afterwards (its pidfd still names a live
- * process: then the pid was not reused between the two).
+ * The memory of a forked child through a window: every arena its allocator uses is a memfd mapped
+ * both there and here (MAP_SHARED), so a read or write is a memcpy on our side. No pid is involved:
+ * nothing can reach a process that took the pid after this one was reaped, nor the program it
+ * exec'd (exec drops its side of the window; ours stays until `release`). Memory the child had
+ * before (its copy of ours, mappings it made itself) is not in the window: pointers never lie
+ * there.
  */
-export class ProcMemGateway implements MemoryGateway {
-  #fd: number | undefined;
-  /** Processes using this memory: the fork, and its CLONE_VM children, which outlive its exec. */
-  #users = 1;
+export class SharedWindowGateway implements MemoryGateway, Mapper {
+  readonly #set: WindowSet;
 
-  private constructor(fd: number) {
-    this.#fd = fd;
+  /**
+   * `mapBoth(length)` makes a new window of `length` bytes (a memfd mapped in both); `fallback`
+   * reaches the rest of the process's memory (mappings made otherwise).
+   */
+  constructor(
+    private readonly mapBoth: (length: number) => Promise<WindowPair>,
+    private readonly fallback: MemoryGateway,
+    set?: WindowSet,
+  ) {
+    this.#set = set ?? { windows: new Map(), users: 1 };
   }
 
-  /** One more process uses this memory (a CLONE_VM child of the fork). */
-  retain(): void {
-    this.#users++;
+  /** The same windows, for a process sharing this memory (a CLONE_VM child), with its own fallback. */
+  sharing(fallback: MemoryGateway): SharedWindowGateway {
+    this.#set.users++;
+    return new SharedWindowGateway(this.mapBoth, fallback, this.#set);
   }
 
-  /** A process using this memory exec'd or exited; the last one closes the fd. */
-  release(): void {
-    if (--this.#users === 0) this.close();
+  async map(length: number): Promise<MemoryMapping> {
+    if (this.#set.users === 0) throw new Error("the process of this memory exec'd or exited");
+    const { remote, local } = await this.mapBoth(length);
+    this.#set.windows.set(remote, { local, view: Buffer.from(native.view(local.address, local.length)) });
+    return remote;
   }
 
-  /** Opens `pid`'s memory; undefined if that is refused (another user's, not dumpable) or `stillOurs` says no. */
-  static open(pid: number, stillOurs: () => boolean): ProcMemGateway | undefined {
-    let fd: number;
-    try {
-      fd = openSync(`/proc/${pid}/mem`, "r+");
-    } catch {
-      return undefined;
-    }
-    if (!stillOurs()) {
-      closeSync(fd);
-      return undefined;
-    }
-    return new ProcMemGateway(fd);
+  async unmap(remote: MemoryMapping): Promise<void> {
+    const window = this.#set.windows.get(remote);
+    this.#set.windows.delete(remote);
+    // Its side may be gone with it; ours is ours to unmap.
+    await remote.munmap().catch(() => {});
+    await window?.local.munmap();
   }
 
   read(mapping: MemoryMapping, address: Address, length: number): Promise<Buffer> {
     try {
-      const fd = this.#check(mapping);
+      const view = this.#view(mapping);
+      if (!view) return this.fallback.read(mapping, address, length);
+      const start = address - mapping.address;
       const out = Buffer.allocUnsafe(length);
-      for (let done = 0; done < length; ) {
-        const n = readSync(fd, out, done, length - done, address + done);
-        if (n === 0) throw new Error(`reading 0x${(address + done).toString(16)} of ${mapping}: the memory is gone`);
-        done += n;
-      }
+      view.copy(out, 0, start, start + length);
       return Promise.resolve(out);
     } catch (e) {
       return Promise.reject(e);
@@ -138,27 +145,32 @@ export class ProcMemGateway implements MemoryGateway {
 
   write(mapping: MemoryMapping, address: Address, bytes: Uint8Array): Promise<void> {
     try {
-      const fd = this.#check(mapping);
-      for (let done = 0; done < bytes.length; ) {
-        const n = writeSync(fd, bytes, done, bytes.length - done, address + done);
-        if (n === 0) throw new Error(`writing 0x${(address + done).toString(16)} of ${mapping}: the memory is gone`);
-        done += n;
-      }
+      const view = this.#view(mapping);
+      if (!view) return this.fallback.write(mapping, address, bytes);
+      view.set(bytes, address - mapping.address);
       return Promise.resolve();
     } catch (e) {
       return Promise.reject(e);
     }
   }
 
-  /** Lets go of the memory (the process exec'd or exited). */
-  close(): void {
-    if (this.#fd !== undefined) closeSync(this.#fd);
-    this.#fd = undefined;
+  /** A process using this memory exec'd or exited; with the last one, our side of every window goes. */
+  release(): void {
+    if (--this.#set.users > 0) return;
+    for (const { local } of this.#set.windows.values()) void local.munmap().catch(() => {});
+    this.#set.windows.clear();
   }
 
-  #check(mapping: MemoryMapping): number {
+  /** Our view of `mapping` if it is a window; undefined for the fallback to handle. */
+  #view(mapping: MemoryMapping): Buffer | undefined {
     if (!mapping.mapped) throw new Error(`${mapping} was unmapped`);
-    if (this.#fd === undefined) throw new Error(`${mapping}: its process exec'd or exited`);
-    return this.#fd;
+    if (this.#set.users === 0) throw new Error(`${mapping}: its process exec'd or exited`);
+    return this.#set.windows.get(mapping)?.view;
   }
+}
+
+/** The windows of one address space, and how many processes use it. */
+interface WindowSet {
+  windows: Map<MemoryMapping, { local: MemoryMapping; view: Buffer }>;
+  users: number;
 }

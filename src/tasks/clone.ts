@@ -25,9 +25,8 @@ import * as gen from "../gen/constants.js";
 import { SYS } from "../gen/sys.js";
 import { FileDescriptorTable } from "../handle/fd.js";
 import type { MemoryGateway } from "../handle/pointer.js";
-import { Allocator } from "../memory/allocator.js";
 import { RAM } from "../memory/ram.js";
-import { ProcMemGateway, StreamMemoryGateway } from "../memory/transport.js";
+import { SharedWindowGateway, StreamMemoryGateway } from "../memory/transport.js";
 import { AsyncChildProcess, SERVER_COMM } from "../monitor.js";
 import { native } from "../native.js";
 import { SyscallHangupError } from "../near/errors.js";
@@ -54,6 +53,7 @@ import {
   startHelper,
   watchExecOrExit,
 } from "./helper.js";
+import { windowRam } from "./window.js";
 
 const ALWAYS = gen.CLONE.VM | gen.CLONE.CHILD_CLEARTID;
 /** What every server child does at start-up (ROBUST is for forks: see forkFlags). */
@@ -105,7 +105,7 @@ function whenGone(
   memory: { recycle(): Promise<void> },
   passingOurs: FileDescriptor,
   shared: { table: FileDescriptorTable; ends: number[]; theirs: FileDescriptor } | undefined,
-  procMem: ProcMemGateway | undefined,
+  window: SharedWindowGateway | undefined,
 ) {
   // Weakly: the connection and the child's handles hold its task.
   const weakConnection = new WeakRef(connection);
@@ -114,7 +114,7 @@ function whenGone(
   const ends = shared?.ends ?? [];
   return () => {
     life.gone = true;
-    procMem?.release();
+    window?.release();
     weakConnection.deref()?.hangup("the process exec'd or exited");
     void memory.recycle().catch(() => {});
     // Our end of the fd-passing socket serves only until the child execs or exits; the child's ends
@@ -326,7 +326,7 @@ async function cloneChild(parent: Thread, flags: number, fork: boolean): Promise
       word,
       restart: () => startHelper(root, memory, word),
       memory,
-      space: fork ? forkedSpace(root, cloned.pid, proc, !ownNamespace) : undefined,
+      space: fork ? forkedSpace(root, cloned.pid) : undefined,
     };
     return await assemble(parent, root, flags, links, proc, helper, sharesFiles, started);
   } catch (e) {
@@ -338,25 +338,11 @@ async function cloneChild(parent: Thread, flags: number, fork: boolean): Promise
   }
 }
 
-/**
- * The address space of a child forked from one that shares ours (Node's): its own, with the entry
- * points where ours are. Its memory goes through its /proc/PID/mem while its pid is certainly its
- * own (it is our child, in our pid namespace, not reaped yet), otherwise through its link.
- */
-function forkedSpace(root: Thread, pid: number, proc: AsyncChildProcess, pidIsOurs: boolean): ForkedSpace {
+/** The address space of a child forked from one that shares ours (Node's): its own, with the entry points where ours are. */
+function forkedSpace(root: Thread, pid: number): AddressSpace {
   const space = new AddressSpace(pid);
   setEntries(space, entriesOf(root.task.addressSpace));
-  const pidfd = proc.pidfd.handle.near;
-  const procMem = pidIsOurs
-    ? ProcMemGateway.open(pid, () => rawSyscall(SYS.pidfd_send_signal, pidfd, 0, 0, 0) === 0)
-    : undefined;
-  return { space, procMem };
-}
-
-/** A new address space (of a forked child), and its /proc/PID/mem if we may use it. */
-interface ForkedSpace {
-  space: AddressSpace;
-  procMem: ProcMemGateway | undefined;
+  return space;
 }
 
 /** What assemble needs of how a child was started: its word, its helper, its memory, a new address space. */
@@ -365,7 +351,7 @@ interface Started {
   restart: () => Promise<AsyncChildProcess>;
   memory: { recycle(): Promise<void> };
   /** For a fork: its address space. */
-  space: ForkedSpace | undefined;
+  space: AddressSpace | undefined;
 }
 
 /**
@@ -433,8 +419,8 @@ async function cloneForeign(parent: ConnectedThread, root: Thread, flags: number
       : clearTidWord(memory.ctid, () => memory.readCtid());
     const restart = () => startForeignHelper(parent, root, memory, entries, helperSeesParentAs, word);
     helper = await restart();
-    const space = fork ? { space: new AddressSpace(cloned.pid), procMem: undefined } : undefined;
-    if (space) setEntries(space.space, entries);
+    const space = fork ? new AddressSpace(cloned.pid) : undefined;
+    if (space) setEntries(space, entries);
     const started: Started = { word, restart, memory: { recycle: () => memory.release() }, space };
     return await assemble(parent, root, flags, links, proc, helper, sharesFiles, started);
   } catch (e) {
@@ -555,7 +541,9 @@ async function killAndReap(cloned: Cloned, proc: AsyncChildProcess | undefined):
  * stream, where it must be the child's own link, or its writes would not be ordered with its calls.
  */
 function sharedGateway(parent: Thread, child: Task): MemoryGateway {
-  return parent.ram.gateway instanceof StreamMemoryGateway ? new StreamMemoryGateway(child) : parent.ram.gateway;
+  const gateway = parent.ram.gateway;
+  if (gateway instanceof SharedWindowGateway) return gateway.sharing(new StreamMemoryGateway(child));
+  return gateway instanceof StreamMemoryGateway ? new StreamMemoryGateway(child) : gateway;
 }
 
 /** Builds the ChildThread around a started child, and watches for its exec or exit. */
@@ -574,25 +562,24 @@ async function assemble(
   const forked = started.space;
   const childTask = new Task(connection, asPid(pid), {
     fdTable: sharesFiles ? parent.task.fdTable : new FileDescriptorTable(pid, parent.task.fdTable),
-    addressSpace: forked ? forked.space : parent.task.addressSpace,
+    addressSpace: forked ?? parent.task.addressSpace,
     pidns: flags & gen.CLONE.NEWPID ? new PidNamespace(pid) : parent.task.pidnsForChildren,
     mountns: flags & gen.CLONE.NEWNS ? new MountNamespace(pid) : parent.task.mountns,
   });
-  // A forked child's memory is its own: an allocator of its own, over arenas mapped in it.
-  const childRam = forked
-    ? new RAM(childTask, forked.procMem ?? new StreamMemoryGateway(childTask), new Allocator(childTask))
-    : new RAM(childTask, sharedGateway(parent, childTask), parent.ram.allocator);
-  // The fd of a fork's memory serves it and its CLONE_VM children, which outlive its exec.
-  const procMem = childRam.gateway instanceof ProcMemGateway ? childRam.gateway : undefined;
-  if (procMem && !forked) procMem.retain();
-  const environ = new Environment(childTask, childRam, parent.environ.toObject());
+  const passing = { ours: links.passingOurs, theirs: childTask.inheritFd(links.passingTheirs) };
+  // A forked child's memory is its own: an allocator of its own, over windows shared with us.
   const stdio = [parent.stdin, parent.stdout, parent.stderr].map((fd) => childTask.inheritFd(fd)) as [
     FileDescriptor,
     FileDescriptor,
     FileDescriptor,
   ];
+  const childRam = forked
+    ? windowRam(root, childTask, new StreamMemoryGateway(childTask), passing, stdio, root.epoller)
+    : new RAM(childTask, sharedGateway(parent, childTask), parent.ram.allocator);
+  // Our side of the windows serves the fork and its CLONE_VM children, which outlive its exec.
+  const window = childRam.gateway instanceof SharedWindowGateway ? childRam.gateway : undefined;
+  const environ = new Environment(childTask, childRam, parent.environ.toObject());
   const thread = new Thread(childTask, childRam, environ, ...stdio, root.epoller);
-  const passing = { ours: links.passingOurs, theirs: childTask.inheritFd(links.passingTheirs) };
   // The child's ends are its own now: the parent's handles go. In a table they share, the child's
   // ends are the same fds: the table keeps them (not the child's task, which may move to a table of
   // its own) until the child is gone, then whichever task of that table collects next closes them.
@@ -604,7 +591,7 @@ async function assemble(
   const child = new ChildThread(thread, proc, connection, root, passing, shared?.table);
   const life: Life = { gone: false };
   abandoned.register(connection, { process: proc, life });
-  const gone = whenGone(life, connection, started.memory, links.passingOurs, shared, procMem);
+  const gone = whenGone(life, connection, started.memory, links.passingOurs, shared, window);
   void watchExecOrExit(started.word, helper, started.restart, proc, gone);
   return child;
 }

@@ -150,7 +150,15 @@ export class ConnectedThread extends Thread {
   }
 }
 
-/** Sends `fds` of `from` over `fromSock` with SCM_RIGHTS; `to` receives them on `toSock`, the other end. */
+/** The lock of each fd-passing socket pair (both ends map to it): one passing at a time per pair. */
+const pairLocks = new WeakMap<FileDescriptor, { tail: Promise<unknown> }>();
+
+/**
+ * Sends `fds` of `from` over `fromSock` with SCM_RIGHTS; `to` receives them on `toSock`, the other
+ * end. Passings over one pair run one after another, so that a receive takes its own message; the
+ * memory they need is found first, outside that turn (finding it may itself pass fds over the
+ * pair: a window for a thread's allocator, src/tasks/window.ts).
+ */
 export async function passFds(
   from: Thread,
   fromSock: FileDescriptor,
@@ -161,11 +169,23 @@ export async function passFds(
   const data = await from.ptr(new IovecList([await from.ptr(Buffer.from([0]))]));
   const rights = await from.ptr(new CmsgList([new CmsgSCMRights(fds)]));
   const header = await from.ptr(new SendMsghdr(data, rights));
-  const [sent] = await fromSock.sendmsg(header);
-  for (const p of [...sent, header, rights]) p.free();
   const room = await to.ptr(new IovecList([await to.malloc(Buffer, 1)]));
   const msg = await to.ptr(new RecvMsghdr(room, await to.malloc(CmsgList, 64 + 4 * fds.length)));
-  const { control, filled, flags } = await toSock.recvmsg(msg);
+  const lock = pairLocks.get(fromSock) ?? pairLocks.get(toSock) ?? { tail: Promise.resolve() };
+  pairLocks.set(fromSock, lock);
+  pairLocks.set(toSock, lock);
+  const turn = lock.tail.then(async () => {
+    const [sent] = await fromSock.sendmsg(header);
+    for (const p of [...sent, header, rights]) p.free();
+    return toSock.recvmsg(msg);
+  });
+  // Holding nothing of this passing: the lock lives as long as the sockets, and must not keep a
+  // thread alive (a dropped child is only killed once nothing reaches its connection).
+  lock.tail = turn.then(
+    () => {},
+    () => {},
+  );
+  const { control, filled, flags } = await turn;
   for (const p of [...filled, msg]) p.free();
   const received = (await control!.read()).messages.flatMap((m) => (m instanceof CmsgSCMRights ? m.fds : []));
   if (received.length !== fds.length) {

@@ -32,8 +32,8 @@ const REQUEST_SIZE = 56;
 /** Requests that move memory through the link (native/rsyscall.h). */
 const OP_RECV_MEMORY = -1;
 const OP_SEND_MEMORY = -2;
-/** Our memory a batch is written from, at most: a block the allocator keeps, not a mapping per write. */
-const WRITE_CHUNK = 64 * 1024;
+/** Our memory requests are written from (kept, reused): big enough for a socket buffer's worth. */
+const WRITE_ROOM = 256 * 1024;
 const REPLY_SIZE = 8;
 const READ_SIZE = 8192 * REPLY_SIZE;
 const TWO_32 = 2 ** 32;
@@ -111,6 +111,8 @@ export class SyscallConnection implements SyscallInterface {
   #partial = Buffer.alloc(0);
   /** Where replies are read to (our memory, reused), and a view of it to parse them in place. */
   #replies: { room: Pointer<Buffer>; view: Buffer } | undefined;
+  /** Where requests are copied to be written from (our memory, reused), and a view of it. */
+  #requests: { room: Pointer<Buffer>; view: Buffer } | undefined;
   #writing = false;
   #reading = false;
   /** Why new requests are refused: close() was called, or the process went away. */
@@ -282,26 +284,23 @@ export class SyscallConnection implements SyscallInterface {
   async #write(): Promise<void> {
     try {
       while (this.#batchLength > this.#batchStart && !this.#gone) {
-        const room = await this.#ram.malloc(
-          bytesSerializer,
-          Math.min(this.#batchLength - this.#batchStart, WRITE_CHUNK),
-        );
-        // Requests queued while the memory was found are not in it yet: take what fits, synchronously.
-        const start = this.#batchStart;
-        const length = Math.min(room.size(), this.#batchLength - start);
-        const [head, tail] = room.split(length);
-        tail.free();
+        if (!this.#requests) {
+          const room = await this.#ram.malloc(bytesSerializer, WRITE_ROOM);
+          this.#requests = { room, view: Buffer.from(native.view(room.near, WRITE_ROOM)) };
+        }
         // Taken off the batch before any await: requests queued meanwhile may move what is left.
-        const chunk = Buffer.from(this.#batch.subarray(start, start + length));
+        const start = this.#batchStart;
+        const length = Math.min(WRITE_ROOM, this.#batchLength - start);
+        this.#batch.copy(this.#requests.view, 0, start, start + length);
         this.#batchStart = start + length;
         if (this.#batchStart === this.#batchLength) this.#batchStart = this.#batchLength = 0;
-        const batch = await head.write(chunk);
-        await this.#afd.writeAll(batch);
+        await this.#afd.writeAllFrom(this.#requests.room, length);
       }
     } catch (e) {
       this.hangup(`writing the request failed: ${(e as Error).message}`);
     } finally {
       this.#writing = false;
+      if (this.#gone) this.#requests?.room.free();
       if (this.#shutdownWhenWritten) this.#shutdownWrite();
     }
   }
@@ -379,6 +378,7 @@ export class SyscallConnection implements SyscallInterface {
     }
     void this.#afd.close().catch(() => {});
     if (!this.#reading) this.#replies?.room.free();
+    if (!this.#writing) this.#requests?.room.free();
     this.#settleHungUp(reason);
   }
 

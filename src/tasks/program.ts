@@ -26,6 +26,7 @@ import { ConnectedThread, closeAll, type Passing } from "./connected.js";
 import { SyscallConnection } from "./connection.js";
 import "./clone.js";
 import { setEntries } from "./entries.js";
+import { windowRam } from "./window.js";
 
 /** The rsyscall-server program, read once: what a bootstrap sends over its link. */
 let programBytes: Buffer | undefined;
@@ -211,7 +212,15 @@ export async function attachProgram<T extends ConnectedThread = ConnectedThread>
     pidns: new PidNamespace(pid),
     mountns: new MountNamespace(pid),
   });
-  const ram = new RAM(task, new StreamMemoryGateway(task), new Allocator(task));
+  const [passingTheirs, ...given] = gifts.map((n) => task.makeFd(asFd(n)));
+  const passing: Passing | undefined = passingOurs ? { ours: passingOurs, theirs: passingTheirs! } : undefined;
+  // Its memory: through windows shared with us where fds can cross the link, else through the link.
+  const stream = new StreamMemoryGateway(task);
+  // fds 0 and 1 are /dev/null now (the link moved above 2); 2 is whatever the command gave it.
+  const stdio = [0, 1, 2].map((n) => task.fdAt(n)) as [FileDescriptor, FileDescriptor, FileDescriptor];
+  const ram = passing
+    ? windowRam(root, task, stream, passing, stdio, root.epoller)
+    : new RAM(task, stream, new Allocator(task));
   const { server, trampoline, futexHelper, execStub } = hello.entries;
   setEntries(task.addressSpace, {
     server: Number(server),
@@ -225,8 +234,6 @@ export async function attachProgram<T extends ConnectedThread = ConnectedThread>
       return eq > 0 ? [[entry.slice(0, eq), entry.slice(eq + 1)]] : [];
     }),
   );
-  // fds 0 and 1 are /dev/null now (the link moved above 2); 2 is whatever the command gave it.
-  const stdio = [0, 1, 2].map((n) => task.fdAt(n)) as [FileDescriptor, FileDescriptor, FileDescriptor];
   // Its fds are in a table our event loop cannot watch: an epoll of its own, waited on by a second
   // server sharing its table and memory (made at the first wait), so its own calls never wait behind.
   let self: T | undefined;
@@ -235,8 +242,6 @@ export async function attachProgram<T extends ConnectedThread = ConnectedThread>
     return (await self.clone(CLONE.FILES)).task.sysif;
   });
   const thread = new Thread(task, ram, new Environment(task, ram, env), ...stdio, epoller);
-  const [passingTheirs, ...given] = gifts.map((n) => task.makeFd(asFd(n)));
-  const passing: Passing | undefined = passingOurs ? { ours: passingOurs, theirs: passingTheirs! } : undefined;
   // Our end of the fd-passing socket serves only while the link does.
   if (passingOurs) void connection.hungUp.then(() => closeAll([passingOurs]));
   self = make(thread, connection, root, passing);

@@ -23,28 +23,32 @@ import type { Thread } from "../thread.js";
 import { ConnectedThread, closeAll } from "./connected.js";
 import { attachProgram, ByteReader, fileIdentity, type Hello, readHello, serverProgram } from "./program.js";
 
-/** The script `sh -c` runs: write exactly `size` bytes of stdin to a file that can be exec'd, and exec it. */
+/**
+ * The script `sh -c` runs: write exactly `size` bytes of stdin to a new file (noclobber: O_EXCL)
+ * in the first place it can write and exec in, and exec it through /proc/self/fd, telling it to
+ * remove the file. Each external command costs a fork and exec, so there are few: head, chmod and
+ * the probe (is the place mounted noexec?).
+ */
 export function bootstrapScript(size: number): string {
   return `n=${size}
 s=
-for d in "\${TMPDIR:-/tmp}" /dev/shm /var/tmp /tmp "$HOME" .; do
-  f=$(mktemp "$d/rsyscall-server.XXXXXXXX" 2>/dev/null) || continue
+set -C
+for d in "\${TMPDIR:-/tmp}" /dev/shm /var/tmp /tmp \${HOME:+"$HOME"}; do
+  f="$d/.rsyscall-server.$$"
   if [ -z "$s" ]; then
-    head -c $n >"$f" || { rm -f "$f"; exit 97; }
+    { head -c $n >"$f"; } 2>/dev/null || continue
     s=$f
-    if [ "$(wc -c <"$s")" -ne $n ]; then rm -f "$s"; echo "rsyscall: the server program arrived cut short" >&2; exit 97; fi
-  elif ! cat "$s" >"$f"; then rm -f "$f"; continue
+  else
+    { cat "$s" >"$f"; } 2>/dev/null || continue
   fi
-  chmod 700 "$f"
-  if "$f" --probe </dev/null >/dev/null 2>&1; then
+  if chmod 700 "$f" && "$f" --probe </dev/null >/dev/null 2>&1; then
     exec 3<"$f"
-    rm -f "$s" "$f"
-    exec /proc/self/fd/3 --close-fd 3
+    exec /proc/self/fd/3 --close-fd 3 --unlink "$f" --unlink "$s"
   fi
   [ "$f" = "$s" ] || rm -f "$f"
 done
 [ -z "$s" ] || rm -f "$s"
-echo "rsyscall: found no directory where the server program could be written and run" >&2
+echo "rsyscall: the server program arrived cut short, or no directory would let it be written and run" >&2
 exit 98`;
 }
 
