@@ -95,6 +95,13 @@ describe("stdinBootstrap", { timeout: 60_000 }, () => {
     try {
       assert.equal(await t.task.getuid(), 0);
       await assert.rejects(t.task.open(await t.ptr(join(packageRoot, "package.json")), O.RDONLY), { code: "ENOENT" });
+      // Its children exec, as root of that namespace.
+      const out = join(scratchDir(), "id");
+      const child = await t.clone();
+      const fd = await child.task.open(await child.ptr(out), O.of(O.WRONLY, O.CREAT), 0o666);
+      await fd.dup2(child.stdout);
+      await (await child.exec(new Command("/bin/sh", ["sh", "-c", "id -u"], {}))).check();
+      assert.equal(readFileSync(out, "utf8"), "0\n");
     } finally {
       await t.exit(0);
     }
@@ -186,6 +193,20 @@ describe("stdinBootstrap", { timeout: 60_000 }, () => {
     assert.equal(second, "again");
     for (let i = 0; i < 200 && existsSync(`/proc/${pid}`); i++) await new Promise((r) => setTimeout(r, 10));
     assert.ok(!existsSync(`/proc/${pid}`), "the server went away with the Node process that drove it");
+  });
+
+  test("from a bootstrapped thread: a bootstrap of a bootstrap", async () => {
+    const [proc, outer] = await stdinBootstrap(thr, plain());
+    try {
+      const [innerProc, inner] = await stdinBootstrap(outer, plain());
+      assert.equal(await inner.task.getppid(), await outer.task.getpid());
+      assert.equal(await (await inner.ptr("two links down")).read(), "two links down");
+      await inner.exit(0);
+      await innerProc.waitpid(W.EXITED);
+    } finally {
+      await outer.exit(0);
+    }
+    await proc.waitpid(W.EXITED);
   });
 
   test("killing the process under a call rejects it, and later calls at once", async () => {

@@ -102,6 +102,17 @@ describe("persistent threads", { timeout: 60_000 }, () => {
     await per.process!.waitpid(W.EXITED);
   });
 
+  test("killed under a call: the call rejects within a second", async () => {
+    const per = await clonePersistent(thr, privatePath());
+    const pending = per.task.sysif.syscall(SYS.pause);
+    await new Promise((r) => setTimeout(r, 20));
+    const killed = Date.now();
+    await per.process!.kill();
+    await assert.rejects(pending, SyscallHangupError);
+    assert.ok(Date.now() - killed < 1000);
+    await assert.rejects(per.task.getpid(), SyscallSendError);
+  });
+
   test("a socket directory others could enter is refused before anything is made", async () => {
     const dir = scratchDir();
     chmodSync(dir, 0o755);

@@ -5,7 +5,8 @@ import { spawn } from "node:child_process";
 import { chmodSync, existsSync, readdirSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { localThread as thr } from "rsyscall";
+import { SyscallHangupError, localThread as thr } from "rsyscall";
+import { SYS } from "rsyscall/sys/syscall";
 import { StubServer } from "rsyscall/tasks/stub";
 import { scratchDir } from "./util.js";
 
@@ -52,6 +53,21 @@ describe("StubServer", { timeout: 60_000 }, () => {
     }
     assert.deepEqual(seen.sort(), ["0", "1", "2", "3", "4"]);
     assert.deepEqual((await Promise.all(callers)).map((r) => r.code).sort(), [10, 11, 12, 13, 14]);
+  });
+
+  test("a stub process killed under a call: the call rejects, its caller sees the signal", async () => {
+    const dir = scratchDir();
+    await using stub = await StubServer.make(thr, dir, "victim");
+    const caller = spawn(stub.path, [], { stdio: "ignore" });
+    const exited = new Promise<NodeJS.Signals | null>((resolve) =>
+      caller.on("exit", (_code, signal) => resolve(signal)),
+    );
+    const [, caught] = await stub.accept();
+    const pending = caught.task.sysif.syscall(SYS.pause);
+    await new Promise((r) => setTimeout(r, 20));
+    process.kill(caller.pid!, "SIGKILL");
+    await assert.rejects(pending, SyscallHangupError);
+    assert.equal(await exited, "SIGKILL");
   });
 
   test("never replaces a file nor writes through a symlink; close removes what it made", async () => {
