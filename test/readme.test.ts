@@ -15,4 +15,6 @@ test("the README tour runs as written, to its end", { timeout: 60_000 }, async (
   const out = await runNodeOk(blocks.join("\n"), 30_000);
   assert.match(out, /bound to port \d+/);
   assert.match(out, /^hi from pid 1$/m);
+  assert.match(out, /^its memory, not ours$/m);
+  assert.match(out, /^uid 0 on the other side$/m);
 });
