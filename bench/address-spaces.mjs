@@ -14,24 +14,10 @@ import { RAM } from "../dist/memory/ram.js";
 import { StreamMemoryGateway } from "../dist/memory/transport.js";
 import { stdinBootstrap } from "../dist/tasks/stdin-bootstrap.js";
 
+import { medianOf, perCall, row, us } from "./util.mjs";
+
 const here = dirname(fileURLToPath(import.meta.url));
 const MIB = 1 << 20;
-
-async function medianOf(rounds, f) {
-  const xs = [];
-  for (let i = 0; i < rounds; i++) xs.push(await f());
-  xs.sort((a, b) => a - b);
-  return xs[Math.floor(rounds / 2)];
-}
-
-async function perCall(n, f) {
-  const start = process.hrtime.bigint();
-  await f(n);
-  return Number(process.hrtime.bigint() - start) / n;
-}
-
-const row = (label, value, note = "") => console.log(`  ${label.padEnd(52)} ${value}${note}`);
-const us = (ns) => `${(ns / 1000).toFixed(1).padStart(7)} us`;
 
 /** Medians of ns per 1 MiB written into `thread`'s memory, and per 1 MiB read back (into a new Buffer). */
 async function copyMiB(thread, n) {

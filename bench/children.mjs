@@ -8,6 +8,8 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command, localThread } from "../dist/index.js";
 
+import { medianOf, perCall, row, us } from "./util.mjs";
+
 const here = dirname(fileURLToPath(import.meta.url));
 const ROUNDS = 7;
 
@@ -20,22 +22,6 @@ function compile(name) {
     clean: () => rmSync(dir, { recursive: true }),
   };
 }
-
-async function medianOf(rounds, f) {
-  const xs = [];
-  for (let i = 0; i < rounds; i++) xs.push(await f());
-  xs.sort((a, b) => a - b);
-  return xs[Math.floor(rounds / 2)];
-}
-
-async function perCall(n, f) {
-  const start = process.hrtime.bigint();
-  await f(n);
-  return Number(process.hrtime.bigint() - start) / n;
-}
-
-const row = (label, value, note = "") => console.log(`  ${label.padEnd(52)} ${value}${note}`);
-const us = (ns) => `${(ns / 1000).toFixed(1).padStart(7)} us`;
 
 export async function benchChildren() {
   const pingpong = compile("pingpong");
