@@ -633,12 +633,15 @@ describe("workers", limit, () => {
         return b - a === size && l.includes("rw-p") && l.trim().split(/\\s+/).length === 5;
       }).length;
       const fds = () => fs.readdirSync("/proc/self/fd").length;
-      // Each worker also drops a pipe and a large allocation unclosed, unfreed.
+      // Each worker also drops a pipe and a large allocation unclosed, unfreed. One to be
+      // terminated says when it got there (a fixed delay raced a loaded machine: terminated in
+      // the middle of a syscall that makes fds, a worker can leak them before any bookkeeping).
       const run = async (end) => {
         const w = new Worker(\`import("rsyscall").then(async ({ localThread: t }) => {
           await t.task.getpid(); await t.ptr("x"); await t.pipe(); await t.malloc(Buffer, 2 << 20);
+          (await import("node:worker_threads")).parentPort.postMessage("ready");
           \${end} })\`, { eval: true });
-        if (end === "") await once(w, "exit"); else { await new Promise((r) => setTimeout(r, 300)); await w.terminate(); }
+        if (end === "") await once(w, "exit"); else { await once(w, "message"); await w.terminate(); }
       };
       const facts = () => ({ epolls: epolls(), arenas: mappings(1 << 20), large: mappings(2 << 20), fds: fds() });
       await run("");
