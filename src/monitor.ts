@@ -13,7 +13,7 @@ import type { Command } from "./command.js";
 import type { AsyncFileDescriptor } from "./epoller.js";
 import { ERRNO } from "./gen/errno.js";
 import type { RAM } from "./memory/ram.js";
-import { SyscallError, SyscallHangupError, SyscallSendError } from "./near/errors.js";
+import { SyscallError } from "./near/errors.js";
 import { SIG } from "./signal.js";
 import { EPOLL } from "./sys/epoll.js";
 import { CalledProcessError, type ChildState, Siginfo, W } from "./sys/wait.js";
@@ -186,11 +186,13 @@ export class AsyncChildProcess {
         await epolled.waitFor(EPOLL.IN | EPOLL.HUP | EPOLL.ERR, false);
         const generation = epolled.generation;
         if (this.#server) this.#noteWhetherServer();
-        const infop = await this.ram.malloc(Siginfo.getSerializer(), Siginfo.sizeof);
         // From here its pid may be gone (the waitid may reap it before we hear back): ask no more of /proc.
         this.#reaping = true;
-        const state = await this.#parentPidfd.waitid(W.of(W.EXITED, W.NOHANG), infop).catch((e: unknown) => {
-          if (!(e instanceof SyscallSendError || e instanceof SyscallHangupError)) throw e;
+        const state = await this.#waitidThroughParent().catch((e: unknown) => {
+          // A real answer from the parent (ECHILD, say) is the caller's to hear; anything else means
+          // the parent, which alone may wait for it, cannot be reached (its link or its memory is
+          // gone with it).
+          if (e instanceof SyscallError) throw e;
           // Its parent, which alone may wait for it, is gone (exec'd or exited). If the child
           // lives on, wait on (only its death, without its state, can be reported then).
           if (this.#alive()) return "alive" as const;
@@ -215,6 +217,12 @@ export class AsyncChildProcess {
       if (this.#parentPidfd !== this.pidfd.handle && this.#parentPidfd.valid)
         await this.#parentPidfd.close().catch(() => {});
     }
+  }
+
+  /** waitid(P_PIDFD, WEXITED | WNOHANG) through the process that may reap the child. */
+  async #waitidThroughParent(): Promise<ChildState | undefined> {
+    const infop = await this.ram.malloc(Siginfo.getSerializer(), Siginfo.sizeof);
+    return this.#parentPidfd.waitid(W.of(W.EXITED, W.NOHANG), infop);
   }
 
   /**

@@ -118,13 +118,13 @@ export class SharedWindowGateway implements MemoryGateway, Mapper {
   async map(length: number): Promise<MemoryMapping> {
     if (this.#set.users === 0) throw new Error("the process of this memory exec'd or exited");
     const { remote, local } = await this.mapBoth(length);
-    this.#set.windows.set(remote, { local, view: Buffer.from(native.view(local.address, local.length)) });
+    this.#set.windows.set(remote.address, { local, view: Buffer.from(native.view(local.address, local.length)) });
     return remote;
   }
 
   async unmap(remote: MemoryMapping): Promise<void> {
-    const window = this.#set.windows.get(remote);
-    this.#set.windows.delete(remote);
+    const window = this.#set.windows.get(remote.address);
+    this.#set.windows.delete(remote.address);
     // Its side may be gone with it; ours is ours to unmap.
     await remote.munmap().catch(() => {});
     await window?.local.munmap();
@@ -156,21 +156,37 @@ export class SharedWindowGateway implements MemoryGateway, Mapper {
 
   /** A process using this memory exec'd or exited; with the last one, our side of every window goes. */
   release(): void {
-    if (--this.#set.users > 0) return;
-    for (const { local } of this.#set.windows.values()) void local.munmap().catch(() => {});
-    this.#set.windows.clear();
+    releaseSet(this.#set);
+  }
+
+  /**
+   * `release`, as a function that holds only the windows: for whoever outlives the thread's task
+   * (this gateway holds what makes windows, and through it the task).
+   */
+  releaser(): () => void {
+    const set = this.#set;
+    return () => releaseSet(set);
   }
 
   /** Our view of `mapping` if it is a window; undefined for the fallback to handle. */
   #view(mapping: MemoryMapping): Buffer | undefined {
     if (!mapping.mapped) throw new Error(`${mapping} was unmapped`);
     if (this.#set.users === 0) throw new Error(`${mapping}: its process exec'd or exited`);
-    return this.#set.windows.get(mapping)?.view;
+    return this.#set.windows.get(mapping.address)?.view;
   }
 }
 
-/** The windows of one address space, and how many processes use it. */
+function releaseSet(set: WindowSet): void {
+  if (set.users === 0 || --set.users > 0) return;
+  for (const { local } of set.windows.values()) void local.munmap().catch(() => {});
+  set.windows.clear();
+}
+
+/**
+ * The windows of one address space, by their address there, and how many processes use it. Only
+ * our side is kept: a release outlives the process's task, which its mappings would hold.
+ */
 interface WindowSet {
-  windows: Map<MemoryMapping, { local: MemoryMapping; view: Buffer }>;
+  windows: Map<number, { local: MemoryMapping; view: Buffer }>;
   users: number;
 }

@@ -105,7 +105,7 @@ function whenGone(
   memory: { recycle(): Promise<void> },
   passingOurs: FileDescriptor,
   shared: { table: FileDescriptorTable; ends: number[]; theirs: FileDescriptor } | undefined,
-  window: SharedWindowGateway | undefined,
+  releaseWindows: (() => void) | undefined,
 ) {
   // Weakly: the connection and the child's handles hold its task.
   const weakConnection = new WeakRef(connection);
@@ -114,7 +114,7 @@ function whenGone(
   const ends = shared?.ends ?? [];
   return () => {
     life.gone = true;
-    window?.release();
+    releaseWindows?.();
     weakConnection.deref()?.hangup("the process exec'd or exited");
     void memory.recycle().catch(() => {});
     // Our end of the fd-passing socket serves only until the child execs or exits; the child's ends
@@ -574,10 +574,10 @@ async function assemble(
     FileDescriptor,
   ];
   const childRam = forked
-    ? windowRam(root, childTask, new StreamMemoryGateway(childTask), passing, stdio, root.epoller)
+    ? windowRam(root, childTask, new StreamMemoryGateway(childTask), () => passing, stdio, root.epoller)
     : new RAM(childTask, sharedGateway(parent, childTask), parent.ram.allocator);
   // Our side of the windows serves the fork and its CLONE_VM children, which outlive its exec.
-  const window = childRam.gateway instanceof SharedWindowGateway ? childRam.gateway : undefined;
+  const releaseWindows = childRam.gateway instanceof SharedWindowGateway ? childRam.gateway.releaser() : undefined;
   const environ = new Environment(childTask, childRam, parent.environ.toObject());
   const thread = new Thread(childTask, childRam, environ, ...stdio, root.epoller);
   // The child's ends are its own now: the parent's handles go. In a table they share, the child's
@@ -591,7 +591,7 @@ async function assemble(
   const child = new ChildThread(thread, proc, connection, root, passing, shared?.table);
   const life: Life = { gone: false };
   abandoned.register(connection, { process: proc, life });
-  const gone = whenGone(life, connection, started.memory, links.passingOurs, shared, window);
+  const gone = whenGone(life, connection, started.memory, links.passingOurs, shared, releaseWindows);
   void watchExecOrExit(started.word, helper, started.restart, proc, gone);
   return child;
 }

@@ -55,6 +55,11 @@ export class ConnectedThread extends Thread {
     return this.#connection;
   }
 
+  /** Internal: the fd-passing socket as it is now (it changes when a persistent thread reconnects). */
+  get currentPassing(): Passing | undefined {
+    return this.passing;
+  }
+
   /** Internal: the process is reached over a new link now (a persistent thread that reconnected). */
   protected relink(connection: SyscallConnection, passing: Passing | undefined): void {
     this.#connection = connection;

@@ -40,6 +40,20 @@ import { attachProgram, ByteReader, fileIdentity, goAhead, readHello } from "./p
 export class PersistentThread extends ConnectedThread {
   /** The server process, when this Node process made it (clonePersistent). */
   process: AsyncChildProcess | undefined;
+  /** Unmaps our side of its memory windows: once its link breaks other than by disconnect. */
+  #releaseWindows: (() => void) | undefined;
+  /** The current link was dropped on purpose (disconnect): its windows wait for a reconnect. */
+  #disconnected = false;
+
+  /** Internal: watch `connection` (the current link) for a break that ends the windows' use. */
+  watchLink(connection: SyscallConnection, releaseWindows: (() => void) | undefined): void {
+    this.#releaseWindows = releaseWindows ?? this.#releaseWindows;
+    const weak = new WeakRef(this);
+    void connection.hungUp.then(() => {
+      const per = weak.deref();
+      if (per && per.connection === connection && !per.#disconnected) per.#releaseWindows?.();
+    });
+  }
 
   constructor(
     thread: Thread,
@@ -61,11 +75,13 @@ export class PersistentThread extends ConnectedThread {
     const root = rootOf(thread);
     const { link, reader, hello } = await dial(root, path);
     try {
-      const { thread: per } = await attachProgram(
+      const { thread: per, releaseWindows } = await attachProgram(
         root,
         { link, reader, hello, theirEnd: "direct" },
         (t, connection, r, passing) => new PersistentThread(t, connection, r, passing, path),
+        true,
       );
+      per.watchLink(per.connection, releaseWindows);
       return per;
     } catch (e) {
       await link.close().catch(() => {});
@@ -95,6 +111,7 @@ export class PersistentThread extends ConnectedThread {
    * with SyscallSendError): the server goes back to waiting for a connection.
    */
   disconnect(): void {
+    this.#disconnected = true;
     this.connection.hangup("disconnected");
   }
 
@@ -117,6 +134,8 @@ export class PersistentThread extends ConnectedThread {
       const passing = passingOurs ? { ours: passingOurs, theirs: this.task.makeFd(asFd(gifts[0]!)) } : undefined;
       if (passingOurs) void connection.hungUp.then(() => closeAll([passingOurs]));
       this.relink(connection, passing);
+      this.#disconnected = false;
+      this.watchLink(connection, undefined);
     } catch (e) {
       await link.close().catch(() => {});
       throw e;
@@ -202,11 +221,13 @@ export async function clonePersistent(thread: Thread, path: string): Promise<Per
     const linkAfd = await root.makeAfd(linkOurs, true);
     const reader = new ByteReader(linkAfd);
     const hello = await readHello(reader);
-    const { thread: per } = await attachProgram(
+    const { thread: per, releaseWindows } = await attachProgram(
       root,
       { link: linkAfd, reader, hello, theirEnd },
       (t, connection, r, passing) => new PersistentThread(t, connection, r, passing, path),
+      true,
     );
+    per.watchLink(per.connection, releaseWindows);
     per.process = proc;
     return per;
   } catch (e) {

@@ -13,7 +13,7 @@ import { AddressSpace, MountNamespace, PidNamespace } from "../far.js";
 import { FileDescriptorTable } from "../handle/fd.js";
 import { Allocator } from "../memory/allocator.js";
 import { RAM } from "../memory/ram.js";
-import { StreamMemoryGateway } from "../memory/transport.js";
+import { SharedWindowGateway, StreamMemoryGateway } from "../memory/transport.js";
 import { serverProgramPath } from "../native.js";
 import { asFd, asPid } from "../near/ids.js";
 import { CLONE } from "../sched.js";
@@ -159,28 +159,31 @@ export async function goAhead(
       (theirEnd !== undefined && theirEnd.dev === hello.link.dev && theirEnd.ino === hello.link.ino));
   let passingOurs: FileDescriptor | undefined;
   let sent: FileDescriptor[] = [];
-  if (canPass) {
-    const pair = await root.socketpair(AF.UNIX, SOCK.STREAM);
-    passingOurs = pair.first;
-    sent = [pair.second, ...(options.gifts ?? [])];
-    try {
-      await sendWithRights(root, link.handle, sent);
-    } finally {
-      await pair.second.close();
+  try {
+    if (canPass) {
+      const pair = await root.socketpair(AF.UNIX, SOCK.STREAM);
+      passingOurs = pair.first;
+      sent = [pair.second, ...(options.gifts ?? [])];
+      try {
+        await sendWithRights(root, link.handle, sent);
+      } finally {
+        await pair.second.close();
+      }
+    } else {
+      if (options.gifts?.length) throw new Error("attach: fds cannot cross this link (not a unix socket of ours)");
+      await link.writeAllBytes(Buffer.from([0]));
     }
-  } else {
-    if (options.gifts?.length) throw new Error("attach: fds cannot cross this link (not a unix socket of ours)");
-    await link.writeAllBytes(Buffer.from([0]));
-  }
-  const count = Number(await reader.word("the go-ahead's answer"));
-  if (count !== sent.length) {
+    const count = Number(await reader.word("the go-ahead's answer"));
+    if (count !== sent.length) throw new Error(`attach: sent ${sent.length} fds, the server got ${count}`);
+    const numbers: number[] = [];
+    for (let i = 0; i < count; i++) numbers.push(Number(BigInt.asIntN(64, await reader.word("the fd numbers"))));
+    if (reader.leftover !== 0) throw new Error("attach: the server said more than its hello");
+    return { passingOurs, gifts: numbers };
+  } catch (e) {
+    // The process went away (or spoke nonsense) before it was ours: nothing of it stays.
     await closeAll([passingOurs]);
-    throw new Error(`attach: sent ${sent.length} fds, the server got ${count}`);
+    throw e;
   }
-  const numbers: number[] = [];
-  for (let i = 0; i < count; i++) numbers.push(Number(BigInt.asIntN(64, await reader.word("the fd numbers"))));
-  if (reader.leftover !== 0) throw new Error("attach: the server said more than its hello");
-  return { passingOurs, gifts: numbers };
 }
 
 async function sendWithRights(root: Thread, sock: FileDescriptor, fds: FileDescriptor[]): Promise<void> {
@@ -191,59 +194,87 @@ async function sendWithRights(root: Thread, sock: FileDescriptor, fds: FileDescr
   for (const p of [...sent, header, rights]) p.free();
 }
 
+/** What attachProgram makes: the thread, and what a caller may need to finish it. */
+export interface Attached<T> {
+  thread: T;
+  /** Copies of the gifts, as fds of the thread. */
+  gifts: FileDescriptor[];
+  /** Unmaps our side of its memory windows (for a caller that knows when the process is gone). */
+  releaseWindows: (() => void) | undefined;
+}
+
 /**
  * Attaches to the program whose hello was just read: sends the go-ahead and builds its thread, in
  * an fd table, address space, pid and mount namespace of its own (we cannot tell they are ours).
- * Returns it with the numbers the gifts got there.
+ * Unless `keepWindows`, our side of its memory windows goes when its link hangs up (a persistent
+ * thread keeps them across links, and releases them itself).
  */
 export async function attachProgram<T extends ConnectedThread = ConnectedThread>(
   root: Thread,
   options: AttachOptions,
   make: (thread: Thread, connection: SyscallConnection, root: Thread, passing: Passing | undefined) => T = (...args) =>
     new ConnectedThread(...args) as T,
-): Promise<{ thread: T; gifts: FileDescriptor[] }> {
+  keepWindows = false,
+): Promise<Attached<T>> {
   const { hello, link } = options;
   const { passingOurs, gifts } = await goAhead(root, options);
   const pid = asPid(hello.pid);
   const connection = new SyscallConnection(link, root.ram);
-  const task = new Task(connection, pid, {
-    fdTable: new FileDescriptorTable(pid),
-    addressSpace: new AddressSpace(pid),
-    pidns: new PidNamespace(pid),
-    mountns: new MountNamespace(pid),
-  });
-  const [passingTheirs, ...given] = gifts.map((n) => task.makeFd(asFd(n)));
-  const passing: Passing | undefined = passingOurs ? { ours: passingOurs, theirs: passingTheirs! } : undefined;
-  // Its memory: through windows shared with us where fds can cross the link, else through the link.
-  const stream = new StreamMemoryGateway(task);
-  // fds 0 and 1 are /dev/null now (the link moved above 2); 2 is whatever the command gave it.
-  const stdio = [0, 1, 2].map((n) => task.fdAt(n)) as [FileDescriptor, FileDescriptor, FileDescriptor];
-  const ram = passing
-    ? windowRam(root, task, stream, passing, stdio, root.epoller)
-    : new RAM(task, stream, new Allocator(task));
-  const { server, trampoline, futexHelper, execStub } = hello.entries;
-  setEntries(task.addressSpace, {
-    server: Number(server),
-    trampoline: Number(trampoline),
-    futexHelper: Number(futexHelper),
-    execStub: Number(execStub),
-  });
-  const env = Object.fromEntries(
-    hello.envp.flatMap((entry) => {
-      const eq = entry.indexOf("=");
-      return eq > 0 ? [[entry.slice(0, eq), entry.slice(eq + 1)]] : [];
-    }),
-  );
-  // Its fds are in a table our event loop cannot watch: an epoll of its own, waited on by a second
-  // server sharing its table and memory (made at the first wait), so its own calls never wait behind.
-  let self: T | undefined;
-  const epoller = await Epoller.makeBlocking(task, ram, async () => {
-    if (!self) throw new Error("attach: the thread is not made yet");
-    return (await self.clone(CLONE.FILES)).task.sysif;
-  });
-  const thread = new Thread(task, ram, new Environment(task, ram, env), ...stdio, epoller);
   // Our end of the fd-passing socket serves only while the link does.
   if (passingOurs) void connection.hungUp.then(() => closeAll([passingOurs]));
-  self = make(thread, connection, root, passing);
-  return { thread: self, gifts: passingOurs ? given : [] };
+  let releaseWindows: (() => void) | undefined;
+  try {
+    const task = new Task(connection, pid, {
+      fdTable: new FileDescriptorTable(pid),
+      addressSpace: new AddressSpace(pid),
+      pidns: new PidNamespace(pid),
+      mountns: new MountNamespace(pid),
+    });
+    const [passingTheirs, ...given] = gifts.map((n) => task.makeFd(asFd(n)));
+    let self: T | undefined;
+    const initialPassing: Passing | undefined = passingOurs ? { ours: passingOurs, theirs: passingTheirs! } : undefined;
+    const passingNow = () => (self ? self.currentPassing : initialPassing);
+    // fds 0 and 1 are /dev/null now (the link moved above 2); 2 is whatever the command gave it.
+    const stdio = [0, 1, 2].map((n) => task.fdAt(n)) as [FileDescriptor, FileDescriptor, FileDescriptor];
+    // Its memory: through windows shared with us where fds can cross the link, else through the link.
+    const stream = new StreamMemoryGateway(task);
+    const ram = initialPassing
+      ? windowRam(root, task, stream, passingNow, stdio, root.epoller)
+      : new RAM(task, stream, new Allocator(task));
+    if (ram.gateway instanceof SharedWindowGateway) releaseWindows = ram.gateway.releaser();
+    const { server, trampoline, futexHelper, execStub } = hello.entries;
+    setEntries(task.addressSpace, {
+      server: Number(server),
+      trampoline: Number(trampoline),
+      futexHelper: Number(futexHelper),
+      execStub: Number(execStub),
+    });
+    const env = Object.fromEntries(
+      hello.envp.flatMap((entry) => {
+        const eq = entry.indexOf("=");
+        return eq > 0 ? [[entry.slice(0, eq), entry.slice(eq + 1)]] : [];
+      }),
+    );
+    // Its fds are in a table our event loop cannot watch: an epoll of its own, waited on by a second
+    // server sharing its table and memory (made at the first wait), so its own calls never wait behind.
+    const epoller = await Epoller.makeBlocking(task, ram, async () => {
+      if (!self) throw new Error("attach: the thread is not made yet");
+      return (await self.clone(CLONE.FILES)).task.sysif;
+    });
+    const thread = new Thread(task, ram, new Environment(task, ram, env), ...stdio, epoller);
+    self = make(thread, connection, root, initialPassing);
+    if (releaseWindows && !keepWindows) void connection.hungUp.then(releaseWindows);
+    // A thread nobody can reach any more: let its server go (EOF on its link).
+    dropped.register(self, link);
+    return { thread: self, gifts: passingOurs ? given : [], releaseWindows };
+  } catch (e) {
+    releaseWindows?.();
+    connection.hangup(`attaching failed: ${(e as Error).message}`);
+    throw e;
+  }
 }
+
+/** Closes the link of a thread that was dropped: its server reads EOF and exits (a persistent one waits for the next). */
+const dropped = new FinalizationRegistry<AsyncFileDescriptor>((link) => {
+  void link.close().catch(() => {});
+});

@@ -27,7 +27,8 @@ import { attachProgram, ByteReader, fileIdentity, type Hello, readHello, serverP
  * The script `sh -c` runs: write exactly `size` bytes of stdin to a new file (noclobber: O_EXCL)
  * in the first place it can write and exec in, and exec it through /proc/self/fd, telling it to
  * remove the file. Each external command costs a fork and exec, so there are few: head, chmod and
- * the probe (is the place mounted noexec?).
+ * the probe (is the place mounted noexec?). stdin is read once: a place that cannot hold it (the
+ * file cannot be made) is skipped before reading; a read that fails midway is the end.
  */
 export function bootstrapScript(size: number): string {
   return `n=${size}
@@ -35,11 +36,12 @@ s=
 set -C
 for d in "\${TMPDIR:-/tmp}" /dev/shm /var/tmp /tmp \${HOME:+"$HOME"}; do
   f="$d/.rsyscall-server.$$"
+  { : >"$f"; } 2>/dev/null || continue
   if [ -z "$s" ]; then
-    { head -c $n >"$f"; } 2>/dev/null || continue
     s=$f
+    head -c $n >>"$f" || { rm -f "$f"; echo "rsyscall: reading the server program from stdin failed" >&2; exit 97; }
   else
-    { cat "$s" >"$f"; } 2>/dev/null || continue
+    cat "$s" >>"$f" || { rm -f "$f"; continue; }
   fi
   if chmod 700 "$f" && "$f" --probe </dev/null >/dev/null 2>&1; then
     exec 3<"$f"
@@ -119,9 +121,9 @@ export async function stdinBootstrap(parent: Thread, command: Command): Promise<
     // A command that ended has nothing left to relay: whatever still holds the link (a relay's
     // other half) would keep a dead server's calls waiting.
     const connection = new WeakRef(thread.connection);
-    void proc
-      .waitpid(W.EXITED, { keepAlive: false })
-      .then(() => connection.deref()?.hangup("the bootstrap command exited"));
+    const hangup = () => connection.deref()?.hangup("the bootstrap command exited");
+    // Its state may be lost (its parent thread went away first): the command is gone all the same.
+    void proc.waitpid(W.EXITED, { keepAlive: false }).then(hangup, hangup);
     return [proc, thread];
   } catch (e) {
     if (proc) await proc[Symbol.asyncDispose]().catch(() => {});

@@ -27,6 +27,22 @@ import type { Thread } from "../thread.js";
 import { ConnectedThread } from "./connected.js";
 import { attachProgram, ByteReader, readHello } from "./program.js";
 
+/** How long a connection may take to say hello before the next one is taken instead. */
+const HELLO_TIMEOUT_MS = 5000;
+
+/** `promise`, or a rejection with `what` after `ms`. */
+async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(what)), ms);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** `s` quoted for sh. */
 function shellQuote(s: string): string {
   return `'${s.replaceAll("'", `'\\''`)}'`;
@@ -104,7 +120,8 @@ export class StubServer {
       const link = await root.makeAfd(conn);
       try {
         const reader = new ByteReader(link);
-        const hello = await readHello(reader);
+        // A peer that connects and says nothing (stopped, or not a stub) must not hold up the rest.
+        const hello = await withTimeout(readHello(reader), HELLO_TIMEOUT_MS, "no hello");
         const { thread } = await attachProgram(root, { link, reader, hello, theirEnd: "direct" });
         return [hello.argv.slice(1), thread];
       } catch {

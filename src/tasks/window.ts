@@ -25,7 +25,8 @@ export function windowRam(
   root: Thread,
   task: Task,
   fallback: MemoryGateway,
-  passing: Passing,
+  /** The thread's fd-passing socket as it is now (a persistent thread's changes when it reconnects). */
+  passing: () => Passing | undefined,
   stdio: [FileDescriptor, FileDescriptor, FileDescriptor],
   epoller: Epoller,
 ): RAM {
@@ -39,7 +40,14 @@ export function windowRam(
 }
 
 /** A memfd of `length` bytes, mapped shared here and in `there`. */
-async function makeWindow(root: Thread, there: Thread, passing: Passing, length: number): Promise<WindowPair> {
+async function makeWindow(
+  root: Thread,
+  there: Thread,
+  passingNow: () => Passing | undefined,
+  length: number,
+): Promise<WindowPair> {
+  const passing = passingNow();
+  if (!passing) throw new Error(`${there}: no fd-passing socket to share memory over`);
   const name = await root.ptr("rsyscall-window");
   const memfd = await root.task.memfdCreate(name, MFD.CLOEXEC);
   name.free();
