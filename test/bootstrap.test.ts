@@ -14,6 +14,8 @@ import {
   localThread as thr,
 } from "rsyscall";
 import { O } from "rsyscall/fcntl";
+import { CLONE } from "rsyscall/sched";
+import { MS } from "rsyscall/sys/mount";
 import { SYS } from "rsyscall/sys/syscall";
 import { W } from "rsyscall/sys/wait";
 import { stdinBootstrap } from "rsyscall/tasks/stdin-bootstrap";
@@ -106,6 +108,51 @@ describe("stdinBootstrap", { timeout: 60_000 }, () => {
       await t.exit(0);
     }
     await proc.waitpid(W.EXITED);
+  });
+
+  test("through setpriv: a thread as another user, reached through our socket", {
+    skip: process.getuid?.() !== 0 && "needs root, to become another user",
+  }, async () => {
+    const setpriv = new Command("/usr/bin/setpriv", [
+      "setpriv",
+      "--reuid=65534",
+      "--regid=65534",
+      "--clear-groups",
+    ]).env({ TMPDIR: "/tmp" }); // our scratch TMPDIR, if any, is not nobody's to write
+    const [proc, t] = await stdinBootstrap(thr, setpriv);
+    try {
+      assert.equal(await t.task.getuid(), 65534);
+      assert.equal(await t.task.getgid(), 65534);
+      assert.equal(await (await t.ptr("its memory")).read(), "its memory");
+    } finally {
+      await t.exit(0);
+    }
+    await proc.waitpid(W.EXITED);
+  });
+
+  test("through nsenter: a thread in the mount namespace of another process", {
+    skip: process.getuid?.() !== 0 && "needs root, for nsenter -m",
+  }, async () => {
+    const dir = scratchDir();
+    const holder = await thr.clone(CLONE.NEWNS);
+    try {
+      await holder.mount("none", "/", "", MS.of(MS.REC, MS.PRIVATE), "");
+      await holder.mount("tmpfs", dir, "tmpfs", 0 as MS, "");
+      await holder.spit(join(dir, "only-there"), "in that namespace");
+      const nsenter = new Command("/usr/bin/nsenter", ["nsenter", "-t", String(holder.task.pid), "-m"]);
+      const [proc, t] = await stdinBootstrap(thr, nsenter);
+      try {
+        const fd = await t.task.open(await t.ptr(join(dir, "only-there")), O.RDONLY);
+        const [got] = await fd.read(await t.malloc(Buffer, 64));
+        assert.equal((await got.read()).toString(), "in that namespace");
+        assert.ok(!existsSync(join(dir, "only-there")), "not in ours");
+      } finally {
+        await t.exit(0);
+      }
+      await proc.waitpid(W.EXITED);
+    } finally {
+      await holder.exit(0);
+    }
   });
 
   test("a directory mounted noexec is passed over for the next place", async () => {
