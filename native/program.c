@@ -12,7 +12,8 @@
  *                                   listening socket N as the new link (our user or root only)
  *   rsyscall-server --connect PATH -- ARGV...
  *                                   a stub: connect to the unix socket PATH (its listener must be
- *                                   our user or root), keep stdio as it is, report ARGV in the hello
+ *                                   our user or root), keep stdio as it is, report ARGV in the hello;
+ *                                   exits 1 if its link ends without an exit
  *
  * It moves its link above fd 2, close-on-exec, and points fds 0 and 1 at /dev/null (stderr
  * stays), so that nothing it execs can write into the protocol. Then it resets its signals, says
@@ -329,8 +330,12 @@ long rsys_program_main(long *sp)
 		i++;
 	}
 
-	if (connect_to)
-		return stub(connect_to, argv, argc, envp, envc) == 0 ? 0 : 1;
+	/* A stub ends with the status its thread chose (exit). A link that just ends means nobody
+	 * chose one (the thread was dropped): the caller must not take that for success. */
+	if (connect_to) {
+		stub(connect_to, argv, argc, envp, envc);
+		return 1;
+	}
 
 	long infd, outfd;
 	if (link >= 0) {

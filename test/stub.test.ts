@@ -41,6 +41,15 @@ describe("StubServer", { timeout: 60_000 }, () => {
     assert.equal(result.stdout, "250 ok\n");
   });
 
+  test("a stub thread dropped without exit: its caller sees a failure, not a success", async () => {
+    const dir = scratchDir();
+    await using stub = await StubServer.make(thr, dir, "dropped");
+    const caller = run(stub.path, [], "");
+    const [, caught] = await stub.accept();
+    caught.connection.hangup("dropped");
+    assert.equal((await caller).code, 1);
+  });
+
   test("many callers at once, each its own thread", async () => {
     const dir = scratchDir();
     await using stub = await StubServer.make(thr, dir, "tool");
