@@ -155,6 +155,13 @@ describe("stdinBootstrap", { timeout: 60_000 }, () => {
     }
   });
 
+  test("a TMPDIR that cannot be written is passed over for the next place", async () => {
+    const missing = join(scratchDir(), "missing");
+    const [proc, t] = await stdinBootstrap(thr, plain().env({ TMPDIR: missing }));
+    await t.exit(0);
+    await proc.waitpid(W.EXITED);
+  });
+
   test("a directory mounted noexec is passed over for the next place", async () => {
     const tmp = scratchDir();
     const noexec = new Command("/usr/bin/unshare", [

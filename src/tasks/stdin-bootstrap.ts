@@ -11,6 +11,7 @@
 // (src/tasks/program.ts). What the command prints on stderr before that is the error a failure
 // rejects with; after it, the process's stderr is the parent thread's (passed over the link when
 // the link is still our socket), and anything still written to the first one is copied there.
+import { randomBytes } from "node:crypto";
 import { describe } from "../args.js";
 import { Command } from "../command.js";
 import type { AsyncFileDescriptor } from "../epoller.js";
@@ -28,15 +29,19 @@ import { attachProgram, ByteReader, fileIdentity, type Hello, readHello, serverP
  * in the first place it can write and exec in, and exec it through /proc/self/fd, telling it to
  * remove the file. Each external command costs a fork and exec, so there are few: head, chmod and
  * the probe (is the place mounted noexec?). stdin is read once: a place that cannot hold it (the
- * file cannot be made) is skipped before reading; a read that fails midway is the end.
+ * file cannot be made) is skipped before reading; a read that fails midway is the end. The
+ * exclusive create is `true >`, not `: >`: a redirection that fails on a special builtin such as
+ * `:` ends a POSIX shell. The name has a random part: a file a killed bootstrap left behind, under
+ * a pid used again, must not stand in the way.
  */
-export function bootstrapScript(size: number): string {
+export function bootstrapScript(size: number, token = randomBytes(6).toString("hex")): string {
   return `n=${size}
 s=
 set -C
+umask 077
 for d in "\${TMPDIR:-/tmp}" /dev/shm /var/tmp /tmp \${HOME:+"$HOME"}; do
-  f="$d/.rsyscall-server.$$"
-  { : >"$f"; } 2>/dev/null || continue
+  f="$d/.rsyscall-server.$$.${token}"
+  { true >"$f"; } 2>/dev/null || continue
   if [ -z "$s" ]; then
     s=$f
     head -c $n >>"$f" || { rm -f "$f"; echo "rsyscall: reading the server program from stdin failed" >&2; exit 97; }
