@@ -19,7 +19,7 @@ import { MS } from "rsyscall/sys/mount";
 import { SYS } from "rsyscall/sys/syscall";
 import { W } from "rsyscall/sys/wait";
 import { stdinBootstrap } from "rsyscall/tasks/stdin-bootstrap";
-import { childPids, isCloexec, openFds, readMemory, runNodeOk, scratchDir } from "./util.js";
+import { childPids, isCloexec, openFds, procStatus, readMemory, runNodeOk, scratchDir } from "./util.js";
 
 const packageRoot = join(dirname(fileURLToPath(import.meta.url)), "..");
 /** A command that runs what is appended to it, as it is. */
@@ -34,6 +34,7 @@ describe("stdinBootstrap", { timeout: 60_000 }, () => {
       assert.equal(await t.task.getppid(), process.pid);
       assert.deepEqual(readdirSync(tmp), [], "the program's file is gone once it runs");
       assert.equal(t.environ.get("TMPDIR"), tmp, "its environment came in its hello");
+      assert.equal(procStatus(proc.pid, "Umask"), procStatus("self", "Umask"), "the script leaves the umask alone");
       // Memory: written over the link, seen in that process by /proc, not in ours.
       const p = await t.ptr(Buffer.from("over the link"));
       // A write is queued like a syscall, not waited for: a later call is the fence.

@@ -649,7 +649,10 @@ describe("workers", limit, () => {
       for (let i = 0; i < 10; i++) { await run(""); await run("setInterval(() => {}, 1000);"); }
       console.log(JSON.stringify({ before, after: facts() }));
     `);
-    const { before, after } = JSON.parse(out);
-    assert.deepEqual(after, before, "each worker's epoll fd, arenas, fds and mappings went with it");
+    const { before, after } = JSON.parse(out) as Record<"before" | "after", Record<string, number>>;
+    // Nothing grew: a mapping of Node's own of the same size may come and go meanwhile.
+    for (const key of Object.keys(before)) {
+      assert.ok(after[key]! <= before[key]!, `each worker's ${key} went with it: ${JSON.stringify({ before, after })}`);
+    }
   });
 });

@@ -32,13 +32,13 @@ import { attachProgram, ByteReader, fileIdentity, type Hello, readHello, serverP
  * file cannot be made) is skipped before reading; a read that fails midway is the end. The
  * exclusive create is `true >`, not `: >`: a redirection that fails on a special builtin such as
  * `:` ends a POSIX shell. The name has a random part: a file a killed bootstrap left behind, under
- * a pid used again, must not stand in the way.
+ * a pid used again, must not stand in the way. (No umask: the server and what it execs keep the
+ * command's; chmod makes the file ours alone before it runs.)
  */
 export function bootstrapScript(size: number, token = randomBytes(6).toString("hex")): string {
   return `n=${size}
 s=
 set -C
-umask 077
 for d in "\${TMPDIR:-/tmp}" /dev/shm /var/tmp /tmp \${HOME:+"$HOME"}; do
   f="$d/.rsyscall-server.$$.${token}"
   { true >"$f"; } 2>/dev/null || continue
@@ -72,9 +72,21 @@ function rootOf(thread: Thread): Thread {
  * needs sh, head and mktemp, a mounted /proc, and a directory it may write and exec in. A command
  * that fails first rejects with what it printed on stderr.
  */
-export async function stdinBootstrap(parent: Thread, command: Command): Promise<[AsyncChildProcess, ConnectedThread]> {
+export function stdinBootstrap(parent: Thread, command: Command): Promise<[AsyncChildProcess, ConnectedThread]> {
   if (!(command instanceof Command))
-    throw new TypeError(`stdinBootstrap: command must be a Command, got ${describe(command)}`);
+    return Promise.reject(new TypeError(`stdinBootstrap: command must be a Command, got ${describe(command)}`));
+  return bootstrapThrough(parent, command, (script) => ["sh", "-c", script]);
+}
+
+/**
+ * stdinBootstrap's work, with the arguments that run the script made by `append`: as they are for
+ * a command that execs its arguments, or as one quoted command line for ssh.
+ */
+export async function bootstrapThrough(
+  parent: Thread,
+  command: Command,
+  append: (script: string) => string[],
+): Promise<[AsyncChildProcess, ConnectedThread]> {
   const root = rootOf(parent);
   const program = serverProgram();
   const [[linkOurs, linkTheirs], [errOurs, errTheirs]] = (await parent.openChannels(2)) as [
@@ -97,7 +109,7 @@ export async function stdinBootstrap(parent: Thread, command: Command): Promise<
     } finally {
       await closeAll([linkTheirs, errTheirs]);
     }
-    proc = await child.exec(command.args("sh", "-c", bootstrapScript(program.length)));
+    proc = await child.exec(command.args(...append(bootstrapScript(program.length))));
     const linkAfd = await root.makeAfd(linkOurs, true);
     const errAfd = await root.makeAfd(errOurs, true);
     const stderr = collect(root, errAfd);
@@ -166,7 +178,7 @@ async function helloOrFailure(
   const how = state ? ` (${state})` : "";
   const why = "error" in first ? `: ${first.error.message}` : "";
   throw new Error(
-    `stdinBootstrap: ${command.executablePath} ended before the server started${how}${why}${said ? `\n${said}` : ""}`,
+    `${command.executablePath} ended before the rsyscall server started${how}${why}${said ? `\n${said}` : ""}`,
   );
 }
 

@@ -1,0 +1,114 @@
+// Remote hosts over ssh, against a real OpenSSH sshd started per run: keys made here, no daemon
+// (ssh's ProxyCommand runs `sshd -i` in a mount and pid namespace of its own, with a tmpfs over
+// this package's directory, so that nothing of ours installed here can be used there).
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { existsSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { describe, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { Command, SyscallHangupError, SyscallSendError, localThread as thr } from "rsyscall";
+import { O } from "rsyscall/fcntl";
+import { SYS } from "rsyscall/sys/syscall";
+import { W } from "rsyscall/sys/wait";
+import { SSHHost } from "rsyscall/tasks/ssh";
+import { childPids, scratchDir } from "./util.js";
+
+const packageRoot = join(dirname(fileURLToPath(import.meta.url)), "..");
+const sshd = "/usr/sbin/sshd";
+const skip =
+  process.getuid?.() !== 0
+    ? "needs root: sshd in namespaces of its own (an unprivileged user namespace cannot run it)"
+    : !existsSync(sshd)
+      ? "openssh-server is not installed"
+      : false;
+
+/** An ssh config for a host served by `sshd -i` behind a ProxyCommand, with keys made now. */
+function harness(): { config: string; dir: string; other: string } {
+  const dir = scratchDir("rsyscall-ssh-");
+  const keygen = (name: string) =>
+    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "", "-f", join(dir, name)]);
+  for (const name of ["key", "hostkey", "other"]) keygen(name);
+  execFileSync("cp", [join(dir, "key.pub"), join(dir, "authorized_keys")]);
+  const inner = [
+    "mount -t tmpfs none /run && mkdir /run/sshd",
+    `mount -t tmpfs none ${packageRoot}`,
+    `exec ${sshd} -i -f /dev/null -h ${join(dir, "hostkey")} -o AuthorizedKeysFile=${join(dir, "authorized_keys")} -o StrictModes=no -E ${join(dir, "log")}`,
+  ].join(" && ");
+  const host = (name: string, key: string) => `Host ${name}
+  HostName localhost
+  User root
+  IdentityFile ${join(dir, key)}
+  IdentitiesOnly yes
+  StrictHostKeyChecking no
+  UserKnownHostsFile /dev/null
+  LogLevel ERROR
+  BatchMode yes
+  KexAlgorithms curve25519-sha256
+  ProxyCommand unshare --mount --pid --fork --kill-child --mount-proc sh -c "${inner}"
+`;
+  const config = join(dir, "config");
+  writeFileSync(config, host("testhost", "key") + host("refused", "other"));
+  return { config, dir, other: join(dir, "other") };
+}
+
+const sshTo = (config: string, name = "testhost") =>
+  new SSHHost(new Command("/usr/bin/ssh", ["ssh", "-F", config, name], {}));
+
+describe("SSHHost", { timeout: 120_000, skip }, () => {
+  test("a thread on the host: its own pid namespace, nothing of ours installed, memory through the link", async () => {
+    const { config } = harness();
+    const [proc, remote] = await sshTo(config).ssh(thr);
+    try {
+      assert.ok((await remote.task.getpid()) < 100, "in the harness's pid namespace");
+      assert.equal(await remote.task.getuid(), 0);
+      await assert.rejects(remote.task.open(await remote.ptr(join(packageRoot, "package.json")), O.RDONLY), {
+        code: "ENOENT",
+      });
+      const data = Buffer.alloc(1 << 20);
+      for (let i = 0; i < data.length; i++) data[i] = i % 251;
+      const p = await remote.ptr(data);
+      assert.deepEqual(await p.read(), data);
+      const fd = await remote.task.open(await remote.ptr("/proc/self/comm"), O.RDONLY);
+      const [got] = await fd.read(await remote.malloc(Buffer, 64));
+      assert.equal((await got.read()).toString(), "rsyscall/server\n");
+    } finally {
+      await remote.exit(0);
+    }
+    assert.equal((await proc.waitpid(W.EXITED)).status, 0, "ssh ends when the remote thread does");
+  });
+
+  test("a host that refuses us rejects with what ssh said", async () => {
+    const { config } = harness();
+    await assert.rejects(sshTo(config, "refused").ssh(thr), /Permission denied/);
+  });
+
+  test("killing ssh rejects a call outstanding, and later calls at once; no ssh is left", async () => {
+    const { config } = harness();
+    const before = new Set(childPids());
+    const [proc, remote] = await sshTo(config).ssh(thr);
+    const pending = remote.task.sysif.syscall(SYS.pause);
+    await new Promise((r) => setTimeout(r, 50));
+    const killed = Date.now();
+    await proc.kill();
+    await assert.rejects(pending, SyscallHangupError);
+    assert.ok(Date.now() - killed < 5000);
+    await assert.rejects(remote.task.getpid(), SyscallSendError);
+    await proc.waitpid(W.EXITED);
+    assert.deepEqual(
+      childPids().filter((pid) => !before.has(pid)),
+      [],
+    );
+  });
+
+  test("several hosts at once", async () => {
+    const { config } = harness();
+    const threads = await Promise.all([0, 1, 2, 3].map(() => sshTo(config).ssh(thr)));
+    const pids = await Promise.all(threads.map(([, t]) => t.task.getpid()));
+    assert.equal(pids.length, 4);
+    for (const [proc, t] of threads) {
+      await t.exit(0);
+      await proc.waitpid(W.EXITED);
+    }
+  });
+});
