@@ -3,7 +3,7 @@
 // this package's directory, so that nothing of ours installed here can be used there).
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -76,6 +76,28 @@ describe("SSHHost", { timeout: 120_000, skip }, () => {
       await remote.exit(0);
     }
     assert.equal((await proc.waitpid(W.EXITED)).status, 0, "ssh ends when the remote thread does");
+  });
+
+  test("channels across hosts, through ssh's unix-socket forward, both ways", async () => {
+    const { config } = harness();
+    const [proc, remote] = await sshTo(config).ssh(thr);
+    try {
+      // Each end of the forward is in a directory only its user can enter.
+      assert.equal(statSync(remote.forward.local.dir).mode & 0o777, 0o700);
+      assert.equal(statSync(remote.forward.remote.dir).mode & 0o777, 0o700, "(the harness shares our /tmp)");
+      const [[ours, theirs]] = await remote.openAsyncChannels(1);
+      await theirs!.write(await remote.ptr(Buffer.from("from the far side")));
+      assert.equal((await ours!.readSomeBytes()).toString(), "from the far side");
+      await ours!.writeAllBytes(Buffer.from("and back"));
+      const [got] = await theirs!.read(await remote.malloc(Buffer, 64));
+      assert.equal((await got.read()).toString(), "and back");
+      // ssh ends only once every forwarded connection has: close ours.
+      await ours!.close();
+    } finally {
+      await remote.exit(0);
+    }
+    await proc.waitpid(W.EXITED);
+    assert.ok(!existsSync(remote.forward.local.dir) && !existsSync(remote.forward.remote.dir), "both ends removed");
   });
 
   test("a host that refuses us rejects with what ssh said", async () => {

@@ -21,7 +21,8 @@ import { bytesSerializer } from "../struct.js";
 import { W } from "../sys/wait.js";
 import type { FileDescriptor } from "../task.js";
 import type { Thread } from "../thread.js";
-import { ConnectedThread, closeAll } from "./connected.js";
+import { ConnectedThread, closeAll, type Passing } from "./connected.js";
+import type { SyscallConnection } from "./connection.js";
 import { attachProgram, ByteReader, fileIdentity, type Hello, readHello, serverProgram } from "./program.js";
 
 /**
@@ -82,11 +83,12 @@ export function stdinBootstrap(parent: Thread, command: Command): Promise<[Async
  * stdinBootstrap's work, with the arguments that run the script made by `append`: as they are for
  * a command that execs its arguments, or as one quoted command line for ssh.
  */
-export async function bootstrapThrough(
+export async function bootstrapThrough<T extends ConnectedThread = ConnectedThread>(
   parent: Thread,
   command: Command,
   append: (script: string) => string[],
-): Promise<[AsyncChildProcess, ConnectedThread]> {
+  make?: (thread: Thread, connection: SyscallConnection, root: Thread, passing: Passing | undefined) => T,
+): Promise<[AsyncChildProcess, T]> {
   const root = rootOf(parent);
   const program = serverProgram();
   const [[linkOurs, linkTheirs], [errOurs, errTheirs]] = (await parent.openChannels(2)) as [
@@ -121,13 +123,11 @@ export async function bootstrapThrough(
     // A write still going means the server did not read all of its program: it would not have said hello.
     await sending;
     const gift = await stderrGift(parent, root, hello, theirEnd);
-    const { thread, gifts: given } = await attachProgram(root, {
-      link: linkAfd,
-      reader,
-      hello,
-      theirEnd,
-      gifts: gift ? [gift.fd] : [],
-    });
+    const { thread, gifts: given } = await attachProgram(
+      root,
+      { link: linkAfd, reader, hello, theirEnd, gifts: gift ? [gift.fd] : [] },
+      make,
+    );
     if (gift?.copy) await gift.fd.close();
     const [stderrThere] = given;
     if (stderrThere) {
