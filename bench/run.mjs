@@ -236,3 +236,6 @@ await benchChildren();
 
 const { benchAddressSpaces } = await import("./address-spaces.mjs");
 await benchAddressSpaces();
+
+const { benchSsh } = await import("./ssh.mjs");
+await benchSsh();

@@ -3,7 +3,7 @@
 // this package's directory, so that nothing of ours installed here can be used there).
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { existsSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -23,8 +23,12 @@ const skip =
       ? "openssh-server is not installed"
       : false;
 
-/** An ssh config for a host served by `sshd -i` behind a ProxyCommand, with keys made now. */
-function harness(): { config: string; dir: string; other: string } {
+/**
+ * An ssh config for a host served by `sshd -i` behind a ProxyCommand, with keys made now. With
+ * `pidns` false, sshd runs in our pid namespace: nothing tears its processes down for it when it
+ * ends (as on a real host), and their pids are ours to check.
+ */
+function harness(pidns = true): { config: string; dir: string; other: string } {
   const dir = scratchDir("rsyscall-ssh-");
   const keygen = (name: string) =>
     execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "", "-f", join(dir, name)]);
@@ -45,7 +49,7 @@ function harness(): { config: string; dir: string; other: string } {
   LogLevel ERROR
   BatchMode yes
   KexAlgorithms curve25519-sha256
-  ProxyCommand unshare --mount --pid --fork --kill-child --mount-proc sh -c "${inner}"
+  ProxyCommand unshare --mount ${pidns ? "--pid --fork --kill-child --mount-proc " : ""}sh -c "${inner}"
 `;
   const config = join(dir, "config");
   writeFileSync(config, host("testhost", "key") + host("refused", "other"));
@@ -121,6 +125,16 @@ describe("SSHHost", { timeout: 120_000, skip }, () => {
       childPids().filter((pid) => !before.has(pid)),
       [],
     );
+  });
+
+  test("killing ssh takes the remote server away too (sshd does not kill it; its link's EOF does)", async () => {
+    const { config } = harness(false);
+    const [proc, remote] = await sshTo(config).ssh(thr);
+    const pid = await remote.task.getpid();
+    assert.equal(readFileSync(`/proc/${pid}/comm`, "utf8"), "rsyscall/server\n", "its pid is ours to see");
+    await proc.kill();
+    for (let i = 0; i < 500 && existsSync(`/proc/${pid}`); i++) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(!existsSync(`/proc/${pid}`), "the remote server went away");
   });
 
   test("several hosts at once", async () => {
