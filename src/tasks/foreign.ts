@@ -12,7 +12,7 @@ import { MAP, PROT } from "../sys/mman.js";
 import type { Thread } from "../thread.js";
 import type { ConnectedThread } from "./connected.js";
 import type { Entries } from "./entries.js";
-import { frameBytes, frameOffset, LAYOUT, robustListBytes, WORD } from "./frame.js";
+import { ChildWords, frameBytes, frameOffset, LAYOUT, robustListBytes, WORD } from "./frame.js";
 import { type ExecOrExitWord, killAndReapNow } from "./helper.js";
 
 /**
@@ -20,11 +20,13 @@ import { type ExecOrExitWord, killAndReapNow } from "./helper.js";
  * in a parent of another address space. Shared, so that a child forked from that parent keeps the
  * words page in common with it, and its CLONE_CHILD_CLEARTID clear reaches the helper.
  */
-export class ForeignChildMemory {
+export class ForeignChildMemory extends ChildWords {
   private constructor(
     readonly parent: ConnectedThread,
     readonly mapping: MemoryMapping,
-  ) {}
+  ) {
+    super();
+  }
 
   static async map(parent: ConnectedThread): Promise<ForeignChildMemory> {
     const mapping = await parent.task.mmap(LAYOUT.size, PROT.of(PROT.READ, PROT.WRITE), MAP.SHARED);
@@ -64,23 +66,8 @@ export class ForeignChildMemory {
     return this.#frame(LAYOUT.helperTop, entries, entries.futexHelper, args);
   }
 
-  #word(offset: number): number {
-    return this.mapping.address + LAYOUT.words + offset;
-  }
-  get ctid(): number {
-    return this.#word(WORD.ctid);
-  }
-  get pidfdOut(): number {
-    return this.#word(WORD.pidfd);
-  }
-  get helperPidfdOut(): number {
-    return this.#word(WORD.helperPidfd);
-  }
-  get robustHead(): number {
-    return this.#word(WORD.robustHead);
-  }
-  get robustWord(): number {
-    return this.#word(WORD.robustWord);
+  protected get wordsAddress(): number {
+    return this.mapping.address + LAYOUT.words;
   }
   readCtid(): Promise<number> {
     return this.#readInt32(WORD.ctid);

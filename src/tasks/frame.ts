@@ -44,6 +44,55 @@ export function robustListBytes(base: number): Buffer {
   return out;
 }
 
+/** The addresses of a child's words (see WORD), wherever its memory is mapped. */
+export abstract class ChildWords {
+  /** The address of the words page. */
+  protected abstract get wordsAddress(): number;
+
+  #word(offset: number): number {
+    return this.wordsAddress + offset;
+  }
+
+  /** The CLONE_CHILD_CLEARTID word: 1 until the kernel clears it at the child's exec or exit. */
+  get ctid(): number {
+    return this.#word(WORD.ctid);
+  }
+  /** Where CLONE_PIDFD stores the child's pidfd, and the helper's. */
+  get pidfdOut(): number {
+    return this.#word(WORD.pidfd);
+  }
+  get helperPidfdOut(): number {
+    return this.#word(WORD.helperPidfd);
+  }
+  /** Where CLONE_PARENT_SETTID stores the child's pid (0 until then). */
+  get tidOut(): number {
+    return this.#word(WORD.tid);
+  }
+  /** An exec stub's result (-errno), 8 bytes. */
+  get result(): number {
+    return this.#word(WORD.result);
+  }
+  /** 16 bytes: the full signal set, then room for the old mask (see withSignalsBlocked). */
+  get masks(): number {
+    return this.#word(WORD.masks);
+  }
+  /** 16 bytes: room for the name of the thread that clones (see namedLike). */
+  get savedName(): number {
+    return this.#word(WORD.savedName);
+  }
+  /** 16 bytes: the name a new child starts with, NUL-terminated. */
+  get childName(): number {
+    return this.#word(WORD.childName);
+  }
+  /** A fork's robust list head, and the word in it. */
+  get robustHead(): number {
+    return this.#word(WORD.robustHead);
+  }
+  get robustWord(): number {
+    return this.#word(WORD.robustWord);
+  }
+}
+
 /**
  * The memory a child made by clone runs on, in a mapping of its own:
  *
@@ -54,11 +103,12 @@ export function robustListBytes(base: number): Buffer {
  * word, the pidfds CLONE_PIDFD stores, the signal masks around the clone, an exec stub's result.
  * Recycled for the next child only once nothing runs on it (the child exec'd, exited or was reaped).
  */
-export class ChildMemory {
+export class ChildMemory extends ChildWords {
   static readonly size = PAGE + STACK_SIZE + PAGE + HELPER_STACK_SIZE + PAGE;
   readonly #view: Buffer;
 
   private constructor(readonly mapping: MemoryMapping) {
+    super();
     this.#view = Buffer.from(native.view(mapping.address, mapping.length));
   }
 
@@ -123,49 +173,9 @@ export class ChildMemory {
     return this.#at(offset);
   }
 
-  /** The address of the word at `offset` (one of WORD). */
-  #word(offset: number): number {
-    return this.#at(this.#words + offset);
-  }
-
-  /** The CLONE_CHILD_CLEARTID word: 1 until the kernel clears it at the child's exec or exit. */
-  get ctid(): number {
-    return this.#word(WORD.ctid);
-  }
-  /** Where CLONE_PIDFD stores the child's pidfd, and the helper's. */
-  get pidfdOut(): number {
-    return this.#word(WORD.pidfd);
-  }
-  get helperPidfdOut(): number {
-    return this.#word(WORD.helperPidfd);
-  }
-  /** Where CLONE_PARENT_SETTID stores the child's pid (0 until then). */
-  get tidOut(): number {
-    return this.#word(WORD.tid);
-  }
-  /** An exec stub's result (-errno), 8 bytes. */
-  get result(): number {
-    return this.#word(WORD.result);
-  }
-  /** 16 bytes: the full signal set, then room for the old mask (see withSignalsBlocked). */
-  get masks(): number {
-    return this.#word(WORD.masks);
-  }
-  /** 16 bytes: room for the name of the thread that clones (see namedLike). */
-  get savedName(): number {
-    return this.#word(WORD.savedName);
-  }
-  /** 16 bytes: the name a new child starts with, NUL-terminated. */
-  get childName(): number {
-    return this.#word(WORD.childName);
-  }
-
-  /** A fork's robust list head, and the word in it (see WORD). */
-  get robustHead(): number {
-    return this.#word(WORD.robustHead);
-  }
-  get robustWord(): number {
-    return this.#word(WORD.robustWord);
+  /** The address of the words page. */
+  protected get wordsAddress(): number {
+    return this.#at(this.#words);
   }
 
   readCtid(): number {
