@@ -104,6 +104,16 @@ describe("SSHHost", { timeout: 120_000, skip }, () => {
     assert.ok(!existsSync(remote.forward.local.dir) && !existsSync(remote.forward.remote.dir), "both ends removed");
   });
 
+  test("remote.exit() ends ssh too, even with a forwarded channel still open on our side", async () => {
+    const { config } = harness();
+    const [proc, remote] = await sshTo(config).ssh(thr);
+    const [[ours]] = await remote.openAsyncChannels(1);
+    await remote.exit(0);
+    await proc.waitpid(W.EXITED);
+    assert.equal((await ours!.readSomeBytes()).length, 0, "the channel reads EOF");
+    await ours!.close();
+  });
+
   test("a host that refuses us rejects with what ssh said", async () => {
     const { config } = harness();
     await assert.rejects(sshTo(config, "refused").ssh(thr), /Permission denied/);

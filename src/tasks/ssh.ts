@@ -23,14 +23,19 @@ import { describe } from "../args.js";
 import { Command } from "../command.js";
 import type { AsyncChildProcess } from "../monitor.js";
 import { SyscallSendError } from "../near/errors.js";
+import { SIG } from "../signal.js";
 import { AF, SOCK } from "../sys/socket/index.js";
 import { SockaddrUn } from "../sys/un.js";
+import { W } from "../sys/wait.js";
 import type { FileDescriptor } from "../task.js";
 import { checkCount, type Thread } from "../thread.js";
 import { ConnectedThread, closeAll, type Passing } from "./connected.js";
 import type { SyscallConnection } from "./connection.js";
 import { bootstrapThrough } from "./stdin-bootstrap.js";
 import { peerCredentials } from "./stub.js";
+
+/** How long ssh may take to end by itself after its remote thread exited. */
+const SSH_GRACE_MS = 500;
 
 /** `s` quoted for sh: one word, whatever it holds. */
 export function shellQuote(s: string): string {
@@ -47,6 +52,9 @@ interface Forward {
 
 /** A thread on another host, reached over ssh. */
 export class SSHThread extends ConnectedThread {
+  /** The ssh process the thread is reached through (set once ssh() has it). */
+  sshProcess: AsyncChildProcess | undefined;
+
   constructor(
     thread: Thread,
     connection: SyscallConnection,
@@ -112,14 +120,33 @@ export class SSHThread extends ConnectedThread {
     return pairs;
   }
 
-  /** Ends the remote thread, removing its end of the forward first. */
+  /**
+   * Ends the remote thread, removing its end of the forward first, and then ssh: ssh would wait
+   * for every forwarded connection to close, and those lead to a thread that is gone.
+   */
   override async exit(status = 0): Promise<void> {
     if (!this.connection.closed && this.forward.listening?.valid) {
       const { dir, socket } = this.forward.remote;
       await this.task.unlink(await this.ptr(socket)).catch(() => {});
       await this.task.rmdir(await this.ptr(dir)).catch(() => {});
     }
-    await super.exit(status);
+    const exiting = super.exit(status);
+    const ssh = this.sshProcess;
+    if (!ssh || ssh.dead) return exiting;
+    // A moment for both to end by themselves (they usually do; a forwarded connection still open
+    // keeps ssh, and so our link, up), then ssh is told to.
+    const both = Promise.all([exiting, ssh.waitpid(W.EXITED, { keepAlive: false })]).then(
+      () => true,
+      () => true,
+    );
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), SSH_GRACE_MS);
+    });
+    const inTime = await Promise.race([both, late]);
+    clearTimeout(timer);
+    if (!inTime && !ssh.dead) await ssh.kill(SIG.TERM).catch(() => {});
+    await exiting;
   }
 }
 
@@ -160,6 +187,7 @@ export class SSHHost {
         (script) => [`sh -c ${shellQuote(script)}`],
         (t, connection, r, passing) => new SSHThread(t, connection, r, passing, forward),
       );
+      remote.sshProcess = proc;
       // Our end of the forward goes with the link.
       void remote.connection.hungUp.then(() => rmSync(localDir, { recursive: true, force: true }));
       try {
