@@ -40,7 +40,7 @@ import { P, W } from "../sys/wait.js";
 import { type FileDescriptor, Task } from "../task.js";
 import { Thread, writeUserMappings } from "../thread.js";
 import { ChildThread } from "./child.js";
-import { ConnectedThread, closeAll } from "./connected.js";
+import { type ConnectedThread, closeAll, rootOf } from "./connected.js";
 import { SyscallConnection } from "./connection.js";
 import { entriesOf, setEntries } from "./entries.js";
 import { ForeignChildMemory, startForeignHelper } from "./foreign.js";
@@ -219,11 +219,6 @@ async function cloneThread(thread: Thread, flags: CLONE, options: CloneOptions, 
     }
   }
   return child;
-}
-
-/** The Node process's thread, from which every child is ultimately made. */
-function rootOf(thread: Thread): Thread {
-  return thread instanceof ConnectedThread ? thread.root : thread;
 }
 
 /** Whether a child exec'd or exited yet (its memory may serve another child after that). */

@@ -155,6 +155,30 @@ export class ConnectedThread extends Thread {
   }
 }
 
+/** The Node process's thread, at the root of `thread`'s links. */
+export function rootOf(thread: Thread): Thread {
+  return thread instanceof ConnectedThread ? thread.root : thread;
+}
+
+/** Sends `fds` of `from` over `sock` with SCM_RIGHTS, with one byte of data. */
+export async function sendFds(from: Thread, sock: FileDescriptor, fds: FileDescriptor[]): Promise<void> {
+  await (await rightsSender(from, fds))(sock);
+}
+
+/**
+ * The message that carries `fds`, written in `from`'s memory now, and what sends it (once) over a
+ * socket later: for a caller that must not allocate at the moment it sends.
+ */
+async function rightsSender(from: Thread, fds: FileDescriptor[]): Promise<(sock: FileDescriptor) => Promise<void>> {
+  const data = await from.ptr(new IovecList([await from.ptr(Buffer.from([0]))]));
+  const rights = await from.ptr(new CmsgList([new CmsgSCMRights(fds)]));
+  const header = await from.ptr(new SendMsghdr(data, rights));
+  return async (sock) => {
+    const [sent] = await sock.sendmsg(header);
+    for (const p of [...sent, header, rights]) p.free();
+  };
+}
+
 /** The lock of each fd-passing socket pair (both ends map to it): one passing at a time per pair. */
 const pairLocks = new WeakMap<FileDescriptor, { tail: Promise<unknown> }>();
 
@@ -171,17 +195,14 @@ export async function passFds(
   toSock: FileDescriptor,
   fds: FileDescriptor[],
 ): Promise<FileDescriptor[]> {
-  const data = await from.ptr(new IovecList([await from.ptr(Buffer.from([0]))]));
-  const rights = await from.ptr(new CmsgList([new CmsgSCMRights(fds)]));
-  const header = await from.ptr(new SendMsghdr(data, rights));
+  const send = await rightsSender(from, fds);
   const room = await to.ptr(new IovecList([await to.malloc(Buffer, 1)]));
   const msg = await to.ptr(new RecvMsghdr(room, await to.malloc(CmsgList, 64 + 4 * fds.length)));
   const lock = pairLocks.get(fromSock) ?? pairLocks.get(toSock) ?? { tail: Promise.resolve() };
   pairLocks.set(fromSock, lock);
   pairLocks.set(toSock, lock);
   const turn = lock.tail.then(async () => {
-    const [sent] = await fromSock.sendmsg(header);
-    for (const p of [...sent, header, rights]) p.free();
+    await send(fromSock);
     return toSock.recvmsg(msg);
   });
   // Holding nothing of this passing: the lock lives as long as the sockets, and must not keep a

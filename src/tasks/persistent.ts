@@ -32,9 +32,9 @@ import { AF, SOCK } from "../sys/socket/index.js";
 import { SockaddrUn } from "../sys/un.js";
 import type { FileDescriptor } from "../task.js";
 import type { Thread } from "../thread.js";
-import { ConnectedThread, closeAll, type Passing } from "./connected.js";
-import { SyscallConnection } from "./connection.js";
-import { attachProgram, ByteReader, fileIdentity, goAhead, readHello } from "./program.js";
+import { ConnectedThread, closeAll, type Passing, rootOf } from "./connected.js";
+import type { SyscallConnection } from "./connection.js";
+import { attachProgram, ByteReader, fileIdentity, openLink, readHello } from "./program.js";
 
 /** A thread in a persistent server process, reachable through the unix socket at `path`. */
 export class PersistentThread extends ConnectedThread {
@@ -129,10 +129,8 @@ export class PersistentThread extends ConnectedThread {
       if (hello.pid !== this.task.pid) {
         throw new Error(`reconnect: ${this.path} now leads to process ${hello.pid}, not ${this.task.pid}`);
       }
-      const { passingOurs, gifts } = await goAhead(root, { link, reader, hello, theirEnd: "direct" });
-      const connection = new SyscallConnection(link, root.ram);
+      const { connection, passingOurs, gifts } = await openLink(root, { link, reader, hello, theirEnd: "direct" });
       const passing = passingOurs ? { ours: passingOurs, theirs: this.task.makeFd(asFd(gifts[0]!)) } : undefined;
-      if (passingOurs) void connection.hungUp.then(() => closeAll([passingOurs]));
       this.relink(connection, passing);
       this.#disconnected = false;
       this.watchLink(connection, undefined);
@@ -143,11 +141,6 @@ export class PersistentThread extends ConnectedThread {
     // The old fd-passing socket's end in the server is known to us: it goes.
     if (stalePassing?.theirs.valid) await stalePassing.theirs.close().catch(() => {});
   }
-}
-
-/** The Node process's thread, at the root of `thread`'s links. */
-function rootOf(thread: Thread): Thread {
-  return thread instanceof ConnectedThread ? thread.root : thread;
 }
 
 function checkPath(path: unknown): asserts path is string {

@@ -4,8 +4,9 @@
 // native/rsyscall.h: its pid, entry points, where it keeps the link, argv and envp); we send the
 // go-ahead, with the fd-passing socket when the link is a unix socket of ours; then it serves.
 //
-// Its memory travels in the link itself (StreamMemoryGateway): nothing aims process_vm or
-// /proc/PID/mem at a pid it reported, which in another pid namespace names another process.
+// Its memory goes through windows (memfds mapped on both sides, src/tasks/window.ts) where fds
+// can cross the link, otherwise in the link itself (StreamMemoryGateway): nothing is ever aimed at
+// a pid it reported, which in another pid namespace names another process.
 import { readFileSync } from "node:fs";
 import { Environment } from "../environ.js";
 import { type AsyncFileDescriptor, Epoller } from "../epoller.js";
@@ -17,15 +18,14 @@ import { SharedWindowGateway, StreamMemoryGateway } from "../memory/transport.js
 import { serverProgramPath } from "../native.js";
 import { asFd, asPid } from "../near/ids.js";
 import { CLONE } from "../sched.js";
-import { AF, CmsgList, CmsgSCMRights, SendMsghdr, SOCK } from "../sys/socket/index.js";
-import { Stat } from "../sys/stat.js";
-import { IovecList } from "../sys/uio.js";
+import { AF, SOCK } from "../sys/socket/index.js";
+import { S_IF, Stat } from "../sys/stat.js";
 import { type FileDescriptor, Task } from "../task.js";
 import { Thread } from "../thread.js";
-import { ConnectedThread, closeAll, type Passing } from "./connected.js";
+import { ConnectedThread, closeAll, type Passing, sendFds } from "./connected.js";
 import { SyscallConnection } from "./connection.js";
 import "./clone.js";
-import { setEntries } from "./entries.js";
+import { type Entries, setEntries } from "./entries.js";
 import { windowRam } from "./window.js";
 
 /** The rsyscall-server program, read once: what a bootstrap sends over its link. */
@@ -38,15 +38,13 @@ export function serverProgram(): Buffer {
 const MAGIC = "rsyscall";
 const VERSION = 1n;
 const HELLO_WORDS = 15;
-const S_IFMT = 0o170000;
-const S_IFSOCK = 0o140000;
 
 /** What the program says about itself. */
 export interface Hello {
   /** Its pid in its own pid namespace: for messages, never for process_vm or /proc. */
   pid: number;
   /** Entry points in its address space (ASLR): the server loop, the clone trampoline, the futex helper, the exec stub. */
-  entries: { server: bigint; trampoline: bigint; futexHelper: bigint; execStub: bigint };
+  entries: Entries;
   /** Where it keeps its link. */
   infd: number;
   outfd: number;
@@ -107,10 +105,16 @@ export async function readHello(reader: ByteReader): Promise<Hello> {
   }
   const hello: Hello = {
     pid: Number(BigInt.asIntN(64, word(3))),
-    entries: { server: word(4), trampoline: word(5), futexHelper: word(6), execStub: word(7) },
+    // User-space addresses are below 2^47: exact as numbers.
+    entries: {
+      server: Number(word(4)),
+      trampoline: Number(word(5)),
+      futexHelper: Number(word(6)),
+      execStub: Number(word(7)),
+    },
     infd: Number(BigInt.asIntN(64, word(8))),
     outfd: Number(BigInt.asIntN(64, word(9))),
-    link: { dev: word(10), ino: word(11), isSocket: (Number(word(12)) & S_IFMT) === S_IFSOCK },
+    link: { dev: word(10), ino: word(11), isSocket: (Number(word(12)) & S_IF.MT) === S_IF.SOCK },
     argv: [],
     envp: [],
   };
@@ -147,16 +151,22 @@ export interface AttachOptions {
   gifts?: FileDescriptor[];
 }
 
+/** Whether the program's link is a unix socket of ours (see AttachOptions.theirEnd): fds can cross it. */
+export function linkIsOurs(hello: Hello, theirEnd: AttachOptions["theirEnd"]): boolean {
+  return (
+    hello.link.isSocket &&
+    (theirEnd === "direct" ||
+      (theirEnd !== undefined && theirEnd.dev === hello.link.dev && theirEnd.ino === hello.link.ino))
+  );
+}
+
 /** Sends the go-ahead; returns the fd-passing socket (when the link allows) and the numbers the gifts got. */
-export async function goAhead(
+async function goAhead(
   root: Thread,
   options: AttachOptions,
 ): Promise<{ passingOurs: FileDescriptor | undefined; gifts: number[] }> {
   const { link, reader, hello, theirEnd } = options;
-  const canPass =
-    hello.link.isSocket &&
-    (theirEnd === "direct" ||
-      (theirEnd !== undefined && theirEnd.dev === hello.link.dev && theirEnd.ino === hello.link.ino));
+  const canPass = linkIsOurs(hello, theirEnd);
   let passingOurs: FileDescriptor | undefined;
   let sent: FileDescriptor[] = [];
   try {
@@ -165,7 +175,7 @@ export async function goAhead(
       passingOurs = pair.first;
       sent = [pair.second, ...(options.gifts ?? [])];
       try {
-        await sendWithRights(root, link.handle, sent);
+        await sendFds(root, link.handle, sent);
       } finally {
         await pair.second.close();
       }
@@ -186,12 +196,19 @@ export async function goAhead(
   }
 }
 
-async function sendWithRights(root: Thread, sock: FileDescriptor, fds: FileDescriptor[]): Promise<void> {
-  const data = await root.ptr(new IovecList([await root.ptr(Buffer.from([1]))]));
-  const rights = await root.ptr(new CmsgList([new CmsgSCMRights(fds)]));
-  const header = await root.ptr(new SendMsghdr(data, rights));
-  const [sent] = await sock.sendmsg(header);
-  for (const p of [...sent, header, rights]) p.free();
+/**
+ * Sends the go-ahead over `options.link` and makes the connection the program is driven through:
+ * returns it, with our end of its fd-passing socket (when fds can cross) and the numbers the gifts
+ * got there. Our end of that socket goes when the link hangs up.
+ */
+export async function openLink(
+  root: Thread,
+  options: AttachOptions,
+): Promise<{ connection: SyscallConnection; passingOurs: FileDescriptor | undefined; gifts: number[] }> {
+  const { passingOurs, gifts } = await goAhead(root, options);
+  const connection = new SyscallConnection(options.link, root.ram);
+  if (passingOurs) void connection.hungUp.then(() => closeAll([passingOurs]));
+  return { connection, passingOurs, gifts };
 }
 
 /** What attachProgram makes: the thread, and what a caller may need to finish it. */
@@ -217,11 +234,8 @@ export async function attachProgram<T extends ConnectedThread = ConnectedThread>
   keepWindows = false,
 ): Promise<Attached<T>> {
   const { hello, link } = options;
-  const { passingOurs, gifts } = await goAhead(root, options);
+  const { connection, passingOurs, gifts } = await openLink(root, options);
   const pid = asPid(hello.pid);
-  const connection = new SyscallConnection(link, root.ram);
-  // Our end of the fd-passing socket serves only while the link does.
-  if (passingOurs) void connection.hungUp.then(() => closeAll([passingOurs]));
   let releaseWindows: (() => void) | undefined;
   try {
     const task = new Task(connection, pid, {
@@ -242,13 +256,7 @@ export async function attachProgram<T extends ConnectedThread = ConnectedThread>
       ? windowRam(root, task, stream, passingNow, stdio, root.epoller)
       : new RAM(task, stream, new Allocator(task));
     if (ram.gateway instanceof SharedWindowGateway) releaseWindows = ram.gateway.releaser();
-    const { server, trampoline, futexHelper, execStub } = hello.entries;
-    setEntries(task.addressSpace, {
-      server: Number(server),
-      trampoline: Number(trampoline),
-      futexHelper: Number(futexHelper),
-      execStub: Number(execStub),
-    });
+    setEntries(task.addressSpace, hello.entries);
     const env = Object.fromEntries(
       hello.envp.flatMap((entry) => {
         const eq = entry.indexOf("=");
@@ -278,3 +286,16 @@ export async function attachProgram<T extends ConnectedThread = ConnectedThread>
 const dropped = new FinalizationRegistry<AsyncFileDescriptor>((link) => {
   void link.close().catch(() => {});
 });
+
+/** `promise`, or undefined after `ms`; the timer goes when the promise settles first. */
+export async function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

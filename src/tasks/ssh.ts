@@ -20,7 +20,7 @@ import { randomBytes } from "node:crypto";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { describe } from "../args.js";
-import { Command } from "../command.js";
+import { Command, shellQuote } from "../command.js";
 import type { AsyncChildProcess } from "../monitor.js";
 import { SyscallSendError } from "../near/errors.js";
 import { SIG } from "../signal.js";
@@ -29,18 +29,14 @@ import { SockaddrUn } from "../sys/un.js";
 import { W } from "../sys/wait.js";
 import type { FileDescriptor } from "../task.js";
 import { checkCount, type Thread } from "../thread.js";
-import { ConnectedThread, closeAll, type Passing } from "./connected.js";
+import { ConnectedThread, closeAll, type Passing, rootOf } from "./connected.js";
 import type { SyscallConnection } from "./connection.js";
+import { within } from "./program.js";
 import { bootstrapThrough } from "./stdin-bootstrap.js";
 import { peerCredentials } from "./stub.js";
 
 /** How long ssh may take to end by itself after its remote thread exited. */
 const SSH_GRACE_MS = 500;
-
-/** `s` quoted for sh: one word, whatever it holds. */
-export function shellQuote(s: string): string {
-  return `'${s.replaceAll("'", `'\\''`)}'`;
-}
 
 /** Where a channel is forwarded from (here) and to (there). */
 interface Forward {
@@ -139,12 +135,7 @@ export class SSHThread extends ConnectedThread {
       () => true,
       () => true,
     );
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<false>((resolve) => {
-      timer = setTimeout(() => resolve(false), SSH_GRACE_MS);
-    });
-    const inTime = await Promise.race([both, late]);
-    clearTimeout(timer);
+    const inTime = await within(both, SSH_GRACE_MS);
     if (!inTime && !ssh.dead) await ssh.kill(SIG.TERM).catch(() => {});
     await exiting;
   }
@@ -164,7 +155,7 @@ export class SSHHost {
    * that refuses us rejects with what ssh said.
    */
   async ssh(thread: Thread): Promise<[AsyncChildProcess, SSHThread]> {
-    const root = thread instanceof ConnectedThread ? thread.root : thread;
+    const root = rootOf(thread);
     const token = randomBytes(8).toString("hex");
     const localDir = join(root.environ.get("TMPDIR") ?? "/tmp", `rsyscall-ssh-${token}`);
     await root.mkdir(localDir, 0o700);

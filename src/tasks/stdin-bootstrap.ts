@@ -21,9 +21,18 @@ import { bytesSerializer } from "../struct.js";
 import { W } from "../sys/wait.js";
 import type { FileDescriptor } from "../task.js";
 import type { Thread } from "../thread.js";
-import { ConnectedThread, closeAll, type Passing } from "./connected.js";
+import { type ConnectedThread, closeAll, type Passing, rootOf } from "./connected.js";
 import type { SyscallConnection } from "./connection.js";
-import { attachProgram, ByteReader, fileIdentity, type Hello, readHello, serverProgram } from "./program.js";
+import {
+  attachProgram,
+  ByteReader,
+  fileIdentity,
+  type Hello,
+  linkIsOurs,
+  readHello,
+  serverProgram,
+  within,
+} from "./program.js";
 
 /**
  * The script `sh -c` runs: write exactly `size` bytes of stdin to a new file (noclobber: O_EXCL)
@@ -58,11 +67,6 @@ done
 [ -z "$s" ] || rm -f "$s"
 echo "rsyscall: the server program arrived cut short, or no directory would let it be written and run" >&2
 exit 98`;
-}
-
-/** The Node process's thread, at the root of `thread`'s links. */
-function rootOf(thread: Thread): Thread {
-  return thread instanceof ConnectedThread ? thread.root : thread;
 }
 
 /**
@@ -182,19 +186,6 @@ async function helloOrFailure(
   );
 }
 
-/** `promise`, or undefined after `ms`; the timer goes when the promise settles first. */
-async function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<undefined>((resolve) => {
-    timer = setTimeout(() => resolve(undefined), ms);
-  });
-  try {
-    return await Promise.race([promise, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 /**
  * The parent's stderr, as an fd of the Node process, to hand to the server: where the link is our
  * socket still (otherwise fds cannot cross it). `copy` says the fd is ours to close.
@@ -205,7 +196,7 @@ async function stderrGift(
   hello: Hello,
   theirEnd: { dev: bigint; ino: bigint },
 ): Promise<{ fd: FileDescriptor; copy: boolean } | undefined> {
-  if (!hello.link.isSocket || hello.link.dev !== theirEnd.dev || hello.link.ino !== theirEnd.ino) return undefined;
+  if (!linkIsOurs(hello, theirEnd)) return undefined;
   if (!parent.stderr.valid) return undefined;
   if (parent === root) return { fd: root.stderr, copy: false };
   const [copy] = await (parent as ConnectedThread).passToRoot([parent.stderr]);

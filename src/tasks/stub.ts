@@ -17,6 +17,7 @@ import { randomBytes } from "node:crypto";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { describe } from "../args.js";
+import { shellQuote } from "../command.js";
 import type { AsyncFileDescriptor } from "../epoller.js";
 import { O } from "../fcntl.js";
 import { serverProgramPath } from "../native.js";
@@ -24,29 +25,11 @@ import { AF, SO, SOCK, SOL, Sockbuf, Ucred } from "../sys/socket/index.js";
 import { SockaddrUn } from "../sys/un.js";
 import type { FileDescriptor } from "../task.js";
 import type { Thread } from "../thread.js";
-import { ConnectedThread } from "./connected.js";
-import { attachProgram, ByteReader, readHello } from "./program.js";
+import { type ConnectedThread, rootOf } from "./connected.js";
+import { attachProgram, ByteReader, readHello, within } from "./program.js";
 
 /** How long a connection may take to say hello before the next one is taken instead. */
 const HELLO_TIMEOUT_MS = 5000;
-
-/** `promise`, or a rejection with `what` after `ms`. */
-async function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(what)), ms);
-  });
-  try {
-    return await Promise.race([promise, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** `s` quoted for sh. */
-function shellQuote(s: string): string {
-  return `'${s.replaceAll("'", `'\\''`)}'`;
-}
 
 /** Who is at the other end of unix socket `sock` of `thread`. */
 export async function peerCredentials(thread: Thread, sock: FileDescriptor): Promise<Ucred> {
@@ -81,7 +64,7 @@ export class StubServer {
     }
     if (name.includes("/"))
       throw new TypeError(`StubServer.make: name must have no slash, got ${JSON.stringify(name)}`);
-    const root = thread instanceof ConnectedThread ? thread.root : thread;
+    const root = rootOf(thread);
     const uid = await root.task.getuid();
     const socketDir = join(root.environ.get("TMPDIR") ?? "/tmp", `rsyscall-stub-${randomBytes(8).toString("hex")}`);
     await root.mkdir(socketDir, 0o700);
@@ -121,7 +104,8 @@ export class StubServer {
       try {
         const reader = new ByteReader(link);
         // A peer that connects and says nothing (stopped, or not a stub) must not hold up the rest.
-        const hello = await withTimeout(readHello(reader), HELLO_TIMEOUT_MS, "no hello");
+        const hello = await within(readHello(reader), HELLO_TIMEOUT_MS);
+        if (!hello) throw new Error("no hello");
         const { thread } = await attachProgram(root, { link, reader, hello, theirEnd: "direct" });
         return [hello.argv.slice(1), thread];
       } catch {
