@@ -32,7 +32,11 @@ const REQUEST_SIZE = 56;
 /** Requests that move memory through the link (native/rsyscall.h). */
 const OP_RECV_MEMORY = -1;
 const OP_SEND_MEMORY = -2;
-/** Our memory requests are written from (kept, reused): big enough for a socket buffer's worth. */
+/**
+ * Our memory requests are written from (kept, reused): it starts small (from an arena, no syscall:
+ * every child has one) and grows, for large memory writes, to a socket buffer's worth.
+ */
+const WRITE_ROOM_FIRST = 4096;
 const WRITE_ROOM = 256 * 1024;
 const REPLY_SIZE = 8;
 const READ_SIZE = 8192 * REPLY_SIZE;
@@ -284,17 +288,23 @@ export class SyscallConnection implements SyscallInterface {
   async #write(): Promise<void> {
     try {
       while (this.#batchLength > this.#batchStart && !this.#gone) {
-        if (!this.#requests) {
-          const room = await this.#ram.malloc(bytesSerializer, WRITE_ROOM);
-          this.#requests = { room, view: Buffer.from(native.view(room.near, WRITE_ROOM)) };
+        const pending = this.#batchLength - this.#batchStart;
+        const size = this.#requests?.view.length ?? 0;
+        if (size < Math.min(pending, WRITE_ROOM) || size === 0) {
+          let want = Math.max(WRITE_ROOM_FIRST, size);
+          while (want < Math.min(pending, WRITE_ROOM)) want *= 2;
+          const room = await this.#ram.malloc(bytesSerializer, want);
+          this.#requests?.room.free();
+          this.#requests = { room, view: Buffer.from(native.view(room.near, want)) };
         }
+        const requests = this.#requests!;
         // Taken off the batch before any await: requests queued meanwhile may move what is left.
         const start = this.#batchStart;
-        const length = Math.min(WRITE_ROOM, this.#batchLength - start);
-        this.#batch.copy(this.#requests.view, 0, start, start + length);
+        const length = Math.min(requests.view.length, this.#batchLength - start);
+        this.#batch.copy(requests.view, 0, start, start + length);
         this.#batchStart = start + length;
         if (this.#batchStart === this.#batchLength) this.#batchStart = this.#batchLength = 0;
-        await this.#afd.writeAllFrom(this.#requests.room, length);
+        await this.#afd.writeAllFrom(requests.room, length);
       }
     } catch (e) {
       this.hangup(`writing the request failed: ${(e as Error).message}`);
