@@ -7,7 +7,7 @@
 import { checkChunkSize, checkFd, describe } from "./args.js";
 import type { Environment } from "./environ.js";
 import { AsyncFileDescriptor, type Epoller, setNonblock as setNonblockFlag } from "./epoller.js";
-import { O } from "./fcntl.js";
+import { F, O } from "./fcntl.js";
 import type { Pointer, WrittenPointer } from "./handle/pointer.js";
 import { CLOSE_RANGE } from "./linux/close_range.js";
 import type { RAM } from "./memory/ram.js";
@@ -38,11 +38,15 @@ export class Thread {
 
   /**
    * Makes an AsyncFileDescriptor of `fd`, registered with this thread's epoller. The fd must be
-   * O_NONBLOCK; pass `setNonblock` true to have that set first.
+   * O_NONBLOCK (checked: a blocking read would stall its whole process, and a remote one for good);
+   * pass `setNonblock` true to have that set first.
    */
   async makeAfd(fd: FileDescriptor, setNonblock = false): Promise<AsyncFileDescriptor> {
     checkFd("fd", fd);
     if (setNonblock) await setNonblockFlag(fd);
+    else if (!((await fd.fcntl(F.GETFL)) & O.NONBLOCK)) {
+      throw new TypeError(`makeAfd: ${fd} is not O_NONBLOCK; its reads and writes would block (pass setNonblock true)`);
+    }
     return AsyncFileDescriptor.make(this.epoller, this.ram, fd);
   }
 

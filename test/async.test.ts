@@ -66,6 +66,14 @@ describe("AsyncFileDescriptor over pipes", limit, () => {
     await r.close();
   });
 
+  test("makeAfd refuses a blocking fd (a read would block its process), unless told to set O_NONBLOCK", async () => {
+    const { read, write } = await thr.pipe();
+    await assert.rejects(thr.makeAfd(read), { name: "TypeError", message: /not O_NONBLOCK/ });
+    const afd = await thr.makeAfd(read, true);
+    await afd.close();
+    await write.close();
+  });
+
   test("a read in the wrong direction fails with EBADF at once", async () => {
     const { r, w } = await asyncPipe();
     const start = process.hrtime.bigint();

@@ -137,14 +137,90 @@ describe("SSHHost", { timeout: 120_000, skip }, () => {
     );
   });
 
-  test("killing ssh takes the remote server away too (sshd does not kill it; its link's EOF does)", async () => {
+  test("killing ssh takes the remote server and its children away too (sshd does not kill them)", async () => {
     const { config } = harness(false);
     const [proc, remote] = await sshTo(config).ssh(thr);
     const pid = await remote.task.getpid();
     assert.equal(readFileSync(`/proc/${pid}/comm`, "utf8"), "rsyscall/server\n", "its pid is ours to see");
+    const server = await remote.clone();
+    const sleeper = await remote.clone();
+    const sleep = await sleeper.exec(new Command("/bin/sleep", ["sleep", "1000"], {}));
+    const pids = [pid, await server.task.getpid(), sleep.pid];
     await proc.kill();
-    for (let i = 0; i < 500 && existsSync(`/proc/${pid}`); i++) await new Promise((r) => setTimeout(r, 10));
-    assert.ok(!existsSync(`/proc/${pid}`), "the remote server went away");
+    const alive = () => pids.filter((p) => existsSync(`/proc/${p}`));
+    for (let i = 0; i < 500 && alive().length > 0; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.deepEqual(alive(), [], "the remote server, a child serving and a child that exec'd went away");
+  });
+
+  test("remote children: clone, exec, output through a channel, a failing exit, async fds there", async () => {
+    const { config } = harness();
+    const [proc, remote] = await sshTo(config).ssh(thr);
+    try {
+      // `ls` of the hidden package directory, its output through a channel to us.
+      const [[ours, theirs]] = await remote.openAsyncChannels(1);
+      const child = await remote.clone();
+      await child.inheritFd(theirs!).dup2(child.stdout);
+      await theirs!.close();
+      const ls = await child.exec(new Command("/bin/ls", ["ls", "-A", packageRoot], {}));
+      await ls.check();
+      assert.equal((await ours!.readToEof()).toString(), "", "nothing of ours is there");
+      await ours!.close();
+      // A remote program's output arrives; a non-zero exit rejects check().
+      const [[out, outThere]] = await remote.openAsyncChannels(1);
+      const echo = await remote.clone();
+      await echo.inheritFd(outThere!).dup2(echo.stdout);
+      await outThere!.close();
+      const sh = await echo.exec(
+        new Command("/bin/sh", ["sh", "-c", "echo made on $(cat /proc/sys/kernel/hostname); exit 3"], {}),
+      );
+      await assert.rejects(sh.check(), (e: Error & { state?: { status: number } }) => {
+        assert.equal(e.name, "CalledProcessError");
+        assert.equal(e.state?.status, 3);
+        return true;
+      });
+      assert.match((await out!.readToEof()).toString(), /^made on /);
+      await out!.close();
+      // Async fds of the remote thread: a pipe there, read through its epoller while written.
+      const pipe = await remote.pipe();
+      const reader = await remote.makeAfd(pipe.read, true);
+      const reading = reader.read(await remote.malloc(Buffer, 16));
+      await new Promise((r) => setTimeout(r, 50));
+      await pipe.write.write(await remote.ptr(Buffer.from("async")));
+      const [got] = await reading;
+      assert.equal((await got.read()).toString(), "async");
+      await reader.close();
+      await pipe.write.close();
+    } finally {
+      await remote.exit(0);
+    }
+    await proc.waitpid(W.EXITED);
+  });
+
+  test("50 children of one remote thread, driven at once", async () => {
+    const { config } = harness();
+    const [proc, remote] = await sshTo(config).ssh(thr);
+    try {
+      const children = await Promise.all(Array.from({ length: 50 }, () => remote.clone()));
+      const pids = await Promise.all(children.map((c) => c.task.getpid()));
+      assert.equal(new Set(pids).size, 50);
+      const procs = await Promise.all(
+        children.map((c, i) => c.exec(new Command("/bin/sh", ["sh", "-c", `exit ${i % 7}`], {}))),
+      );
+      const states = await Promise.all(procs.map((p) => p.waitpid(W.EXITED)));
+      assert.deepEqual(
+        states.map((s) => s.status),
+        procs.map((_, i) => i % 7),
+      );
+      // A fork there, driven through the stream (no windows: fds cannot cross ssh).
+      const fork = await remote.fork();
+      const p = await fork.ptr(Buffer.from("forked memory"));
+      assert.equal((await p.read()).toString(), "forked memory");
+      assert.notEqual(await fork.task.getpid(), await remote.task.getpid());
+      await fork.exit(0);
+    } finally {
+      await remote.exit(0);
+    }
+    await proc.waitpid(W.EXITED);
   });
 
   test("20 connections at once", async () => {

@@ -32,8 +32,8 @@ export class ChildThread extends ConnectedThread {
     connection: SyscallConnection,
     /** The Node process's thread, which made this child (maybe through other children). */
     root: Thread,
-    /** A socket pair for passing fds: our end, and the child's. */
-    passing: Passing,
+    /** A socket pair for passing fds: our end, and the child's (none for a remote host's child). */
+    passing: Passing | undefined,
     /** With CLONE_FILES: the table shared with the parent (until the child unshares it). */
     sharedTable?: FDTable,
   ) {

@@ -25,6 +25,7 @@ import * as gen from "../gen/constants.js";
 import { SYS } from "../gen/sys.js";
 import { FileDescriptorTable } from "../handle/fd.js";
 import type { MemoryGateway } from "../handle/pointer.js";
+import { Allocator } from "../memory/allocator.js";
 import { RAM } from "../memory/ram.js";
 import { SharedWindowGateway, StreamMemoryGateway } from "../memory/transport.js";
 import { AsyncChildProcess, SERVER_COMM } from "../monitor.js";
@@ -40,7 +41,7 @@ import { P, W } from "../sys/wait.js";
 import { type FileDescriptor, Task } from "../task.js";
 import { Thread, writeUserMappings } from "../thread.js";
 import { ChildThread } from "./child.js";
-import { type ConnectedThread, closeAll, rootOf } from "./connected.js";
+import { type ConnectedThread, canPass, closeAll, rootOf } from "./connected.js";
 import { SyscallConnection } from "./connection.js";
 import { entriesOf, setEntries } from "./entries.js";
 import { ForeignChildMemory, startForeignHelper } from "./foreign.js";
@@ -103,13 +104,13 @@ function whenGone(
   life: Life,
   connection: SyscallConnection,
   memory: { recycle(): Promise<void> },
-  passingOurs: FileDescriptor,
-  shared: { table: FileDescriptorTable; ends: number[]; theirs: FileDescriptor } | undefined,
+  passingOurs: FileDescriptor | undefined,
+  shared: { table: FileDescriptorTable; ends: number[]; theirs: FileDescriptor | undefined } | undefined,
   releaseWindows: (() => void) | undefined,
 ) {
   // Weakly: the connection and the child's handles hold its task.
   const weakConnection = new WeakRef(connection);
-  const weakTheirs = shared ? new WeakRef(shared.theirs) : undefined;
+  const weakTheirs = shared?.theirs ? new WeakRef(shared.theirs) : undefined;
   const table = shared?.table;
   const ends = shared?.ends ?? [];
   return () => {
@@ -231,22 +232,24 @@ const abandoned = new FinalizationRegistry<{ process: AsyncChildProcess; life: L
   if (!life.gone) process.kill(SIG.KILL).catch(() => {});
 });
 
-/** The links to a new child: its syscall socket and its fd-passing socket, our ends and its ends. */
+/**
+ * The links to a new child: its syscall socket and its fd-passing socket, our ends and its ends.
+ * A child of a parent whose own link cannot carry fds (a remote host's) has no fd-passing socket:
+ * its channels reach it as its parent's do, and nothing of it is ever passed to us.
+ */
 interface Links {
   ours: FileDescriptor;
   theirs: FileDescriptor;
-  passingOurs: FileDescriptor;
-  passingTheirs: FileDescriptor;
+  passingOurs?: FileDescriptor;
+  passingTheirs?: FileDescriptor;
 }
 
 async function makeLinks(parent: Thread, root: Thread, nested: boolean): Promise<Links> {
   // Our ends stay in the Node process; theirs must be in the parent's table when it clones.
   if (nested) {
-    const [[ours, theirs], [passingOurs, passingTheirs]] = (await parent.openChannels(2)) as [
-      FileDescriptor,
-      FileDescriptor,
-    ][];
-    return { ours: ours!, theirs: theirs!, passingOurs: passingOurs!, passingTheirs: passingTheirs! };
+    const pairs = await parent.openChannels(canPass(parent) ? 2 : 1);
+    const [[ours, theirs], passing] = pairs as [[FileDescriptor, FileDescriptor], [FileDescriptor, FileDescriptor]?];
+    return { ours, theirs, passingOurs: passing?.[0], passingTheirs: passing?.[1] };
   }
   const link = await root.socketpair(AF.UNIX, SOCK.STREAM);
   try {
@@ -401,12 +404,7 @@ async function cloneForeign(parent: ConnectedThread, root: Thread, flags: number
   let proc: AsyncChildProcess | undefined;
   let helper: AsyncChildProcess | undefined;
   try {
-    const [ours] = (await parent.passToRoot([cloned.parentPidfd!])) as [FileDescriptor];
-    cloned.pidfd = ours;
-    proc = new AsyncChildProcess(cloned.pid, await AsyncFileDescriptor.make(root.epoller, root.ram, ours), parent.ram, {
-      parentPidfd: cloned.parentPidfd,
-      server: true,
-    });
+    proc = await watchForeignChild(parent, root, cloned);
     // The helper is in the parent's pid namespace for its children.
     const helperSeesParentAs = parent.task.pidnsForChildren !== parent.task.pidns ? 0 : parentPid;
     const word = fork
@@ -425,6 +423,31 @@ async function cloneForeign(parent: ConnectedThread, root: Thread, flags: number
     await closeAll(Object.values(links));
     throw e;
   }
+}
+
+/**
+ * The AsyncChildProcess of a child of `parent` (another address space), whose pidfd the parent
+ * holds: watched through a copy passed to us where fds can cross, else through the parent's own
+ * epoller (a remote host's children are watched there).
+ */
+async function watchForeignChild(parent: ConnectedThread, root: Thread, cloned: Cloned): Promise<AsyncChildProcess> {
+  const theirs = cloned.parentPidfd!;
+  if (!canPass(parent)) {
+    return new AsyncChildProcess(
+      cloned.pid,
+      await AsyncFileDescriptor.make(parent.epoller, parent.ram, theirs),
+      parent.ram,
+      {
+        server: true,
+      },
+    );
+  }
+  const [ours] = (await parent.passToRoot([theirs])) as [FileDescriptor];
+  cloned.pidfd = ours;
+  return new AsyncChildProcess(cloned.pid, await AsyncFileDescriptor.make(root.epoller, root.ram, ours), parent.ram, {
+    parentPidfd: theirs,
+    server: true,
+  });
 }
 
 /** The clone syscall itself, three ways: from the Node process, from a child, from a child that is init of a pid namespace. */
@@ -561,25 +584,36 @@ async function assemble(
     pidns: flags & gen.CLONE.NEWPID ? new PidNamespace(pid) : parent.task.pidnsForChildren,
     mountns: flags & gen.CLONE.NEWNS ? new MountNamespace(pid) : parent.task.mountns,
   });
-  const passing = { ours: links.passingOurs, theirs: childTask.inheritFd(links.passingTheirs) };
+  const passing =
+    links.passingOurs && links.passingTheirs
+      ? { ours: links.passingOurs, theirs: childTask.inheritFd(links.passingTheirs) }
+      : undefined;
   // A forked child's memory is its own: an allocator of its own, over windows shared with us.
   const stdio = [parent.stdin, parent.stdout, parent.stderr].map((fd) => childTask.inheritFd(fd)) as [
     FileDescriptor,
     FileDescriptor,
     FileDescriptor,
   ];
-  const childRam = forked
-    ? windowRam(root, childTask, new StreamMemoryGateway(childTask), () => passing, stdio, root.epoller)
-    : new RAM(childTask, sharedGateway(parent, childTask), parent.ram.allocator);
+  const childRam = !forked
+    ? new RAM(childTask, sharedGateway(parent, childTask), parent.ram.allocator)
+    : passing
+      ? windowRam(root, childTask, new StreamMemoryGateway(childTask), () => passing, stdio, root.epoller)
+      : new RAM(childTask, new StreamMemoryGateway(childTask), new Allocator(childTask));
   // Our side of the windows serves the fork and its CLONE_VM children, which outlive its exec.
   const releaseWindows = childRam.gateway instanceof SharedWindowGateway ? childRam.gateway.releaser() : undefined;
   const environ = new Environment(childTask, childRam, parent.environ.toObject());
-  const thread = new Thread(childTask, childRam, environ, ...stdio, root.epoller);
+  // Its fds are watched where its parent's are: the table it starts with is a copy of the parent's,
+  // so it holds the parent's epoll fd too (the Node process's own, for a child of ours).
+  const thread = new Thread(childTask, childRam, environ, ...stdio, parent.epoller);
   // The child's ends are its own now: the parent's handles go. In a table they share, the child's
   // ends are the same fds: the table keeps them (not the child's task, which may move to a table of
   // its own) until the child is gone, then whichever task of that table collects next closes them.
   const shared = sharesFiles
-    ? { table: childTask.fdTable, ends: [links.theirs.near, links.passingTheirs.near], theirs: passing.theirs }
+    ? {
+        table: childTask.fdTable,
+        ends: [links.theirs, links.passingTheirs].flatMap((fd) => (fd ? [fd.near] : [])),
+        theirs: passing?.theirs,
+      }
     : undefined;
   if (shared) for (const n of shared.ends) shared.table.keepOpen(n);
   await closeAll([links.theirs, links.passingTheirs]);

@@ -33,6 +33,11 @@ export interface Passing {
 }
 
 /** A process serving syscalls over a link to the Node process. */
+/** Whether fds can cross between `thread` and the Node process (not so over ssh, or a pipe relay). */
+export function canPass(thread: Thread): boolean {
+  return !(thread instanceof ConnectedThread) || thread.currentPassing !== undefined;
+}
+
 export class ConnectedThread extends Thread {
   #connection: SyscallConnection;
 

@@ -1,7 +1,7 @@
 // What cloning needs from a parent in an address space other than Node's (a forked child, a
 // process running the rsyscall-server program): the child's memory mapped in that parent and
 // written through its memory transport, and a futex helper started there, whose pidfd the parent
-// passes to us to watch. The clone itself is in src/tasks/clone.ts.
+// passes to us to watch (or, where fds cannot cross, watches in its own epoller). The clone itself is in src/tasks/clone.ts.
 import { AsyncFileDescriptor } from "../epoller.js";
 import * as gen from "../gen/constants.js";
 import type { MemoryMapping } from "../handle/mapping.js";
@@ -10,7 +10,7 @@ import { asAddress, asFd } from "../near/ids.js";
 import * as raw from "../near/syscalls.js";
 import { MAP, PROT } from "../sys/mman.js";
 import type { Thread } from "../thread.js";
-import type { ConnectedThread } from "./connected.js";
+import { type ConnectedThread, canPass } from "./connected.js";
 import type { Entries } from "./entries.js";
 import { ChildWords, frameBytes, frameOffset, LAYOUT, robustListBytes, WORD } from "./frame.js";
 import { type ExecOrExitWord, killAndReapNow } from "./helper.js";
@@ -123,6 +123,9 @@ export async function startForeignHelper(
   const pid = await raw.clone(parent.task.sysif, HELPER_FLAGS, asAddress(sp), asAddress(memory.helperPidfdOut), 0, 0);
   const theirs = parent.task.makeFd(asFd(await memory.readHelperPidfd()));
   try {
+    // Watched where the parent's children are (see watchForeignChild in clone.ts).
+    if (!canPass(parent))
+      return new AsyncChildProcess(pid, await AsyncFileDescriptor.make(parent.epoller, parent.ram, theirs), parent.ram);
     const [ours] = await parent.passToRoot([theirs]);
     return new AsyncChildProcess(pid, await AsyncFileDescriptor.make(root.epoller, root.ram, ours!), parent.ram, {
       parentPidfd: theirs,
