@@ -60,6 +60,8 @@ interface Waiter {
   resolve: () => void;
   reject: (e: unknown) => void;
   keepAlive: boolean;
+  /** Watches without keeping the registration: a dropped AFD gives it up all the same. */
+  weak: boolean;
 }
 
 /** One fd's registration: which events are known ready, and who waits for which. */
@@ -84,12 +86,13 @@ export class EpolledFileDescriptor implements InvalidationListener {
    * Resolves once any of `mask`'s events is known ready. The wait keeps Node's event loop alive
    * unless `keepAlive` is false (for bookkeeping that should not hold a program open). Rejects
    * once the registration ends: the fd was closed or removed, or the process it belongs to went away.
+   * A `weak` wait does not keep the registration of a dropped AFD (see droppedAfds).
    */
-  waitFor(mask: number, keepAlive = true): Promise<void> {
+  waitFor(mask: number, keepAlive = true, weak = false): Promise<void> {
     if (this.#ended) return Promise.reject(this.#ended);
     if (this.status & mask) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      this.#waiters.push({ mask, resolve, reject, keepAlive });
+      this.#waiters.push({ mask, resolve, reject, keepAlive, weak });
       if (keepAlive) this.epoller.waiterAdded();
     });
   }
@@ -104,9 +107,9 @@ export class EpolledFileDescriptor implements InvalidationListener {
     return this.#ended === undefined;
   }
 
-  /** Whether anyone waits on this registration. */
+  /** Whether anyone waits on this registration (weak waits aside). */
   get waiting(): boolean {
-    return this.#waiters.length > 0;
+    return this.#waiters.some((w) => !w.weak);
   }
 
   /** Events arrived from epoll. */

@@ -1,60 +1,16 @@
-// Remote hosts over ssh, against a real OpenSSH sshd started per run: keys made here, no daemon
-// (ssh's ProxyCommand runs `sshd -i` in a mount and pid namespace of its own, with a tmpfs over
-// this package's directory, so that nothing of ours installed here can be used there).
+// Remote hosts over ssh, against a real OpenSSH sshd started per connection (test/ssh-harness.ts).
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
 import { describe, test } from "node:test";
-import { fileURLToPath } from "node:url";
 import { Command, SyscallHangupError, SyscallSendError, localThread as thr } from "rsyscall";
 import { O } from "rsyscall/fcntl";
 import { SYS } from "rsyscall/sys/syscall";
 import { W } from "rsyscall/sys/wait";
+import { clonePersistent, PersistentThread } from "rsyscall/tasks/persistent";
 import { SSHHost } from "rsyscall/tasks/ssh";
+import { harness, packageRoot, sshdSkip as skip } from "./ssh-harness.js";
 import { childPids, scratchDir } from "./util.js";
-
-const packageRoot = join(dirname(fileURLToPath(import.meta.url)), "..");
-const sshd = "/usr/sbin/sshd";
-const skip =
-  process.getuid?.() !== 0
-    ? "needs root: sshd in namespaces of its own (an unprivileged user namespace cannot run it)"
-    : !existsSync(sshd)
-      ? "openssh-server is not installed"
-      : false;
-
-/**
- * An ssh config for a host served by `sshd -i` behind a ProxyCommand, with keys made now. With
- * `pidns` false, sshd runs in our pid namespace: nothing tears its processes down for it when it
- * ends (as on a real host), and their pids are ours to check.
- */
-function harness(pidns = true): { config: string; dir: string; other: string } {
-  const dir = scratchDir("rsyscall-ssh-");
-  const keygen = (name: string) =>
-    execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", "", "-f", join(dir, name)]);
-  for (const name of ["key", "hostkey", "other"]) keygen(name);
-  execFileSync("cp", [join(dir, "key.pub"), join(dir, "authorized_keys")]);
-  const inner = [
-    "mount -t tmpfs none /run && mkdir /run/sshd",
-    `mount -t tmpfs none ${packageRoot}`,
-    `exec ${sshd} -i -f /dev/null -h ${join(dir, "hostkey")} -o AuthorizedKeysFile=${join(dir, "authorized_keys")} -o StrictModes=no -E ${join(dir, "log")}`,
-  ].join(" && ");
-  const host = (name: string, key: string) => `Host ${name}
-  HostName localhost
-  User root
-  IdentityFile ${join(dir, key)}
-  IdentitiesOnly yes
-  StrictHostKeyChecking no
-  UserKnownHostsFile /dev/null
-  LogLevel ERROR
-  BatchMode yes
-  KexAlgorithms curve25519-sha256
-  ProxyCommand unshare --mount ${pidns ? "--pid --fork --kill-child --mount-proc " : ""}sh -c "${inner}"
-`;
-  const config = join(dir, "config");
-  writeFileSync(config, host("testhost", "key") + host("refused", "other"));
-  return { config, dir, other: join(dir, "other") };
-}
 
 const sshTo = (config: string, name = "testhost") =>
   new SSHHost(new Command("/usr/bin/ssh", ["ssh", "-F", config, name], {}));
@@ -221,6 +177,72 @@ describe("SSHHost", { timeout: 120_000, skip }, () => {
       await remote.exit(0);
     }
     await proc.waitpid(W.EXITED);
+  });
+
+  test("two hops: ssh from a remote thread, channels and children two hosts away", async () => {
+    const { config } = harness();
+    const [proc1, hop1] = await sshTo(config).ssh(thr);
+    const [proc2, hop2] = await sshTo(config).ssh(hop1);
+    try {
+      // The second ssh runs on the first host.
+      const comm = await hop1.task.open(await hop1.ptr(`/proc/${proc2.pid}/comm`), O.RDONLY);
+      const [name] = await comm.read(await hop1.malloc(Buffer, 64));
+      assert.equal((await name.read()).toString(), "ssh\n");
+      await comm.close();
+      // Its forward's end is on hop1's host; a forward on the first ssh leads there from here.
+      assert.notEqual(hop2.forward.reachable, hop2.forward.local.socket);
+      const [[ours, theirs]] = await hop2.openAsyncChannels(1);
+      await theirs!.write(await hop2.ptr(Buffer.from("from two hops away")));
+      assert.equal((await ours!.readSomeBytes()).toString(), "from two hops away");
+      await ours!.close();
+      const [[out, outThere]] = await hop2.openAsyncChannels(1);
+      const child = await hop2.clone();
+      await child.inheritFd(outThere!).dup2(child.stdout);
+      await outThere!.close();
+      await (await child.exec(new Command("/bin/sh", ["sh", "-c", `echo hop2; ls -A ${packageRoot}`], {}))).check();
+      assert.equal((await out!.readToEof()).toString(), "hop2\n");
+      await out!.close();
+    } finally {
+      await hop2.exit(0);
+      await hop1.exit(0);
+    }
+    assert.equal((await proc2.waitpid(W.EXITED)).status, 0, "the second ssh ended by itself");
+    assert.equal((await proc1.waitpid(W.EXITED)).status, 0, "and so did the first");
+  });
+
+  test("a persistent thread on the host outlives its ssh, and is reattached over a new one", async () => {
+    // No pid namespace: it would die with sshd, its init.
+    const { config } = harness(false);
+    const dir = scratchDir("rsyscall-ssh-persistent-");
+    const path = join(dir, "server.sock");
+    const [proc1, remote1] = await sshTo(config).ssh(thr);
+    const per = await clonePersistent(remote1, path);
+    await per.makePersistent();
+    const pid = per.task.getpid();
+    const pipe = await per.pipe();
+    await pipe.write.write(await per.ptr(Buffer.from("made before the cut")));
+    const kept = pipe.read.near;
+    await proc1.kill();
+    await proc1.waitpid(W.EXITED);
+    await assert.rejects(per.task.getpid(), SyscallSendError, "its link went with ssh");
+    const [proc2, remote2] = await sshTo(config).ssh(thr);
+    try {
+      const again = await PersistentThread.connect(remote2, path);
+      assert.equal(await again.task.getpid(), await pid, "the same process");
+      const [got] = await again.task.fdAt(kept).read(await again.malloc(Buffer, 64));
+      assert.equal((await got.read()).toString(), "made before the cut");
+      // The first handle goes on too, reconnected through the new ssh.
+      again.disconnect();
+      await per.reconnect(remote2);
+      assert.equal(await per.task.getpid(), await pid);
+      const serverPid = await remote2.task.getpid();
+      await per.exit(0);
+      assert.ok(!existsSync(`/proc/${await pid}`) || readFileSync(`/proc/${await pid}/stat`, "utf8").includes(") Z"));
+      assert.ok(serverPid > 0);
+    } finally {
+      await remote2.exit(0);
+    }
+    await proc2.waitpid(W.EXITED);
   });
 
   test("20 connections at once", async () => {

@@ -41,7 +41,7 @@ import { P, W } from "../sys/wait.js";
 import { type FileDescriptor, Task } from "../task.js";
 import { Thread, writeUserMappings } from "../thread.js";
 import { ChildThread } from "./child.js";
-import { type ConnectedThread, canPass, closeAll, rootOf } from "./connected.js";
+import { type ConnectedThread, canPass, closeAll, rootOf, routeOf, setRoute } from "./connected.js";
 import { SyscallConnection } from "./connection.js";
 import { entriesOf, setEntries } from "./entries.js";
 import { ForeignChildMemory, startForeignHelper } from "./foreign.js";
@@ -618,6 +618,7 @@ async function assemble(
   if (shared) for (const n of shared.ends) shared.table.keepOpen(n);
   await closeAll([links.theirs, links.passingTheirs]);
   const child = new ChildThread(thread, proc, connection, root, passing, shared?.table);
+  setRoute(child, routeOf(parent));
   const life: Life = { gone: false };
   abandoned.register(connection, { process: proc, life });
   const gone = whenGone(life, connection, started.memory, links.passingOurs, shared, releaseWindows);

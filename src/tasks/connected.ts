@@ -33,6 +33,32 @@ export interface Passing {
 }
 
 /** A process serving syscalls over a link to the Node process. */
+/**
+ * How the Node process reaches a unix socket on another host: `reach(path)`, a path there, gives a
+ * path here that leads to it (through ssh's forwards, hop by hop). A thread on the Node process's
+ * own host has none.
+ */
+export interface HostRoute {
+  reach(path: string): Promise<string>;
+}
+
+const routes = new WeakMap<Thread, HostRoute>();
+
+/** Internal: says `thread` is on the host `route` leads to (its children and bootstraps are too). */
+export function setRoute(thread: Thread, route: HostRoute | undefined): void {
+  if (route) routes.set(thread, route);
+}
+
+/** Internal: the route to `thread`'s host, if it is not ours. */
+export function routeOf(thread: Thread): HostRoute | undefined {
+  return routes.get(thread);
+}
+
+/** The path, on the Node process's host, that leads to the unix socket `path` on `thread`'s host. */
+export function reachFrom(thread: Thread, path: string): Promise<string> {
+  return routes.get(thread)?.reach(path) ?? Promise.resolve(path);
+}
+
 /** Whether fds can cross between `thread` and the Node process (not so over ssh, or a pipe relay). */
 export function canPass(thread: Thread): boolean {
   return !(thread instanceof ConnectedThread) || thread.currentPassing !== undefined;

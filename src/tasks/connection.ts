@@ -26,6 +26,7 @@ import {
   wideArg,
 } from "../near/sysif.js";
 import { bytesSerializer } from "../struct.js";
+import { EPOLL } from "../sys/epoll.js";
 import { SHUT } from "../sys/socket/index.js";
 
 const REQUEST_SIZE = 56;
@@ -136,6 +137,7 @@ export class SyscallConnection implements SyscallInterface {
     this.hungUp = new Promise((resolve) => {
       this.#settleHungUp = resolve;
     });
+    this.#watchWhileIdle();
   }
 
   syscall(
@@ -336,7 +338,39 @@ export class SyscallConnection implements SyscallInterface {
     } finally {
       this.#reading = false;
       if (this.#gone) this.#replies?.room.free();
+      else this.#watchWhileIdle();
     }
+  }
+
+  #watchingIdle = false;
+
+  /**
+   * Hangs up when the other end closes while no request is outstanding (nobody reads then), without
+   * holding Node open: a link whose far end went away is closed on our side at once. For a child of
+   * ours the helper tells first; for a remote one ssh waits for us to close a forward's end.
+   */
+  #watchWhileIdle(): void {
+    if (this.#watchingIdle || this.#gone) return;
+    this.#watchingIdle = true;
+    // Weakly: the wait sits in the epoller, and must not keep a dropped connection (and the child
+    // it would be killed with) alive.
+    const weak = new WeakRef(this);
+    this.#afd.epolled.waitFor(EPOLL.RDHUP | EPOLL.HUP | EPOLL.ERR, false, true).then(
+      () => {
+        const self = weak.deref();
+        if (self) self.#closedWhileIdle();
+      },
+      () => {
+        const self = weak.deref();
+        if (self) self.#watchingIdle = false;
+      },
+    );
+  }
+
+  #closedWhileIdle(): void {
+    this.#watchingIdle = false;
+    // A read under way (or about to start for a new request) sees the EOF itself.
+    if (!this.#gone && !this.#reading && this.#outstanding.length === 0) this.hangup("the connection reached EOF");
   }
 
   /**

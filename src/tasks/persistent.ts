@@ -19,7 +19,6 @@
 // elsewhere can be named with `task.fdAt`). A call outstanding when a link breaks rejects with
 // SyscallHangupError (it may have run); calls made while disconnected reject with SyscallSendError
 // until `reconnect`.
-import { lstatSync } from "node:fs";
 import { dirname } from "node:path";
 import { describe } from "../args.js";
 import type { AsyncFileDescriptor } from "../epoller.js";
@@ -29,12 +28,14 @@ import { serverProgramPath } from "../native.js";
 import { asFd } from "../near/ids.js";
 import { PR } from "../sys/prctl.js";
 import { AF, SOCK } from "../sys/socket/index.js";
+import { S_IF, Stat } from "../sys/stat.js";
 import { SockaddrUn } from "../sys/un.js";
 import type { FileDescriptor } from "../task.js";
 import type { Thread } from "../thread.js";
-import { ConnectedThread, closeAll, type Passing, rootOf } from "./connected.js";
+import { ConnectedThread, canPass, closeAll, type Passing, reachFrom, rootOf, routeOf, setRoute } from "./connected.js";
 import type { SyscallConnection } from "./connection.js";
-import { attachProgram, ByteReader, fileIdentity, openLink, readHello } from "./program.js";
+import { entriesOf, localEntries } from "./entries.js";
+import { type AttachOptions, attachProgram, ByteReader, fileIdentity, openLink, readHello } from "./program.js";
 
 /** A thread in a persistent server process, reachable through the unix socket at `path`. */
 export class PersistentThread extends ConnectedThread {
@@ -73,14 +74,15 @@ export class PersistentThread extends ConnectedThread {
   static async connect(thread: Thread, path: string): Promise<PersistentThread> {
     checkPath(path);
     const root = rootOf(thread);
-    const { link, reader, hello } = await dial(root, path);
+    const { link, reader, hello, theirEnd } = await dial(thread, path);
     try {
       const { thread: per, releaseWindows } = await attachProgram(
         root,
-        { link, reader, hello, theirEnd: "direct" },
+        { link, reader, hello, theirEnd },
         (t, connection, r, passing) => new PersistentThread(t, connection, r, passing, path),
         true,
       );
+      setRoute(per, routeOf(thread));
       per.watchLink(per.connection, releaseWindows);
       return per;
     } catch (e) {
@@ -118,20 +120,23 @@ export class PersistentThread extends ConnectedThread {
   /**
    * Makes a new link to the server (dropping the current one if it is still up), through which
    * this same thread goes on: its fds and memory are as they were. AsyncFileDescriptors made
-   * before end with the old link; make them again.
+   * before end with the old link; make them again. The socket is reached from `thread`'s host: a
+   * thread on the server's host (over a new ssh, for a remote one whose ssh went away), or by
+   * default the way it was reached before.
    */
-  async reconnect(thread: Thread = this.root): Promise<void> {
+  async reconnect(thread: Thread = this): Promise<void> {
     const root = rootOf(thread);
     if (!this.connection.closed) this.disconnect();
     const stalePassing = this.passing;
-    const { link, reader, hello } = await dial(root, this.path);
+    const { link, reader, hello, theirEnd } = await dial(thread, this.path);
     try {
       if (hello.pid !== this.task.pid) {
         throw new Error(`reconnect: ${this.path} now leads to process ${hello.pid}, not ${this.task.pid}`);
       }
-      const { connection, passingOurs, gifts } = await openLink(root, { link, reader, hello, theirEnd: "direct" });
+      const { connection, passingOurs, gifts } = await openLink(root, { link, reader, hello, theirEnd });
       const passing = passingOurs ? { ours: passingOurs, theirs: this.task.makeFd(asFd(gifts[0]!)) } : undefined;
       this.relink(connection, passing);
+      if (thread !== this) setRoute(this, routeOf(thread));
       this.#disconnected = false;
       this.watchLink(connection, undefined);
     } catch (e) {
@@ -149,20 +154,27 @@ function checkPath(path: unknown): asserts path is string {
   }
 }
 
-/** Connects to `path` from the Node process and reads the server's hello. */
-async function dial(root: Thread, path: string) {
+/**
+ * Connects from the Node process to `path` on `thread`'s host (through ssh's forwards to a remote
+ * one) and reads the server's hello. Fds can cross the link only when it is our own connection to
+ * the server's socket.
+ */
+async function dial(thread: Thread, path: string) {
+  const root = rootOf(thread);
+  const reached = await reachFrom(thread, path);
   const sock = await root.socket(AF.UNIX, SOCK.of(SOCK.STREAM, SOCK.NONBLOCK));
   let link: AsyncFileDescriptor | undefined;
   try {
     link = await root.makeAfd(sock);
-    await link.connect(await root.ptr(new SockaddrUn(path)));
+    await link.connect(await root.ptr(new SockaddrUn(reached)));
     const reader = new ByteReader(link);
     const hello = await readHello(reader).catch((e: unknown) => {
       throw new Error(
         `persistent: ${path} accepted the connection but said no hello (is it ours, and are we its user?): ${(e as Error).message}`,
       );
     });
-    return { link, reader, hello };
+    const theirEnd: AttachOptions["theirEnd"] = routeOf(thread) ? undefined : "direct";
+    return { link, reader, hello, theirEnd };
   } catch (e) {
     if (link) await link.close().catch(() => {});
     else await sock.close().catch(() => {});
@@ -172,16 +184,28 @@ async function dial(root: Thread, path: string) {
 
 /**
  * Refuses a socket path whose directory others could enter: whoever connects first gets the
- * server. The directory must be owned by `uid` and closed to group and others.
+ * server. The directory, as `thread` sees it, must be owned by `uid` and closed to group and others.
  */
-function checkPrivateDirectory(path: string, uid: number): void {
+async function checkPrivateDirectory(thread: Thread, path: string, uid: number): Promise<void> {
   const dir = dirname(path);
-  const st = lstatSync(dir);
-  if (!st.isDirectory() || st.uid !== uid || (st.mode & 0o077) !== 0) {
-    throw new Error(
-      `clonePersistent: ${dir} must be a directory owned by uid ${uid} with mode 0700 (it is ${st.isDirectory() ? `owned by ${st.uid}, mode 0${(st.mode & 0o777).toString(8)}` : "not a directory"}): whoever can reach the socket can drive the server`,
-    );
+  const buf = await thread.malloc(Stat);
+  try {
+    const fd = await thread.task.open(await thread.ptr(dir), O.of(O.PATH, O.NOFOLLOW, O.CLOEXEC));
+    const st = await (await fd.fstat(buf).finally(() => fd.close())).read();
+    const isDirectory = st.type === S_IF.DIR;
+    if (!isDirectory || st.uid !== uid || (st.mode & 0o077) !== 0) {
+      throw new Error(
+        `clonePersistent: ${dir} must be a directory owned by uid ${uid} with mode 0700 (it is ${isDirectory ? `owned by ${st.uid}, mode 0${(st.mode & 0o777).toString(8)}` : "not a directory"}): whoever can reach the socket can drive the server`,
+      );
+    }
+  } finally {
+    buf.free();
   }
+}
+
+/** The server program as `thread` can exec it: our file, or, in a process running it already (a remote host's), its own. */
+function serverProgramFor(thread: Thread): string {
+  return entriesOf(thread.task.addressSpace) === localEntries ? serverProgramPath : "/proc/self/exe";
 }
 
 /**
@@ -193,7 +217,7 @@ function checkPrivateDirectory(path: string, uid: number): void {
 export async function clonePersistent(thread: Thread, path: string): Promise<PersistentThread> {
   checkPath(path);
   const root = rootOf(thread);
-  checkPrivateDirectory(path, await thread.task.getuid());
+  await checkPrivateDirectory(thread, path, await thread.task.getuid());
   const listening = await thread.socket(AF.UNIX, SOCK.STREAM);
   const [[linkOurs, linkTheirs]] = (await thread.openChannels(1)) as [[FileDescriptor, FileDescriptor]];
   const child = await thread.clone().catch(async (e: unknown) => {
@@ -204,13 +228,14 @@ export async function clonePersistent(thread: Thread, path: string): Promise<Per
   try {
     await listening.bind(await thread.ptr(new SockaddrUn(path)));
     await listening.listen(16);
-    const theirEnd = await fileIdentity(thread, linkTheirs);
+    // Fds cross only a link that is a socket pair of ours (a remote thread's channels are not).
+    const theirEnd = canPass(thread) ? await fileIdentity(thread, linkTheirs) : undefined;
     const link = child.inheritFd(linkTheirs);
     const listen = child.inheritFd(listening);
     await closeAll([linkTheirs, listening]);
     const argv = ["rsyscall-server", "--link-fd", String(link.near), "--listen-fd", String(listen.near)];
     for (const fd of [link, listen]) await fd.disableCloexec();
-    proc = await child.execv(serverProgramPath, argv);
+    proc = await child.execv(serverProgramFor(thread), argv);
     const linkAfd = await root.makeAfd(linkOurs, true);
     const reader = new ByteReader(linkAfd);
     const hello = await readHello(reader);
@@ -220,6 +245,7 @@ export async function clonePersistent(thread: Thread, path: string): Promise<Per
       (t, connection, r, passing) => new PersistentThread(t, connection, r, passing, path),
       true,
     );
+    setRoute(per, routeOf(thread));
     per.watchLink(per.connection, releaseWindows);
     per.process = proc;
     return per;

@@ -2,25 +2,30 @@
 //
 //   import { SSHHost } from "rsyscall/tasks/ssh";
 //   const host = new SSHHost(new Command("/usr/bin/ssh", ["ssh", "-F", "/path/config", "myhost"], {}));
-//   const [sshProc, remote] = await host.ssh(thr);
+//   const [sshProcess, remote] = await host.ssh(thr);
 //   const [[ours, theirs]] = await remote.openChannels(1);   // a connected pair across hosts
+//   const [, further] = await new SSHHost(otherCommand).ssh(remote);   // a second hop, from there
 //
-// `command` is `ssh [options...] HOST`, the host last, so the user's config, keys, agent, jump
-// hosts and control masters all apply. The server program travels over ssh's stdin as it does for
-// stdinBootstrap; ssh joins the arguments after the host into one command line for the remote
-// shell, so the script goes as one argument, quoted for sh.
+// `command` is `ssh [options...] HOST`, the host last, so the user's config, keys, agent and jump
+// hosts all apply. The server program travels over ssh's stdin as it does for stdinBootstrap; ssh
+// joins the arguments after the host into one command line for the remote shell, so the script
+// goes as one argument, quoted for sh.
 //
 // The link is not a socket of ours (sshd makes its own pipes), so fds cannot cross it: memory
 // travels in the syscall stream. Channels go through unix-socket forwarding on the same ssh
-// (`-L OURS:THEIRS`): we connect to a socket in a fresh local directory only we can enter; ssh
-// carries the connection to a socket the remote thread listens on, in a fresh remote directory
-// only it can enter, and the remote thread accepts it, checking that its peer (sshd) is its own
-// user.
+// (`-L OURS:THEIRS`): we connect to a socket in a fresh directory only we can enter, on the host
+// ssh runs on; ssh carries the connection to a socket the remote thread listens on, in a fresh
+// remote directory only it can enter, and the remote thread accepts it, checking that its peer
+// (sshd) is its own user. A child of the remote thread gets its link the same way.
+//
+// ssh runs as its own control master (a socket in that same directory), so that more forwards can
+// be added to it later (`ssh -O forward`): that is how a socket on a host two hops away is reached
+// from here, through a forward on each ssh along the way (HostRoute, src/tasks/connected.ts).
 import { randomBytes } from "node:crypto";
-import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { describe } from "../args.js";
 import { Command, shellQuote } from "../command.js";
+import { AsyncFileDescriptor } from "../epoller.js";
 import type { AsyncChildProcess } from "../monitor.js";
 import { SyscallSendError } from "../near/errors.js";
 import { SIG } from "../signal.js";
@@ -29,7 +34,7 @@ import { SockaddrUn } from "../sys/un.js";
 import { W } from "../sys/wait.js";
 import type { FileDescriptor } from "../task.js";
 import { checkCount, type Thread } from "../thread.js";
-import { ConnectedThread, closeAll, type Passing, rootOf } from "./connected.js";
+import { ConnectedThread, closeAll, type HostRoute, type Passing, reachFrom, setRoute } from "./connected.js";
 import type { SyscallConnection } from "./connection.js";
 import { within } from "./program.js";
 import { bootstrapThrough } from "./stdin-bootstrap.js";
@@ -38,12 +43,52 @@ import { peerCredentials } from "./stub.js";
 /** How long ssh may take to end by itself after its remote thread exited. */
 const SSH_GRACE_MS = 500;
 
-/** Where a channel is forwarded from (here) and to (there). */
+/** Where a channel is forwarded from (the host ssh runs on) and to (the remote host). */
 interface Forward {
-  local: { dir: string; socket: string };
+  /** A directory on the host ssh runs on, made by the thread that runs it: ssh's control socket, and the listening ends of its forwards. */
+  local: { dir: string; socket: string; master: string; forwards: number };
+  /** `local.socket` as the Node process reaches it. */
+  reachable: string;
   remote: { dir: string; socket: string };
   /** The remote thread's listening socket, once it listens. */
   listening?: FileDescriptor;
+}
+
+/**
+ * The route to a remote thread's host: a socket there is forwarded, by the control master of the
+ * ssh that reached it, to a new socket in that ssh's directory on the host it runs on (`via`'s),
+ * which is reached from the Node process in turn.
+ */
+class SSHRoute implements HostRoute {
+  constructor(
+    readonly via: Thread,
+    readonly executable: string,
+    readonly forward: Forward,
+  ) {}
+
+  async reach(path: string): Promise<string> {
+    const here = join(this.forward.local.dir, `forward-${this.forward.local.forwards++}`);
+    const argv = [
+      "ssh",
+      "-F",
+      "/dev/null",
+      "-S",
+      this.forward.local.master,
+      "-O",
+      "forward",
+      "-L",
+      `${here}:${path}`,
+      "rsyscall-master",
+    ];
+    try {
+      await this.via.run(new Command(this.executable, argv, {}));
+    } catch (e) {
+      throw new Error(
+        `ssh: forwarding ${path} to ${here} through ${this.forward.local.master}: ${(e as Error).message}`,
+      );
+    }
+    return reachFrom(this.via, here);
+  }
 }
 
 /** A thread on another host, reached over ssh. */
@@ -93,9 +138,8 @@ export class SSHThread extends ConnectedThread {
         // Connected without blocking Node (the AFD is only for the connect; dropped, it gives
         // up its registration, and the fd stays ours).
         const ours = await this.root.socket(AF.UNIX, SOCK.of(SOCK.STREAM, SOCK.NONBLOCK));
-        const connecting = this.root
-          .makeAfd(ours)
-          .then(async (afd) => afd.connect(await this.root.ptr(new SockaddrUn(this.forward.local.socket))))
+        const connecting = AsyncFileDescriptor.make(this.root.epoller, this.root.ram, ours)
+          .then(async (afd) => afd.connect(await this.root.ptr(new SockaddrUn(this.forward.reachable))))
           .catch(async (e: unknown) => {
             await ours.close().catch(() => {});
             throw e;
@@ -130,13 +174,18 @@ export class SSHThread extends ConnectedThread {
     const ssh = this.sshProcess;
     if (!ssh || ssh.dead) return exiting;
     // A moment for both to end by themselves (they usually do; a forwarded connection still open
-    // keeps ssh, and so our link, up), then ssh is told to.
-    const both = Promise.all([exiting, ssh.waitpid(W.EXITED, { keepAlive: false })]).then(
+    // keeps ssh, and so our link, up), then ssh is told to. Waits that hold Node: an ssh run from a
+    // remote thread is watched by that thread's epoller, which waits only while someone must.
+    const sshGone = ssh.waitpid(W.EXITED).then(
       () => true,
       () => true,
     );
-    const inTime = await within(both, SSH_GRACE_MS);
-    if (!inTime && !ssh.dead) await ssh.kill(SIG.TERM).catch(() => {});
+    const inTime = await within(Promise.all([exiting.catch(() => {}), sshGone]), SSH_GRACE_MS);
+    if (!inTime && !ssh.dead) {
+      await ssh.kill(SIG.TERM).catch(() => {});
+      if (!(await within(sshGone, SSH_GRACE_MS))) await ssh.kill(SIG.KILL).catch(() => {});
+      await sshGone;
+    }
     await exiting;
   }
 }
@@ -155,22 +204,35 @@ export class SSHHost {
    * that refuses us rejects with what ssh said.
    */
   async ssh(thread: Thread): Promise<[AsyncChildProcess, SSHThread]> {
-    const root = rootOf(thread);
     const token = randomBytes(8).toString("hex");
-    const localDir = join(root.environ.get("TMPDIR") ?? "/tmp", `rsyscall-ssh-${token}`);
-    await root.mkdir(localDir, 0o700);
+    const localDir = join(thread.environ.get("TMPDIR") ?? "/tmp", `rsyscall-ssh-${token}`);
+    await thread.mkdir(localDir, 0o700);
     const remoteDir = `/tmp/rsyscall-remote-${token}`;
+    const local = { dir: localDir, socket: join(localDir, "channels"), master: join(localDir, "master"), forwards: 0 };
     const forward: Forward = {
-      local: { dir: localDir, socket: join(localDir, "channels") },
+      local,
+      reachable: local.socket,
       remote: { dir: remoteDir, socket: `${remoteDir}/channels` },
     };
-    const args = [...this.command.arguments];
+    const [argv0, ...args] = this.command.arguments;
     const host = args.pop()!;
+    // Ours first: ssh keeps the first value it is given for an option.
+    const master = ["-o", "ControlMaster=yes", "-o", `ControlPath=${local.master}`, "-o", "ControlPersist=no"];
     const withForward = new Command(
       this.command.executablePath,
-      [...args, "-o", "ExitOnForwardFailure=yes", "-L", `${forward.local.socket}:${forward.remote.socket}`, host],
+      [
+        argv0!,
+        ...master,
+        ...args,
+        "-o",
+        "ExitOnForwardFailure=yes",
+        "-L",
+        `${local.socket}:${forward.remote.socket}`,
+        host,
+      ],
       this.command.envUpdates,
     );
+    const removeLocal = () => removeDirectory(thread, local);
     try {
       const [proc, remote] = await bootstrapThrough(
         thread,
@@ -179,9 +241,11 @@ export class SSHHost {
         (t, connection, r, passing) => new SSHThread(t, connection, r, passing, forward),
       );
       remote.sshProcess = proc;
+      setRoute(remote, new SSHRoute(thread, this.command.executablePath, forward));
       // Our end of the forward goes with the link.
-      void remote.connection.hungUp.then(() => rmSync(localDir, { recursive: true, force: true }));
+      void remote.connection.hungUp.then(removeLocal);
       try {
+        forward.reachable = await reachFrom(thread, local.socket);
         await remote.listen();
       } catch (e) {
         await remote.exit(0).catch(() => {});
@@ -189,8 +253,19 @@ export class SSHHost {
       }
       return [proc, remote];
     } catch (e) {
-      rmSync(localDir, { recursive: true, force: true });
+      await removeLocal();
       throw e;
     }
+  }
+}
+
+/** Removes the directory ssh() made for `forward`'s local end, through `thread`, as far as it can still be reached. */
+async function removeDirectory(thread: Thread, local: Forward["local"]): Promise<void> {
+  const names = ["channels", "master", ...Array.from({ length: local.forwards }, (_, i) => `forward-${i}`)];
+  try {
+    for (const name of names) await thread.task.unlink(await thread.ptr(join(local.dir, name))).catch(() => {});
+    await thread.task.rmdir(await thread.ptr(local.dir));
+  } catch {
+    // Gone already, or so is the thread (a hop that went away takes its files' fate with it).
   }
 }

@@ -21,7 +21,7 @@ import { bytesSerializer } from "../struct.js";
 import { W } from "../sys/wait.js";
 import type { FileDescriptor } from "../task.js";
 import type { Thread } from "../thread.js";
-import { type ConnectedThread, closeAll, type Passing, rootOf } from "./connected.js";
+import { type ConnectedThread, canPass, closeAll, type Passing, rootOf, routeOf, setRoute } from "./connected.js";
 import type { SyscallConnection } from "./connection.js";
 import {
   attachProgram,
@@ -102,7 +102,8 @@ export async function bootstrapThrough<T extends ConnectedThread = ConnectedThre
   const ours = [linkOurs, errOurs];
   let proc: AsyncChildProcess | undefined;
   try {
-    const theirEnd = await fileIdentity(parent, linkTheirs);
+    // Fds cross only a link that is a socket pair of ours (a remote thread's channels are not).
+    const theirEnd = canPass(parent) ? await fileIdentity(parent, linkTheirs) : undefined;
     const child = await parent.clone();
     try {
       const link = child.inheritFd(linkTheirs);
@@ -132,6 +133,8 @@ export async function bootstrapThrough<T extends ConnectedThread = ConnectedThre
       { link: linkAfd, reader, hello, theirEnd, gifts: gift ? [gift.fd] : [] },
       make,
     );
+    // It runs on the host its parent is on (a hop further for ssh, whose route the caller sets).
+    setRoute(thread, routeOf(parent));
     if (gift?.copy) await gift.fd.close();
     const [stderrThere] = given;
     if (stderrThere) {
@@ -194,7 +197,7 @@ async function stderrGift(
   parent: Thread,
   root: Thread,
   hello: Hello,
-  theirEnd: { dev: bigint; ino: bigint },
+  theirEnd: { dev: bigint; ino: bigint } | undefined,
 ): Promise<{ fd: FileDescriptor; copy: boolean } | undefined> {
   if (!linkIsOurs(hello, theirEnd)) return undefined;
   if (!parent.stderr.valid) return undefined;
