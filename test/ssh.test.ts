@@ -9,8 +9,11 @@ import { SYS } from "rsyscall/sys/syscall";
 import { W } from "rsyscall/sys/wait";
 import { clonePersistent, PersistentThread } from "rsyscall/tasks/persistent";
 import { SSHHost } from "rsyscall/tasks/ssh";
-import { harness, packageRoot, sshdSkip as skip } from "./ssh-harness.js";
+import { asRoot, harness, packageRoot, sshdSkip as skip } from "./ssh-harness.js";
 import { childPids, scratchDir } from "./util.js";
+
+/** This package's directory, which the harness hides from sshd as root (an empty one otherwise). */
+const hidden = () => (asRoot ? packageRoot : scratchDir("rsyscall-ssh-empty-"));
 
 const sshTo = (config: string, name = "testhost") =>
   new SSHHost(new Command("/usr/bin/ssh", ["ssh", "-F", config, name], {}));
@@ -20,11 +23,13 @@ describe("SSHHost", { timeout: 120_000, skip }, () => {
     const { config } = harness();
     const [proc, remote] = await sshTo(config).ssh(thr);
     try {
-      assert.ok((await remote.task.getpid()) < 100, "in the harness's pid namespace");
-      assert.equal(await remote.task.getuid(), 0);
-      await assert.rejects(remote.task.open(await remote.ptr(join(packageRoot, "package.json")), O.RDONLY), {
-        code: "ENOENT",
-      });
+      assert.equal(await remote.task.getuid(), process.getuid!());
+      if (asRoot) {
+        assert.ok((await remote.task.getpid()) < 100, "in the harness's pid namespace");
+        await assert.rejects(remote.task.open(await remote.ptr(join(packageRoot, "package.json")), O.RDONLY), {
+          code: "ENOENT",
+        });
+      }
       const data = Buffer.alloc(1 << 20);
       for (let i = 0; i < data.length; i++) data[i] = i % 251;
       const p = await remote.ptr(data);
@@ -58,6 +63,41 @@ describe("SSHHost", { timeout: 120_000, skip }, () => {
     }
     await proc.waitpid(W.EXITED);
     assert.ok(!existsSync(remote.forward.local.dir) && !existsSync(remote.forward.remote.dir), "both ends removed");
+  });
+
+  test("channels opened concurrently are each paired right; one that never comes through times out, and the next works", async () => {
+    const { config } = harness();
+    const [proc, remote] = await sshTo(config).ssh(thr);
+    try {
+      const batches = await Promise.all([1, 2, 3, 4].map(() => remote.openChannels(2)));
+      let tag = 0;
+      for (const [ours, theirs] of batches.flat()) {
+        const sent = `pair ${tag++}`;
+        await ours.write(await thr.ptr(Buffer.from(sent)));
+        const [got] = await theirs.read(await remote.malloc(Buffer, 32));
+        assert.equal((await got.read()).toString(), sent);
+        await ours.close();
+        await theirs.close();
+      }
+      // ssh's forward leads nowhere now (as if its socket had gone): the accept there gives up.
+      const reachable = remote.forward.reachable;
+      remote.forward.reachable = join(scratchDir(), "nothing-here");
+      remote.channelTimeout = 0.3;
+      await assert.rejects(
+        remote.openChannels(1),
+        /no connection came through ssh's forward in 0.3 s \(connecting to .*ENOENT/,
+      );
+      remote.forward.reachable = reachable;
+      const [[ours, theirs]] = await remote.openChannels(1);
+      await theirs!.write(await remote.ptr(Buffer.from("after")));
+      const [got] = await ours!.read(await thr.malloc(Buffer, 8));
+      assert.equal((await got.read()).toString(), "after");
+      await ours!.close();
+      await theirs!.close();
+    } finally {
+      await remote.exit(0);
+    }
+    await proc.waitpid(W.EXITED);
   });
 
   test("remote.exit() ends ssh too, even with a forwarded channel still open on our side", async () => {
@@ -117,7 +157,7 @@ describe("SSHHost", { timeout: 120_000, skip }, () => {
       const child = await remote.clone();
       await child.inheritFd(theirs!).dup2(child.stdout);
       await theirs!.close();
-      const ls = await child.exec(new Command("/bin/ls", ["ls", "-A", packageRoot], {}));
+      const ls = await child.exec(new Command("/bin/ls", ["ls", "-A", hidden()], {}));
       await ls.check();
       assert.equal((await ours!.readToEof()).toString(), "", "nothing of ours is there");
       await ours!.close();
@@ -199,7 +239,7 @@ describe("SSHHost", { timeout: 120_000, skip }, () => {
       const child = await hop2.clone();
       await child.inheritFd(outThere!).dup2(child.stdout);
       await outThere!.close();
-      await (await child.exec(new Command("/bin/sh", ["sh", "-c", `echo hop2; ls -A ${packageRoot}`], {}))).check();
+      await (await child.exec(new Command("/bin/sh", ["sh", "-c", `echo hop2; ls -A ${hidden()}`], {}))).check();
       assert.equal((await out!.readToEof()).toString(), "hop2\n");
       await out!.close();
     } finally {

@@ -47,6 +47,7 @@ export const units = {
     "sys/wait.h",
     "sys/resource.h",
     "sched.h",
+    "sys/time.h",
   ],
 };
 
@@ -478,6 +479,8 @@ export const families = {
       "REUSEPORT",
       "PASSCRED",
       "PEERCRED",
+      "RCVTIMEO",
+      "SNDTIMEO",
       "RCVLOWAT",
       "SNDLOWAT",
       "BINDTODEVICE",
@@ -615,6 +618,7 @@ export const structs = {
   ucred: { unit: "libc", type: "struct ucred", fields: ["pid", "uid", "gid"] },
   sockaddr_storage: { unit: "libc", type: "struct sockaddr_storage", fields: ["ss_family"] },
   timespec: { unit: "libc", type: "struct timespec", fields: ["tv_sec", "tv_nsec"] },
+  timeval: { unit: "libc", type: "struct timeval", fields: ["tv_sec", "tv_usec"] },
   cpu_set_t: { unit: "libc", type: "cpu_set_t", fields: [] },
   msghdr: {
     unit: "libc",

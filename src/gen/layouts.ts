@@ -118,6 +118,14 @@ export const timespec = {
   },
 } as const;
 
+export const timeval = {
+  size: 16,
+  fields: {
+    tv_sec: [0, 8],
+    tv_usec: [8, 8],
+  },
+} as const;
+
 export const cpu_set_t = {
   size: 128,
   fields: {

@@ -47,6 +47,7 @@ const routes = new WeakMap<Thread, HostRoute>();
 /** Internal: says `thread` is on the host `route` leads to (its children and bootstraps are too). */
 export function setRoute(thread: Thread, route: HostRoute | undefined): void {
   if (route) routes.set(thread, route);
+  else routes.delete(thread);
 }
 
 /** Internal: the route to `thread`'s host, if it is not ours. */

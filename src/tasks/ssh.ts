@@ -27,9 +27,10 @@ import { describe } from "../args.js";
 import { Command, shellQuote } from "../command.js";
 import { AsyncFileDescriptor } from "../epoller.js";
 import type { AsyncChildProcess } from "../monitor.js";
-import { SyscallSendError } from "../near/errors.js";
+import { SyscallError, SyscallSendError } from "../near/errors.js";
 import { SIG } from "../signal.js";
-import { AF, SOCK } from "../sys/socket/index.js";
+import { AF, SO, SOCK, SOL } from "../sys/socket/index.js";
+import { Timeval } from "../sys/time.js";
 import { SockaddrUn } from "../sys/un.js";
 import { W } from "../sys/wait.js";
 import type { FileDescriptor } from "../task.js";
@@ -109,9 +110,10 @@ export class SSHThread extends ConnectedThread {
   /** Internal: makes the remote end of the forward, in a directory only this thread's user can enter. */
   async listen(): Promise<void> {
     const { dir, socket } = this.forward.remote;
-    await this.mkdir(dir, 0o700);
+    if (!this.forward.listening) await this.mkdir(dir, 0o700);
     const sock = await this.socket(AF.UNIX, SOCK.STREAM);
     try {
+      await this.#limitAccept(sock);
       await sock.bind(await this.ptr(new SockaddrUn(socket)));
       await sock.listen(64);
     } catch (e) {
@@ -121,16 +123,41 @@ export class SSHThread extends ConnectedThread {
     this.forward.listening = sock;
   }
 
+  /** Seconds a channel may take to come through ssh's forward. */
+  channelTimeout = 10;
+  #acceptTimeout: number | undefined;
+
+  /**
+   * An accept waits `channelTimeout` at most (SO_RCVTIMEO): a connection that never arrives must
+   * not hold the thread's link forever.
+   */
+  async #limitAccept(sock: FileDescriptor): Promise<void> {
+    const seconds = this.channelTimeout;
+    await sock.setsockopt(SOL.SOCKET, SO.RCVTIMEO, await this.ptr(Timeval.fromSeconds(seconds)));
+    this.#acceptTimeout = seconds;
+  }
+
+  /** Channels are made one at a time: each connection ssh forwards is paired with the next accept. */
+  #channelTurn: Promise<unknown> = Promise.resolve();
+
   /**
    * `count` connected socket pairs between the Node process and this remote thread: [our end, its
    * end]. Each is a connection through ssh's forward: ours connects here, the remote thread accepts
-   * there.
+   * there. A connection that does not arrive in `channelTimeout` seconds rejects, and the remote
+   * end listens afresh (one arriving late must not be paired with a later call).
    */
-  override async openChannels(count: number): Promise<[FileDescriptor, FileDescriptor][]> {
+  override openChannels(count: number): Promise<[FileDescriptor, FileDescriptor][]> {
     checkCount(count);
+    const turn = this.#channelTurn.then(() => this.#openChannels(count));
+    this.#channelTurn = turn.catch(() => {});
+    return turn;
+  }
+
+  async #openChannels(count: number): Promise<[FileDescriptor, FileDescriptor][]> {
     const listening = this.forward.listening;
-    if (this.connection.closed || !listening)
+    if (this.connection.closed || !listening?.valid)
       throw new SyscallSendError("openChannels", "the link to the host is down");
+    if (this.#acceptTimeout !== this.channelTimeout) await this.#limitAccept(listening);
     const uid = await this.task.getuid();
     const pairs: [FileDescriptor, FileDescriptor][] = [];
     try {
@@ -144,8 +171,23 @@ export class SSHThread extends ConnectedThread {
             await ours.close().catch(() => {});
             throw e;
           });
-        const theirs = await listening.accept();
-        await connecting;
+        connecting.catch(() => {});
+        const theirs = await listening.accept().catch(async (e: unknown) => {
+          if (!(e instanceof SyscallError && e.code === "EAGAIN")) throw e;
+          await ours.close().catch(() => {});
+          await this.#relisten(listening);
+          const why = await connecting.then(
+            () => "",
+            (c: unknown) => ` (connecting to ${this.forward.reachable}: ${(c as Error).message})`,
+          );
+          throw new Error(`openChannels: no connection came through ssh's forward in ${this.channelTimeout} s${why}`);
+        });
+        try {
+          await connecting;
+        } catch (e) {
+          await theirs.close().catch(() => {});
+          throw e;
+        }
         const peer = await peerCredentials(this, theirs);
         if (peer.uid !== uid && peer.uid !== 0) {
           await closeAll([ours, theirs]);
@@ -158,6 +200,13 @@ export class SSHThread extends ConnectedThread {
       throw e;
     }
     return pairs;
+  }
+
+  /** A new listening socket at the forward's remote end, in place of `stale` (a late connection to it is refused). */
+  async #relisten(stale: FileDescriptor): Promise<void> {
+    await this.task.unlink(await this.ptr(this.forward.remote.socket)).catch(() => {});
+    await stale.close().catch(() => {});
+    await this.listen();
   }
 
   /**
