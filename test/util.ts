@@ -155,3 +155,19 @@ export async function readAsync(thr: Thread, fd: FileDescriptor): Promise<string
     await afd.close();
   }
 }
+
+/**
+ * Whether children of the Node process are watched through its io_uring (no helper process each):
+ * after a first clone, an io_uring fd is open. RSYSCALL_IO_URING=0 forces helpers.
+ */
+export async function watchedByRing(thr: Thread): Promise<boolean> {
+  const child = await thr.clone();
+  await child.exit(0);
+  return readdirSync("/proc/self/fd").some((n) => {
+    try {
+      return readlinkSync(`/proc/self/fd/${n}`).includes("io_uring");
+    } catch {
+      return false;
+    }
+  });
+}

@@ -76,23 +76,37 @@ function runUnit(unit, body) {
 
 function collect() {
   const bodies = Object.fromEntries(Object.keys(units).map((u) => [u, []]));
+  // What only newer headers have (spec.since: [major, minor]) is left out of older ones: src/gen
+  // is generated from new enough headers, and checked against older ones in what both know.
+  const since = (spec, lines) =>
+    spec.since
+      ? [`#if LINUX_VERSION_CODE >= KERNEL_VERSION(${spec.since[0]}, ${spec.since[1]}, 0)`, ...lines, "#endif"]
+      : lines;
   for (const [fam, spec] of Object.entries(families)) {
-    for (const name of spec.names)
-      bodies[spec.unit].push(`V("${fam}", "${familyKey(spec, name)}", ${cNameOf(spec, name)});`);
+    bodies[spec.unit].push(
+      ...since(
+        spec,
+        spec.names.map((name) => `V("${fam}", "${familyKey(spec, name)}", ${cNameOf(spec, name)});`),
+      ),
+    );
   }
   for (const [name, spec] of Object.entries(structs)) {
-    bodies[spec.unit].push(`printf("s\\t${name}\\t%zu\\n", sizeof(${spec.type}));`);
+    const lines = [];
+    bodies[spec.unit].push({ spec, lines });
+    lines.push(`printf("s\\t${name}\\t%zu\\n", sizeof(${spec.type}));`);
     for (const f of spec.fields) {
       // "name[]" is a flexible array member: it has an offset but no size.
       const flexible = f.endsWith("[]");
       const field = flexible ? f.slice(0, -2) : f;
-      bodies[spec.unit].push(
+      lines.push(
         flexible
           ? `printf("f\\t%s\\t%s\\t%zu\\t0\\n", "${name}", "${field}", offsetof(${spec.type}, ${field}));`
           : `F("${name}", ${spec.type}, ${field});`,
       );
     }
   }
+  for (const unit of Object.keys(bodies))
+    bodies[unit] = bodies[unit].flatMap((b) => (typeof b === "string" ? [b] : since(b.spec, b.lines)));
   const groups = {};
   for (const [group, spec] of Object.entries(macroGroups)) {
     const names = preprocessorMacros(spec.include).filter(

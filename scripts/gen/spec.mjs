@@ -26,6 +26,8 @@ export const units = {
     "linux/resource.h",
     "linux/close_range.h",
     "linux/kcmp.h",
+    "linux/io_uring.h",
+    "linux/version.h",
   ],
   libc: [
     "sys/socket.h",
@@ -342,7 +344,32 @@ export const families = {
     ],
   },
   RWF: { unit: "kernel", prefix: "RWF_", names: ["HIPRI", "DSYNC", "SYNC", "NOWAIT", "APPEND"] },
-  FUTEX: { unit: "kernel", prefix: "FUTEX_", names: ["WAIT", "WAKE", "PRIVATE_FLAG", "OWNER_DIED", "WAITERS"] },
+  FUTEX: {
+    unit: "kernel",
+    prefix: "FUTEX_",
+    names: ["WAIT", "WAKE", "PRIVATE_FLAG", "OWNER_DIED", "WAITERS", "BITSET_MATCH_ANY"],
+  },
+  FUTEX2: {
+    unit: "kernel",
+    since: [6, 7],
+    prefix: "FUTEX2_",
+    names: ["SIZE_U8", "SIZE_U16", "SIZE_U32", "SIZE_U64", "NUMA", "PRIVATE"],
+  },
+  IORING_OP: {
+    unit: "kernel",
+    since: [6, 7],
+    prefix: "IORING_OP_",
+    names: ["NOP", "ASYNC_CANCEL", "FUTEX_WAIT", "FUTEX_WAKE"],
+  },
+  IORING_SETUP: {
+    unit: "kernel",
+    since: [6, 1],
+    prefix: "IORING_SETUP_",
+    names: ["CLAMP", "CQSIZE", "SUBMIT_ALL", "COOP_TASKRUN", "TASKRUN_FLAG", "SINGLE_ISSUER", "DEFER_TASKRUN"],
+  },
+  IORING_ENTER: { unit: "kernel", prefix: "IORING_ENTER_", names: ["GETEVENTS"] },
+  IORING_FEAT: { unit: "kernel", prefix: "IORING_FEAT_", names: ["SINGLE_MMAP", "NODROP"] },
+  IORING_OFF: { unit: "kernel", prefix: "IORING_OFF_", names: ["SQ_RING", "CQ_RING", "SQES"] },
   CAP: {
     unit: "kernel",
     prefix: "CAP_",
@@ -619,6 +646,28 @@ export const structs = {
   sockaddr_storage: { unit: "libc", type: "struct sockaddr_storage", fields: ["ss_family"] },
   timespec: { unit: "libc", type: "struct timespec", fields: ["tv_sec", "tv_nsec"] },
   timeval: { unit: "libc", type: "struct timeval", fields: ["tv_sec", "tv_usec"] },
+  io_uring_params: {
+    unit: "kernel",
+    type: "struct io_uring_params",
+    fields: ["sq_entries", "cq_entries", "flags", "features", "sq_off", "cq_off"],
+  },
+  io_sqring_offsets: {
+    unit: "kernel",
+    type: "struct io_sqring_offsets",
+    fields: ["head", "tail", "ring_mask", "ring_entries", "flags", "dropped", "array"],
+  },
+  io_cqring_offsets: {
+    unit: "kernel",
+    type: "struct io_cqring_offsets",
+    fields: ["head", "tail", "ring_mask", "ring_entries", "overflow", "cqes", "flags"],
+  },
+  io_uring_sqe: {
+    unit: "kernel",
+    since: [6, 7],
+    type: "struct io_uring_sqe",
+    fields: ["opcode", "flags", "ioprio", "fd", "off", "addr", "len", "futex_flags", "user_data", "addr3"],
+  },
+  io_uring_cqe: { unit: "kernel", type: "struct io_uring_cqe", fields: ["user_data", "res", "flags"] },
   cpu_set_t: { unit: "libc", type: "cpu_set_t", fields: [] },
   msghdr: {
     unit: "libc",

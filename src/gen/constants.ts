@@ -346,6 +346,48 @@ export const FUTEX = {
   PRIVATE_FLAG: 128,
   OWNER_DIED: 1073741824,
   WAITERS: 2147483648,
+  BITSET_MATCH_ANY: 4294967295,
+} as const;
+
+export const FUTEX2 = {
+  SIZE_U8: 0,
+  SIZE_U16: 1,
+  SIZE_U32: 2,
+  SIZE_U64: 3,
+  NUMA: 4,
+  PRIVATE: 128,
+} as const;
+
+export const IORING_OP = {
+  NOP: 0,
+  ASYNC_CANCEL: 14,
+  FUTEX_WAIT: 51,
+  FUTEX_WAKE: 52,
+} as const;
+
+export const IORING_SETUP = {
+  CLAMP: 16,
+  CQSIZE: 8,
+  SUBMIT_ALL: 128,
+  COOP_TASKRUN: 256,
+  TASKRUN_FLAG: 512,
+  SINGLE_ISSUER: 4096,
+  DEFER_TASKRUN: 8192,
+} as const;
+
+export const IORING_ENTER = {
+  GETEVENTS: 1,
+} as const;
+
+export const IORING_FEAT = {
+  SINGLE_MMAP: 1,
+  NODROP: 2,
+} as const;
+
+export const IORING_OFF = {
+  SQ_RING: 0,
+  CQ_RING: 134217728,
+  SQES: 268435456,
 } as const;
 
 export const CAP = {

@@ -2,6 +2,6 @@
 // The headers src/gen was generated from; `gen.mjs --check` compares only against these.
 
 export const generatedFrom = {
-  linux: "6.1.187",
+  linux: "6.12.95",
   glibc: "2.36",
 } as const;

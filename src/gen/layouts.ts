@@ -59,6 +59,69 @@ export const epoll_event = {
   },
 } as const;
 
+export const io_uring_params = {
+  size: 120,
+  fields: {
+    sq_entries: [0, 4],
+    cq_entries: [4, 4],
+    flags: [8, 4],
+    features: [20, 4],
+    sq_off: [40, 40],
+    cq_off: [80, 40],
+  },
+} as const;
+
+export const io_sqring_offsets = {
+  size: 40,
+  fields: {
+    head: [0, 4],
+    tail: [4, 4],
+    ring_mask: [8, 4],
+    ring_entries: [12, 4],
+    flags: [16, 4],
+    dropped: [20, 4],
+    array: [24, 4],
+  },
+} as const;
+
+export const io_cqring_offsets = {
+  size: 40,
+  fields: {
+    head: [0, 4],
+    tail: [4, 4],
+    ring_mask: [8, 4],
+    ring_entries: [12, 4],
+    overflow: [16, 4],
+    cqes: [20, 4],
+    flags: [24, 4],
+  },
+} as const;
+
+export const io_uring_sqe = {
+  size: 64,
+  fields: {
+    opcode: [0, 1],
+    flags: [1, 1],
+    ioprio: [2, 2],
+    fd: [4, 4],
+    off: [8, 8],
+    addr: [16, 8],
+    len: [24, 4],
+    futex_flags: [28, 4],
+    user_data: [32, 8],
+    addr3: [48, 8],
+  },
+} as const;
+
+export const io_uring_cqe = {
+  size: 16,
+  fields: {
+    user_data: [0, 8],
+    res: [8, 4],
+    flags: [12, 4],
+  },
+} as const;
+
 export const rlimit64 = {
   size: 16,
   fields: {

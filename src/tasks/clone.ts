@@ -46,6 +46,7 @@ import { SyscallConnection } from "./connection.js";
 import { entriesOf, setEntries } from "./entries.js";
 import { ForeignChildMemory, startForeignHelper } from "./foreign.js";
 import { ChildMemory, cloneRaw, namedLike, withSignalsBlocked } from "./frame.js";
+import { FutexRing } from "./futex-ring.js";
 import {
   clearTidWord,
   type ExecOrExitWord,
@@ -319,12 +320,16 @@ async function cloneChild(parent: Thread, flags: number, fork: boolean): Promise
     const word = fork
       ? robustWord(memory.robustWord, () => memory.readRobustWord())
       : clearTidWord(memory.ctid, () => memory.readCtid());
-    helper = await startHelper(root, memory, word);
+    // A child sharing our memory is watched by a futex wait in our io_uring where there is one; a
+    // fork's word is robust, and it gets a helper.
+    const ring = fork ? undefined : await FutexRing.of(root);
+    if (!ring) helper = await startHelper(root, memory, word);
     const started: Started = {
       word,
       restart: () => startHelper(root, memory, word),
       memory,
       space: fork ? forkedSpace(root, cloned.pid) : undefined,
+      ring,
     };
     return await assemble(parent, root, flags, links, proc, helper, sharesFiles, started);
   } catch (e) {
@@ -350,6 +355,8 @@ interface Started {
   memory: { recycle(): Promise<void> };
   /** For a fork: its address space. */
   space: AddressSpace | undefined;
+  /** The io_uring its word is watched in, if not by helpers. */
+  ring?: FutexRing;
 }
 
 /**
@@ -571,7 +578,7 @@ async function assemble(
   flags: number,
   links: Links,
   proc: AsyncChildProcess,
-  helper: AsyncChildProcess,
+  helper: AsyncChildProcess | undefined,
   sharesFiles: boolean,
   started: Started,
 ): Promise<ChildThread> {
@@ -622,6 +629,6 @@ async function assemble(
   const life: Life = { gone: false };
   abandoned.register(connection, { process: proc, life });
   const gone = whenGone(life, connection, started.memory, links.passingOurs, shared, releaseWindows);
-  void watchExecOrExit(started.word, helper, started.restart, proc, gone);
+  void watchExecOrExit(started.word, helper, started.restart, proc, gone, started.ring);
   return child;
 }

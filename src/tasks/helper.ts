@@ -8,6 +8,7 @@
 // is healthy, and another helper takes its place, so a live child is never taken for gone.
 import { AsyncFileDescriptor } from "../epoller.js";
 import * as gen from "../gen/constants.js";
+import { ERRNO } from "../gen/errno.js";
 import { SYS } from "../gen/sys.js";
 import { AsyncChildProcess } from "../monitor.js";
 import { native } from "../native.js";
@@ -18,6 +19,7 @@ import { P, W } from "../sys/wait.js";
 import type { FileDescriptor } from "../task.js";
 import type { Thread } from "../thread.js";
 import { type ChildMemory, cloneRaw, withSignalsBlocked } from "./frame.js";
+import type { FutexRing } from "./futex-ring.js";
 
 // It shares our fd table, so it holds no copies of our fds.
 const HELPER_FLAGS = gen.CLONE.VM | gen.CLONE.FILES | gen.CLONE.PIDFD | gen.SIG.CHLD;
@@ -79,14 +81,17 @@ export async function killAndReapNow(pidfd: FileDescriptor): Promise<void> {
 /**
  * Calls `gone` once the child whose word is `word` exec'd or exited, however many helpers that
  * takes (`restart` makes another), or once `child` died (a fork killed before it could arm its
- * word). The wait does not keep Node alive: an idle child does not hold a program open.
+ * word). With `ring`, a futex wait in the process's io_uring does the helper's job (helpers take
+ * over should the ring refuse the word). The wait does not keep Node alive: an idle child does
+ * not hold a program open.
  */
 export async function watchExecOrExit(
   word: ExecOrExitWord,
-  helper: AsyncChildProcess,
+  helper: AsyncChildProcess | undefined,
   restart: () => Promise<AsyncChildProcess>,
   child: AsyncChildProcess,
   gone: () => void,
+  ring?: FutexRing,
 ) {
   let current: AsyncChildProcess | undefined = helper;
   let failures = 0;
@@ -95,6 +100,8 @@ export async function watchExecOrExit(
     () => true,
   );
   try {
+    if (ring && (await watchInRing(ring, word, died))) return;
+    if (!current) current = await restart();
     for (;;) {
       if (current) {
         const helperExited = current.waitpid(W.EXITED, { keepAlive: false }).then(() => false);
@@ -120,5 +127,19 @@ export async function watchExecOrExit(
     // A helper still waiting (its child died before arming the word) is of no use any more.
     if (current && !current.dead) void current[Symbol.asyncDispose]().catch(() => {});
     gone();
+  }
+}
+
+/**
+ * Waits in the ring until the word fired or the child died: true then; false if the ring cannot
+ * wait on this word (a helper must).
+ */
+async function watchInRing(ring: FutexRing, word: ExecOrExitWord, died: Promise<boolean>): Promise<boolean> {
+  for (;;) {
+    const res = await Promise.race([ring.wait(word.address, word.val), died.then(() => undefined)]);
+    if (res === undefined) return true;
+    if (await word.fired()) return true;
+    // Woken with the word unchanged (a wake meant for someone else), or interrupted: wait again.
+    if (res !== 0 && res !== -ERRNO.EAGAIN && res !== -ERRNO.EINTR) return false;
   }
 }

@@ -1,0 +1,236 @@
+// One io_uring for the whole Node process, in which a futex wait per child tells us when it execs
+// or exits, instead of a helper process per child (src/tasks/helper.ts, the fallback).
+//
+// The kernel clears a child's CLONE_CHILD_CLEARTID word and wakes the futex at its exec or exit;
+// an IORING_OP_FUTEX_WAIT on that word completes then. It must be a shared wait (no
+// FUTEX2_PRIVATE): the kernel's wake is. The completion is posted by task work on Node's main
+// thread (the submitter), which makes the ring fd readable; the fd is in our epoller, so libuv
+// tells us. No DEFER_TASKRUN: with it a ring never wakes epoll. Used for children sharing our
+// memory; where io_uring is missing, disabled (kernel.io_uring_disabled), too old for futex waits
+// (before Linux 6.7), or turned off with RSYSCALL_IO_URING=0, helpers do the job.
+import type { EpolledFileDescriptor } from "../epoller.js";
+import * as gen from "../gen/constants.js";
+import { ERRNO } from "../gen/errno.js";
+import * as layouts from "../gen/layouts.js";
+import { SYS } from "../gen/sys.js";
+import { native } from "../native.js";
+import { asFd } from "../near/ids.js";
+import { rawSyscall } from "../near/local.js";
+import { isErrno } from "../near/sysif.js";
+import { bytesSerializer } from "../struct.js";
+import { EPOLL } from "../sys/epoll.js";
+import type { Thread } from "../thread.js";
+
+const SQ_ENTRIES = 256;
+const CQ_ENTRIES = 8192;
+const U32 = 4;
+
+/** Offsets of the ring's shared words, and the views they are read and written through. */
+interface Rings {
+  sq: Uint32Array;
+  cq: Uint32Array;
+  sqes: DataView;
+  cqes: DataView;
+  sqHead: number;
+  sqTail: number;
+  sqMask: number;
+  sqArray: number;
+  cqHead: number;
+  cqTail: number;
+  cqMask: number;
+  cqes0: number;
+}
+
+export class FutexRing {
+  readonly #fd: number;
+  readonly #rings: Rings;
+  readonly #waiting = new Map<number, (res: number) => void>();
+  #nextId = 1;
+  #toSubmit = 0;
+  #submitQueued = false;
+
+  /** Internal: made by FutexRing.of. */
+  constructor(fd: number, rings: Rings) {
+    this.#fd = fd;
+    this.#rings = rings;
+  }
+
+  /**
+   * The Node process's ring, made at the first call; undefined where futex waits through io_uring
+   * are not to be had (then and every later time).
+   */
+  static async of(root: Thread): Promise<FutexRing | undefined> {
+    if (ring === undefined) ring = make(root);
+    return ring;
+  }
+
+  /**
+   * Completes once the u32 at `address` (our memory) is woken while it holds something other than
+   * `val`, or at once if it does not hold `val` now: with 0, or -EAGAIN for a value that differed.
+   */
+  wait(address: number, val: number): Promise<number> {
+    const id = this.#nextId++;
+    const { sq, sqes } = this.#rings;
+    const r = this.#rings;
+    const tail = sq[r.sqTail / U32]!;
+    if (tail - sq[r.sqHead / U32]! >= SQ_ENTRIES) this.#submit();
+    const index = tail & sq[r.sqMask / U32]!;
+    const base = index * layouts.io_uring_sqe.size;
+    for (let off = 0; off < layouts.io_uring_sqe.size; off += 8) sqes.setBigUint64(base + off, 0n, true);
+    const f = layouts.io_uring_sqe.fields;
+    sqes.setUint8(base + f.opcode[0], gen.IORING_OP.FUTEX_WAIT);
+    sqes.setInt32(base + f.fd[0], gen.FUTEX2.SIZE_U32, true); // shared: the kernel's wake is
+    sqes.setBigUint64(base + f.addr[0], BigInt(address), true);
+    sqes.setBigUint64(base + f.off[0], BigInt(val >>> 0), true); // addr2: the value
+    sqes.setBigUint64(base + f.addr3[0], BigInt(gen.FUTEX.BITSET_MATCH_ANY >>> 0), true); // the mask
+    sqes.setFloat64(base + f.user_data[0], 0, true);
+    sqes.setUint32(base + f.user_data[0], id, true);
+    sq[r.sqArray / U32 + index] = index;
+    sq[r.sqTail / U32] = tail + 1;
+    this.#toSubmit++;
+    const done = new Promise<number>((resolve) => this.#waiting.set(id, resolve));
+    // Waits asked for in one tick go to the kernel in one io_uring_enter.
+    if (!this.#submitQueued) {
+      this.#submitQueued = true;
+      queueMicrotask(() => this.#submit());
+    }
+    return done;
+  }
+
+  /** How many waits are under way. */
+  get size(): number {
+    return this.#waiting.size;
+  }
+
+  /** Internal: hands the waits queued so far to the kernel now. */
+  flush(): void {
+    this.#submit();
+  }
+
+  #submit(): void {
+    this.#submitQueued = false;
+    while (this.#toSubmit > 0) {
+      const n = rawSyscall(SYS.io_uring_enter, this.#fd, this.#toSubmit, 0, 0, 0, 0);
+      if (n === -ERRNO.EINTR) continue;
+      // Without SQPOLL the kernel takes every entry in the call, unless it cannot allocate: then
+      // the rest stays queued for the next call.
+      if (isErrno(n)) throw new Error(`io_uring_enter: ${n}`);
+      this.#toSubmit -= n;
+      if (n === 0) break;
+    }
+  }
+
+  /** Takes every completion posted, settling its wait. */
+  collect(): void {
+    const r = this.#rings;
+    const cq = r.cq;
+    let head = cq[r.cqHead / U32]!;
+    const tail = cq[r.cqTail / U32]!;
+    const mask = cq[r.cqMask / U32]!;
+    const f = layouts.io_uring_cqe.fields;
+    while (head !== tail) {
+      const base = r.cqes0 + (head & mask) * layouts.io_uring_cqe.size;
+      const id = r.cqes.getUint32(base + f.user_data[0], true);
+      const res = r.cqes.getInt32(base + f.res[0], true);
+      head = (head + 1) >>> 0;
+      const resolve = this.#waiting.get(id);
+      this.#waiting.delete(id);
+      resolve?.(res);
+    }
+    cq[r.cqHead / U32] = head;
+  }
+}
+
+let ring: Promise<FutexRing | undefined> | undefined;
+
+async function make(root: Thread): Promise<FutexRing | undefined> {
+  if (process.env.RSYSCALL_IO_URING === "0") return undefined;
+  // The params and the probe's word, in our memory, read and written in place.
+  const scratch = await root.ram.malloc(bytesSerializer, layouts.io_uring_params.size + 8);
+  try {
+    const params = Buffer.from(native.view(scratch.near, layouts.io_uring_params.size + 8));
+    params.fill(0);
+    const p = layouts.io_uring_params.fields;
+    params.writeUInt32LE(CQ_ENTRIES, p.cq_entries[0]);
+    params.writeUInt32LE(gen.IORING_SETUP.CQSIZE | gen.IORING_SETUP.CLAMP, p.flags[0]);
+    const fd = rawSyscall(SYS.io_uring_setup, SQ_ENTRIES, scratch.near);
+    if (isErrno(fd)) return undefined; // ENOSYS, or EPERM where io_uring is disabled
+    try {
+      const futexRing = new FutexRing(fd, mapRings(fd, params));
+      // A futex wait on a word that does not hold the value completes within io_uring_enter:
+      // -EAGAIN, or -EINVAL from a kernel without futex waits in io_uring.
+      const waited = futexRing.wait(scratch.near + layouts.io_uring_params.size, 1);
+      futexRing.flush();
+      futexRing.collect();
+      const res = await Promise.race([waited, Promise.resolve(0)]);
+      if (res !== -ERRNO.EAGAIN) throw new Error(`io_uring futex wait: ${res}`);
+      const epolled = await root.epoller.register(root.task.makeFd(asFd(fd)));
+      void pump(futexRing, epolled);
+      return futexRing;
+    } catch {
+      rawSyscall(SYS.close, fd);
+      return undefined;
+    }
+  } finally {
+    scratch.free();
+  }
+}
+
+function mapRings(fd: number, params: Buffer): Rings {
+  const p = layouts.io_uring_params.fields;
+  const sqOff = (field: keyof typeof layouts.io_sqring_offsets.fields) =>
+    params.readUInt32LE(p.sq_off[0] + layouts.io_sqring_offsets.fields[field][0]);
+  const cqOff = (field: keyof typeof layouts.io_cqring_offsets.fields) =>
+    params.readUInt32LE(p.cq_off[0] + layouts.io_cqring_offsets.fields[field][0]);
+  const sqEntries = params.readUInt32LE(p.sq_entries[0]);
+  const cqEntries = params.readUInt32LE(p.cq_entries[0]);
+  const features = params.readUInt32LE(p.features[0]);
+  if (!(features & gen.IORING_FEAT.SINGLE_MMAP)) throw new Error("io_uring: no single mmap");
+  const cqesOff = cqOff("cqes");
+  const ringSize = Math.max(sqOff("array") + sqEntries * U32, cqesOff + cqEntries * layouts.io_uring_cqe.size);
+  const sqesSize = sqEntries * layouts.io_uring_sqe.size;
+  const map = (size: number, offset: number) => {
+    const address = rawSyscall(
+      SYS.mmap,
+      0,
+      size,
+      gen.PROT.READ | gen.PROT.WRITE,
+      gen.MAP.SHARED | gen.MAP.POPULATE,
+      fd,
+      offset,
+    );
+    if (isErrno(address)) throw new Error(`io_uring mmap: ${address}`);
+    return native.view(address, size);
+  };
+  const ringMemory = map(ringSize, gen.IORING_OFF.SQ_RING);
+  const sqesMemory = map(sqesSize, gen.IORING_OFF.SQES);
+  const words = new Uint32Array(ringMemory, 0, Math.floor(ringSize / U32));
+  return {
+    sq: words,
+    cq: words,
+    sqes: new DataView(sqesMemory),
+    cqes: new DataView(ringMemory),
+    sqHead: sqOff("head"),
+    sqTail: sqOff("tail"),
+    sqMask: sqOff("ring_mask"),
+    sqArray: sqOff("array"),
+    cqHead: cqOff("head"),
+    cqTail: cqOff("tail"),
+    cqMask: cqOff("ring_mask"),
+    cqes0: cqesOff,
+  };
+}
+
+/** Collects completions whenever the ring fd is readable, for as long as the process lives; never holds Node open. */
+async function pump(futexRing: FutexRing, epolled: EpolledFileDescriptor): Promise<void> {
+  try {
+    for (;;) {
+      const generation = epolled.generation;
+      futexRing.collect();
+      epolled.negedge(EPOLL.IN, generation);
+      await epolled.waitFor(EPOLL.IN, false);
+    }
+  } catch {
+    // The epoller died: nothing more can be learned through it.
+  }
+}
