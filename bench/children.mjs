@@ -2,7 +2,7 @@
 // (compiled here with cc) and child_process.
 import { execFileSync, spawn } from "node:child_process";
 import { once } from "node:events";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -99,8 +99,55 @@ export async function benchChildren() {
       us(nodeSpawnNs),
       `  thr.run is ${(nodeSpawnNs / oursRun).toFixed(2)}x faster (target >= 3x)`,
     );
+    await liveChildren(1000);
   } finally {
     pingpong.clean();
     spawnC.clean();
   }
+}
+
+/** The children of this process (of every thread), from /proc. */
+function childCount() {
+  return readdirSync("/proc/self/task")
+    .flatMap((t) => readFileSync(`/proc/self/task/${t}/children`, "utf8").trim().split(/\s+/))
+    .filter(Boolean).length;
+}
+
+/**
+ * `n` children alive at once, each cloned and making one call: the time to have them all, Node's
+ * RSS growth per child, the processes each costs, and whether all are gone after they exit.
+ * Median of 3 rounds.
+ */
+async function liveChildren(n) {
+  const rounds = [];
+  for (let r = 0; r < 3; r++) {
+    globalThis.gc?.();
+    const rss = process.memoryUsage().rss;
+    const start = process.hrtime.bigint();
+    const children = await Promise.all(
+      Array.from({ length: n }, async () => {
+        const child = await localThread.clone();
+        await child.task.getpid();
+        return child;
+      }),
+    );
+    const ns = Number(process.hrtime.bigint() - start);
+    globalThis.gc?.();
+    const perChild = (process.memoryUsage().rss - rss) / n;
+    const processes = childCount() / n;
+    await Promise.all(children.map((c) => c.exit(0)));
+    let left = childCount();
+    for (let i = 0; i < 500 && left > 0; i++) {
+      await new Promise((res) => setTimeout(res, 10));
+      left = childCount();
+    }
+    rounds.push({ ns, perChild, processes, left });
+  }
+  rounds.sort((a, b) => a.ns - b.ns);
+  const { ns, perChild, processes } = rounds[1];
+  const left = Math.max(...rounds.map((x) => x.left));
+  console.log(`\n${n} live children: clone each and make one call in each, median of 3 rounds`);
+  row("all made, a call answered in each", `${(ns / 1e6).toFixed(0).padStart(7)} ms`, "  (target < 300 ms)");
+  row("Node RSS growth per child", `${(perChild / 1024).toFixed(1).padStart(7)} KiB`, "  (target <= 64 KiB)");
+  row("processes per child", `${processes.toFixed(2).padStart(7)}`, `  (target 1); after exit: ${left} left`);
 }

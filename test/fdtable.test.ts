@@ -136,6 +136,34 @@ describe("inheritance through clones", { timeout: 30_000 }, () => {
   });
 });
 
+describe("a child's table is a lazy copy", { timeout: 30_000 }, () => {
+  test("asked late about a number the Node process replaced after the clone, it knows the old file", async () => {
+    const a = await thr.pipe();
+    const b = await thr.pipe();
+    const child = await thr.clone();
+    const n = a.write.near;
+    await b.write.dup2(a.write); // in the Node process, n is b's write end now; in the child, still a's
+    assert.throws(() => child.inheritFd(a.write), FDTableMismatchError);
+    const theirs = child.task.fdAt(n);
+    await theirs.write(await child.ptr(Buffer.from("to a")));
+    await child.exit(0);
+    for (const fd of [a.write, b.write]) await fd.close();
+    assert.equal((await thr.readToEof(a.read)).toString(), "to a");
+    assert.equal((await thr.readToEof(b.read)).length, 0);
+    for (const fd of [a.read, b.read]) await fd.close();
+  });
+
+  test("100 children of a process with 1000 fds: each names any of them as it was at its clone", async () => {
+    const pipes = await Promise.all(Array.from({ length: 500 }, () => thr.pipe()));
+    const children = await Promise.all(Array.from({ length: 100 }, () => thr.clone()));
+    const last = pipes.at(-1)!;
+    // Each can still name any of them, as it was at its clone.
+    for (const child of children) assert.ok(child.inheritFd(last.write).valid);
+    await Promise.all(children.map((c) => c.exit(0)));
+    await Promise.all(pipes.flatMap((p) => [p.read.close(), p.write.close()]));
+  });
+});
+
 describe("unshare(CLONE_FILES)", { timeout: 30_000 }, () => {
   test("the task gets a new table identity; its handles move along", async () => {
     const p = await thr.pipe();

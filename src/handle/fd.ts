@@ -38,6 +38,8 @@ export class FdHolder {
 interface Entry {
   file: OpenFile;
   owned: boolean;
+  /** The table's version when `file` and `owned` took these values (0: as inherited). */
+  since: number;
   /** Live handles, in all. */
   count: number;
   /**
@@ -47,9 +49,26 @@ interface Entry {
   holders: FdHolder | Map<FdHolder, number> | undefined;
 }
 
-function entry(file: OpenFile, owned: boolean): Entry {
-  return { file, owned, count: 0, holders: undefined };
+function entry(file: OpenFile, owned: boolean, since = 0): Entry {
+  return { file, owned, since, count: 0, holders: undefined };
 }
+
+/** What a number named in a table before a change: kept while copies made before it may ask. */
+interface Past {
+  file: OpenFile;
+  owned: boolean;
+  since: number;
+  until: number;
+}
+
+/** The table a copy was made of, and that table's version then. */
+interface Base {
+  table: FileDescriptorTable;
+  version: number;
+}
+
+/** Copies that still read through their base: when one is collected, its base stops keeping history for it. */
+const lazyCopies = new FinalizationRegistry<FileDescriptorTable>((base) => base.copyGone());
 
 /** How many of `e`'s handles belong to `holder`. */
 function countOf(e: Entry, holder: FdHolder): number {
@@ -87,22 +106,98 @@ export class FileDescriptorTable extends FDTable {
    * away): for a worker, whose fds the addon closes when it ends, since no JavaScript runs then.
    */
   onOwned?: (n: number, owned: boolean) => void;
+  /**
+   * A copy starts empty and reads what it does not know yet from the table it is a copy of, as that
+   * table was then: copying every entry at each clone made 1000 children of a process with 3000 fds
+   * cost O(n^2) in time and memory. The base keeps what its numbers named before each later change
+   * (`#past`) for as long as such copies live.
+   */
+  #base: Base | undefined;
+  /** Numbers closed here that the base still names. */
+  #removed: Set<number> | undefined;
+  #version = 0;
+  #copies = 0;
+  #past: Map<number, Past[]> | undefined;
 
   /** A table; with `copyOf`, the copy of that table the kernel made (clone, unshare): the same files. */
   constructor(creatorPid: number, copyOf?: FileDescriptorTable) {
     super(creatorPid);
     if (copyOf) {
-      for (const [n, e] of copyOf.#entries) {
-        this.#entries.set(n, entry(e.file, e.owned));
-      }
+      // A copy of a copy: the middle one takes its own entries first (its base may go on changing).
+      copyOf.#flatten();
+      this.#base = { table: copyOf, version: copyOf.#version };
+      copyOf.#copies++;
+      lazyCopies.register(this, copyOf, this);
     }
+  }
+
+  /** Internal: a lazy copy of this table was collected (or stopped reading through it). */
+  copyGone(): void {
+    if (--this.#copies === 0) this.#past = undefined;
+  }
+
+  /** Internal: this table's tasks exec'd or exited: nothing will ask what the base named any more. */
+  detach(): void {
+    const base = this.#base;
+    if (!base) return;
+    this.#base = undefined;
+    this.#removed = undefined;
+    lazyCopies.unregister(this);
+    base.table.copyGone();
+  }
+
+  /** The entry for `n`, taken from the base (as it was at the copy) the first time. */
+  #get(n: number): Entry | undefined {
+    const own = this.#entries.get(n);
+    if (own || !this.#base || this.#removed?.has(n)) return own;
+    const then = this.#base.table.#at(n, this.#base.version);
+    if (!then) return undefined;
+    const e = entry(then.file, then.owned);
+    this.#entries.set(n, e);
+    return e;
+  }
+
+  /** What `n` named at `version` of this table. */
+  #at(n: number, version: number): { file: OpenFile; owned: boolean } | undefined {
+    const now = this.#get(n);
+    if (now && now.since <= version) return now;
+    return this.#past?.get(n)?.find((p) => p.since <= version && version < p.until);
+  }
+
+  /** Takes every entry the base still names here: before iterating, or before being copied. */
+  #flatten(): void {
+    const base = this.#base;
+    if (!base) return;
+    for (const n of base.table.#numbers()) this.#get(n);
+    this.detach();
+  }
+
+  /** Every number this table may name (or named, for copies made before). */
+  #numbers(): Set<number> {
+    const numbers = new Set(this.#entries.keys());
+    for (const n of this.#past?.keys() ?? []) numbers.add(n);
+    if (this.#base) for (const n of this.#base.table.#numbers()) if (!this.#removed?.has(n)) numbers.add(n);
+    return numbers;
+  }
+
+  /** Before `n`'s file or ownership changes: copies made before may still need the old ones. */
+  #changing(n: number, e: Entry | undefined): number {
+    const version = ++this.#version;
+    if (e && this.#copies > 0) {
+      this.#past ??= new Map();
+      const past = this.#past.get(n) ?? [];
+      past.push({ file: e.file, owned: e.owned, since: e.since, until: version });
+      this.#past.set(n, past);
+    }
+    return version;
   }
 
   /** Internal: fd `n` was just made by a syscall: a new open file, ours. */
   fresh(n: number): void {
-    const old = this.#entries.get(n);
+    const old = this.#get(n);
     // Handles left on the number are borrowed ones whose fd was closed behind our back.
-    const fresh = entry(newOpenFile(), true);
+    const fresh = entry(newOpenFile(), true, this.#changing(n, old));
+    this.#removed?.delete(n);
     if (old) {
       fresh.count = old.count;
       fresh.holders = old.holders;
@@ -113,54 +208,62 @@ export class FileDescriptorTable extends FDTable {
 
   /** Internal: an entry for `n`, borrowed if the number is new to us. */
   known(n: number): void {
-    if (!this.#entries.has(n)) this.#entries.set(n, entry(newOpenFile(), false));
+    if (this.#get(n)) return;
+    this.#removed?.delete(n);
+    this.#entries.set(n, entry(newOpenFile(), false, this.#changing(n, undefined)));
   }
 
   /** Internal: fd `n` now names another open file (dup2 onto it). */
   replaced(n: number): void {
-    const entry = this.#entries.get(n);
-    if (entry) entry.file = newOpenFile();
+    const entry = this.#get(n);
+    if (!entry) return;
+    entry.since = this.#changing(n, entry);
+    entry.file = newOpenFile();
   }
 
   /** Internal: fds in [first, last] without handles were closed (close_range). */
   closedRange(first: number, last: number): void {
+    this.#flatten();
     for (const [n, e] of this.#entries) if (n >= first && n <= last && e.count === 0) this.#forget(n);
   }
 
   /** Whether fd `n` of this table and fd `n` of `other` are the same open file (one copied from the other). */
   sameFile(n: number, other: FileDescriptorTable): boolean {
-    const file = this.#entries.get(n)?.file;
-    return file !== undefined && file === other.#entries.get(n)?.file;
+    const file = this.#get(n)?.file;
+    return file !== undefined && file === other.#get(n)?.file;
   }
 
   /** The identity of the open file fd `n` names (the same in copies of this table), if we know it. */
   fileAt(n: number): number | undefined {
-    return this.#entries.get(n)?.file;
+    return this.#get(n)?.file;
   }
 
   /** Whether the library owns fd `n` (see the file comment). */
   owns(n: number): boolean {
-    return this.#entries.get(n)?.owned ?? false;
+    return this.#get(n)?.owned ?? false;
   }
 
   /** Internal: the library owns fd `n` from now on, or no longer. */
   setOwned(n: number, owned: boolean): void {
-    const entry = this.#entries.get(n);
+    const entry = this.#get(n);
     if (!entry) return;
+    entry.since = this.#changing(n, entry);
     entry.owned = owned;
     this.onOwned?.(n, owned);
   }
 
   /** Forgets fd `n`: it was closed. */
   #forget(n: number): void {
-    const e = this.#entries.get(n);
+    const e = this.#get(n);
+    this.#changing(n, e);
     this.#entries.delete(n);
+    if (this.#base) (this.#removed ??= new Set()).add(n);
     if (e?.owned) this.onOwned?.(n, false);
   }
 
   /** Counts a new handle to fd `n`, whose entry exists. */
   add(handle: BaseFileDescriptor): void {
-    const e = this.#entries.get(handle.near);
+    const e = this.#get(handle.near);
     if (!e) throw new Error(`${this}: no entry for fd ${handle.near}`);
     const holder = handle.task.fdHolder;
     addHolder(e, holder, 1);
@@ -178,13 +281,14 @@ export class FileDescriptorTable extends FDTable {
 
   /** Internal: the caller is closing fd `n`, which has no handle left: forget the number. */
   closing(n: number): void {
-    if (this.#entries.get(n)?.count === 0) this.#forget(n);
+    if (this.#get(n)?.count === 0) this.#forget(n);
   }
 
   /** Internal: fd `n` could not be closed through its task (gone): close it at the next collection. */
   orphaned(n: number): void {
-    if (!this.#entries.has(n)) {
-      this.#entries.set(n, entry(newOpenFile(), true));
+    if (!this.#get(n)) {
+      this.#removed?.delete(n);
+      this.#entries.set(n, entry(newOpenFile(), true, this.#changing(n, undefined)));
       this.onOwned?.(n, true);
     }
     this.#dropped.push(n);
@@ -196,7 +300,7 @@ export class FileDescriptorTable extends FDTable {
       const count = countOf(e, holder);
       if (!count) continue;
       removeHolder(e, holder, count);
-      const target = into.#entries.get(n);
+      const target = into.#get(n);
       if (target) addHolder(target, holder, count);
     }
   }
@@ -222,7 +326,7 @@ export class FileDescriptorTable extends FDTable {
    * a task moving to a table of its own must not take along.
    */
   keepOpen(n: number): void {
-    const e = this.#entries.get(n);
+    const e = this.#get(n);
     if (e) addHolder(e, this.#keeper, 1);
   }
 
@@ -245,7 +349,7 @@ export class FileDescriptorTable extends FDTable {
   }
 
   #uncount(holder: FdHolder, n: number): number {
-    const e = this.#entries.get(n);
+    const e = this.#get(n);
     if (!e) return 0;
     removeHolder(e, holder, 1);
     return e.count;
