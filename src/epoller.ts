@@ -465,6 +465,10 @@ function uvErrorName(status: number): string {
  * thread. Each method waits for the events it needs, then makes the non-blocking syscall, and
  * waits again after EAGAIN. The fd must be O_NONBLOCK (`thr.makeAfd(fd, true)` sets it).
  */
+/** The scratch an AsyncFileDescriptor keeps for writeAllBytes and readSomeBytes: at least this, at most that. */
+const SCRATCH_MIN = 4096;
+const SCRATCH_MAX = 1 << 20;
+
 export class AsyncFileDescriptor {
   private constructor(
     readonly ram: RAM,
@@ -494,7 +498,7 @@ export class AsyncFileDescriptor {
    * left, which saves the read that would only say EAGAIN. Unless `keepAlive`, waiting does not
    * keep Node's event loop alive.
    */
-  readInto(buf: Pointer<unknown>, drainedWhenShort = false, keepAlive = true): Promise<number> {
+  readInto(buf: Pointer<unknown>, drainedWhenShort = false, keepAlive = true, length = buf.size()): Promise<number> {
     const fd = this.handle;
     const epolled = this.epolled;
     return epolled.retryUntilDefined(
@@ -502,7 +506,7 @@ export class AsyncFileDescriptor {
       async () => {
         const task = fd.task;
         const generation = epolled.generation;
-        const size = buf.size();
+        const size = length;
         const n = await raw.readRaw(task.sysif, fd.borrow(task), buf.borrow(task), size);
         if (n === -ERRNO.EAGAIN) return undefined;
         if (isErrno(n)) throw new SyscallError(-n, "read", { fd: fd.near });
@@ -553,17 +557,19 @@ export class AsyncFileDescriptor {
     }
   }
 
-  /** Reads at most `count` bytes (fewer on a partial read; none at EOF), allocating for each call. */
+  /**
+   * Reads at most `count` bytes (fewer on a partial read; none at EOF) into a new Buffer, the
+   * caller's: through memory this AFD keeps between calls (one copy out of it).
+   */
   async readSomeBytes(count = 4096): Promise<Buffer> {
     checkChunkSize("count", count);
-    const buf = await this.ram.malloc(bytesSerializer, count);
-    const [valid, rest] = await this.read(buf).catch((e: unknown) => {
-      buf.free();
-      throw e;
-    });
-    const data = await valid.read();
-    valid.merge(rest).free();
-    return data;
+    const scratch = await this.#takeScratch(count);
+    try {
+      const n = await this.readInto(scratch.pointer, false, true, count);
+      return await scratch.pointer.readBytes(n);
+    } finally {
+      scratch.done();
+    }
   }
 
   /** Reads until end of file; returns everything read. */
@@ -577,11 +583,53 @@ export class AsyncFileDescriptor {
     }
   }
 
-  /** Writes all of `data`. */
+  /** Writes all of `data`, copied into memory this AFD keeps between calls (up to 1 MiB at a time). */
   async writeAllBytes(data: Buffer | Uint8Array): Promise<void> {
-    await this.writeAll(
-      await this.ram.ptr(bytesSerializer, Buffer.from(data.buffer, data.byteOffset, data.byteLength)),
-    );
+    const bytes = data instanceof Uint8Array ? data : Buffer.from(data);
+    const scratch = await this.#takeScratch(Math.min(bytes.length, SCRATCH_MAX));
+    try {
+      const room = scratch.pointer.size();
+      for (let done = 0; done < bytes.length; done += room) {
+        const chunk = bytes.subarray(done, Math.min(bytes.length, done + room));
+        await scratch.pointer.storeBytes(chunk);
+        await this.writeAllFrom(scratch.pointer, chunk.length);
+      }
+    } finally {
+      scratch.done();
+    }
+  }
+
+  /** Our memory that writeAllBytes and readSomeBytes copy through, kept between calls; one call at a time uses it. */
+  #scratch: Pointer<Buffer> | undefined;
+  #scratchBusy = false;
+
+  /**
+   * At least `size` bytes (up to SCRATCH_MAX) of our memory for one call: the kept scratch, or, while
+   * another call has it, an allocation of its own. `done` gives it back.
+   */
+  async #takeScratch(size: number): Promise<{ pointer: Pointer<Buffer>; done: () => void }> {
+    const want = Math.max(size, 1);
+    if (this.#scratchBusy || want > SCRATCH_MAX) {
+      const pointer = await this.ram.malloc(bytesSerializer, want);
+      return { pointer, done: () => pointer.free() };
+    }
+    this.#scratchBusy = true;
+    try {
+      if (!this.#scratch?.valid || this.#scratch.size() < want) {
+        this.#scratch?.free();
+        this.#scratch = undefined;
+        this.#scratch = await this.ram.malloc(bytesSerializer, Math.max(want, SCRATCH_MIN));
+      }
+    } catch (e) {
+      this.#scratchBusy = false;
+      throw e;
+    }
+    return {
+      pointer: this.#scratch,
+      done: () => {
+        this.#scratchBusy = false;
+      },
+    };
   }
 
   /** `accept4(2)` without blocking: waits for a connection. Close-on-exec is always added. */
@@ -649,6 +697,7 @@ export class AsyncFileDescriptor {
   /** Removes the fd from its epoller (waiters reject) and closes this handle. */
   async close(): Promise<void> {
     droppedAfds.unregister(this);
+    if (!this.#scratchBusy) this.#scratch?.free();
     await this.epolled.delete();
     if (this.handle.valid) await this.handle.invalidate();
   }

@@ -184,6 +184,23 @@ export class Pointer<T> {
     return new WrittenPointer(this.consume(), value);
   }
 
+  /**
+   * Internal: the first `length` bytes as they are, in a new Buffer (no serializer; for memory its
+   * one user reuses, such as an AsyncFileDescriptor's scratch).
+   */
+  readBytes(length: number): Promise<Buffer> {
+    this.validate();
+    if (length > this.#size) throw new RangeError(`readBytes: ${length} bytes from a pointer of ${this.#size}`);
+    return this.gateway.read(this.allocation.mapping, this.#address, length);
+  }
+
+  /** Internal: stores `bytes` at the start without consuming the pointer (see readBytes). */
+  storeBytes(bytes: Uint8Array): Promise<void> {
+    this.validate();
+    if (bytes.length > this.#size) throw new RangeError(`storeBytes: ${bytes.length} bytes into ${this.#size}`);
+    return this.gateway.write(this.allocation.mapping, this.#address, bytes);
+  }
+
   /** Splits into the first `size` bytes and the rest, consuming this pointer. */
   split(size: number): [Pointer<T>, Pointer<T>] {
     const [first, rest] = this.splitParts(size);
