@@ -3,10 +3,11 @@
 import { execFileSync, spawn } from "node:child_process";
 import { once } from "node:events";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command, localThread } from "../dist/index.js";
+import { CpuSet } from "../dist/sched.js";
 
 import { medianOf, perCall, row, us } from "./util.mjs";
 
@@ -38,6 +39,7 @@ export async function benchChildren() {
     console.log("\nsyscall round trip to a child (getpid, one at a time), median of 7 rounds of 1e4");
     row("C socketpair ping-pong between two processes", us(floor));
     row("await child.task.getpid()", us(ours), `  ${(ours / floor).toFixed(2)}x C (target <= 1.3x)`);
+    await pinnedRoundTrips(child, sequential, pingpong);
 
     const pipelined = async (n) => {
       const batch = 1024;
@@ -103,6 +105,40 @@ export async function benchChildren() {
   } finally {
     pingpong.clean();
     spawnC.clean();
+  }
+}
+
+/**
+ * The round trip with both sides pinned to one CPU (what is left is software: ours against C's) and
+ * to two (the cross-CPU wake-up dominates), beside the C ping-pong pinned the same ways. Node's main
+ * thread is pinned, and restored after.
+ */
+async function pinnedRoundTrips(child, sequential, pingpong) {
+  const cpus = availableParallelism();
+  if (cpus < 2) return;
+  const task = localThread.task;
+  const original = await (await task.schedGetaffinity(0, await localThread.malloc(CpuSet))).read();
+  const pin = async (t, thread, cpu) => t.schedSetaffinity(0, await thread.ptr(new CpuSet([cpu])));
+  console.log("  pinned, medians of 7 rounds of 1e4:");
+  try {
+    for (const [how, childCpu] of [
+      ["one", 0],
+      ["two", 1],
+    ]) {
+      await pin(task, localThread, 0);
+      await pin(child.task, child, childCpu);
+      await sequential(2000);
+      const ours = await medianOf(ROUNDS, () => perCall(10_000, sequential));
+      const c = pingpong.run(10_000, how);
+      const target = how === "one" ? "target <= 2x" : "target <= 1x";
+      row(
+        `  both on ${how === "one" ? "one CPU" : "two CPUs"}: C, ours`,
+        `${us(c)} ${us(ours)}`,
+        `  ${(ours / c).toFixed(2)}x C (${target}; ours - C: ${((ours - c) / 1000).toFixed(1)} us)`,
+      );
+    }
+  } finally {
+    await task.schedSetaffinity(0, await localThread.ptr(original));
   }
 }
 

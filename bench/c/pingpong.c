@@ -1,7 +1,11 @@
 /* Baseline: a syscall-server round trip in plain C. A forked child reads 56-byte requests from a
  * socketpair and answers each with 8 bytes; the parent sends one and waits for the answer, N times.
- * Prints the median of ROUNDS rounds, in nanoseconds per round trip. */
+ * Prints the median of ROUNDS rounds, in nanoseconds per round trip. With a second argument, "one"
+ * pins both to CPU 0 and "two" the parent to CPU 0 and the child to CPU 1. */
+#define _GNU_SOURCE
+#include <sched.h>
 #include <stdint.h>
+#include <string.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -13,11 +17,25 @@
 int main(int argc, char **argv)
 {
 	int n = argc > 1 ? atoi(argv[1]) : 10000, rounds = 7;
+	const char *pin = argc > 2 ? argv[2] : "";
 	int sv[2];
+	cpu_set_t cpus;
+	if (*pin) {
+		CPU_ZERO(&cpus);
+		CPU_SET(0, &cpus);
+		if (sched_setaffinity(0, sizeof cpus, &cpus) < 0)
+			return 1;
+	}
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
 		return 1;
 	pid_t pid = fork();
 	if (pid == 0) {
+		if (strcmp(pin, "two") == 0) {
+			CPU_ZERO(&cpus);
+			CPU_SET(1, &cpus);
+			if (sched_setaffinity(0, sizeof cpus, &cpus) < 0)
+				_exit(1);
+		}
 		close(sv[0]);
 		char req[56];
 		for (;;) {
