@@ -368,6 +368,7 @@ export const families = {
     names: ["CLAMP", "CQSIZE", "SUBMIT_ALL", "COOP_TASKRUN", "TASKRUN_FLAG", "SINGLE_ISSUER", "DEFER_TASKRUN"],
   },
   IORING_ENTER: { unit: "kernel", prefix: "IORING_ENTER_", names: ["GETEVENTS"] },
+  IORING_SQ: { unit: "kernel", prefix: "IORING_SQ_", names: ["NEED_WAKEUP", "CQ_OVERFLOW"] },
   IORING_FEAT: { unit: "kernel", prefix: "IORING_FEAT_", names: ["SINGLE_MMAP", "NODROP"] },
   IORING_OFF: { unit: "kernel", prefix: "IORING_OFF_", names: ["SQ_RING", "CQ_RING", "SQES"] },
   CAP: {

@@ -379,6 +379,11 @@ export const IORING_ENTER = {
   GETEVENTS: 1,
 } as const;
 
+export const IORING_SQ = {
+  NEED_WAKEUP: 1,
+  CQ_OVERFLOW: 2,
+} as const;
+
 export const IORING_FEAT = {
   SINGLE_MMAP: 1,
   NODROP: 2,

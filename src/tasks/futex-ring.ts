@@ -35,6 +35,7 @@ interface Rings {
   sqTail: number;
   sqMask: number;
   sqArray: number;
+  sqFlags: number;
   cqHead: number;
   cqTail: number;
   cqMask: number;
@@ -120,8 +121,21 @@ export class FutexRing {
     }
   }
 
-  /** Takes every completion posted, settling its wait. */
+  /**
+   * Takes every completion posted, settling its wait. Completions that found the queue full wait
+   * in the kernel (IORING_FEAT_NODROP) until an io_uring_enter with GETEVENTS moves them in.
+   */
   collect(): void {
+    for (;;) {
+      this.#drain();
+      const r = this.#rings;
+      if (!(r.sq[r.sqFlags / U32]! & gen.IORING_SQ.CQ_OVERFLOW)) return;
+      const n = rawSyscall(SYS.io_uring_enter, this.#fd, 0, 0, gen.IORING_ENTER.GETEVENTS, 0, 0);
+      if (isErrno(n) && n !== -ERRNO.EINTR && n !== -ERRNO.EBUSY) return;
+    }
+  }
+
+  #drain(): void {
     const r = this.#rings;
     const cq = r.cq;
     let head = cq[r.cqHead / U32]!;
@@ -154,7 +168,12 @@ async function make(root: Thread): Promise<FutexRing | undefined> {
     params.writeUInt32LE(CQ_ENTRIES, p.cq_entries[0]);
     params.writeUInt32LE(gen.IORING_SETUP.CQSIZE | gen.IORING_SETUP.CLAMP, p.flags[0]);
     const fd = rawSyscall(SYS.io_uring_setup, SQ_ENTRIES, scratch.near);
-    if (isErrno(fd)) return undefined; // ENOSYS, or EPERM where io_uring is disabled
+    if (fd === -ERRNO.EMFILE || fd === -ERRNO.ENFILE || fd === -ERRNO.ENOMEM) {
+      // For want of room now: helpers this time, and another try at the next clone.
+      ring = undefined;
+      return undefined;
+    }
+    if (isErrno(fd)) return undefined; // ENOSYS, or EPERM where io_uring is disabled: never
     try {
       const futexRing = new FutexRing(fd, mapRings(fd, params));
       // A futex wait on a word that does not hold the value completes within io_uring_enter:
@@ -214,6 +233,7 @@ function mapRings(fd: number, params: Buffer): Rings {
     sqTail: sqOff("tail"),
     sqMask: sqOff("ring_mask"),
     sqArray: sqOff("array"),
+    sqFlags: sqOff("flags"),
     cqHead: cqOff("head"),
     cqTail: cqOff("tail"),
     cqMask: cqOff("ring_mask"),
