@@ -149,6 +149,54 @@ static napi_value mem_write(napi_env env, napi_callback_info info)
 	return NULL;
 }
 
+/* The bytes of a Uint8Array argument, or 0 (a TypeError thrown) if it is not one. */
+static int get_bytes(napi_env env, napi_value v, void **data, size_t *length)
+{
+	bool is_typed = false;
+	napi_typedarray_type type;
+	size_t offset;
+	napi_value ab;
+	if (napi_is_typedarray(env, v, &is_typed) != napi_ok || !is_typed ||
+	    napi_get_typedarray_info(env, v, &type, length, data, &ab, &offset) != napi_ok || type != napi_uint8_array) {
+		napi_throw_type_error(env, NULL, "expected a Uint8Array");
+		return 0;
+	}
+	return 1;
+}
+
+/* readFd(fd, bytes) and writeFd(fd, bytes): read(2) into, write(2) from a Uint8Array of the
+ * caller's, on an fd of this process: the raw result (-errno on failure). For the copying stream
+ * calls, so that the kernel copies straight between the fd and JavaScript's memory. */
+static napi_value fd_io(napi_env env, napi_callback_info info, long nr)
+{
+	size_t argc = 2;
+	napi_value argv[2];
+	CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+	int32_t fd;
+	void *data;
+	size_t length;
+	if (argc != 2 || napi_get_value_int32(env, argv[0], &fd) != napi_ok) {
+		napi_throw_type_error(env, NULL, "readFd/writeFd(fd, bytes) take an fd number and a Uint8Array");
+		return NULL;
+	}
+	if (!get_bytes(env, argv[1], &data, &length))
+		return NULL;
+	long ret = rsys_raw_syscall(fd, (long)data, (long)length, 0, 0, 0, nr);
+	napi_value out;
+	CHECK(napi_create_double(env, (double)ret, &out));
+	return out;
+}
+
+static napi_value read_fd(napi_env env, napi_callback_info info)
+{
+	return fd_io(env, info, __NR_read);
+}
+
+static napi_value write_fd(napi_env env, napi_callback_info info)
+{
+	return fd_io(env, info, __NR_write);
+}
+
 /* view(address, length): an ArrayBuffer over memory we own and never free behind V8's back
  * (mmap'd arenas). No finalizer: unmapping is the caller's business. */
 static napi_value view(napi_env env, napi_callback_info info)
@@ -254,6 +302,8 @@ static napi_value init(napi_env env, napi_value exports)
 		{"memRead", NULL, mem_read, NULL, NULL, NULL, napi_enumerable, NULL},
 		{"memWrite", NULL, mem_write, NULL, NULL, NULL, napi_enumerable, NULL},
 		{"view", NULL, view, NULL, NULL, NULL, napi_enumerable, NULL},
+		{"readFd", NULL, read_fd, NULL, NULL, NULL, napi_enumerable, NULL},
+		{"writeFd", NULL, write_fd, NULL, NULL, NULL, napi_enumerable, NULL},
 		{"watch", NULL, rsys_watch, NULL, NULL, NULL, napi_enumerable, NULL},
 		{"setWatchRef", NULL, rsys_set_watch_ref, NULL, NULL, NULL, napi_enumerable, NULL},
 		{"unwatch", NULL, rsys_unwatch, NULL, NULL, NULL, napi_enumerable, NULL},

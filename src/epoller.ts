@@ -465,8 +465,7 @@ function uvErrorName(status: number): string {
  * thread. Each method waits for the events it needs, then makes the non-blocking syscall, and
  * waits again after EAGAIN. The fd must be O_NONBLOCK (`thr.makeAfd(fd, true)` sets it).
  */
-/** The scratch an AsyncFileDescriptor keeps for writeAllBytes and readSomeBytes: at least this, at most that. */
-const SCRATCH_MIN = 4096;
+/** The most scratch an AsyncFileDescriptor keeps for writeAllBytes and readSomeBytes (it is as big as the largest call). */
 const SCRATCH_MAX = 1 << 20;
 
 export class AsyncFileDescriptor {
@@ -559,10 +558,12 @@ export class AsyncFileDescriptor {
 
   /**
    * Reads at most `count` bytes (fewer on a partial read; none at EOF) into a new Buffer, the
-   * caller's: through memory this AFD keeps between calls (one copy out of it).
+   * caller's: on an fd of the Node process straight into it, elsewhere through memory this AFD
+   * keeps between calls (one copy out of it).
    */
   async readSomeBytes(count = 4096): Promise<Buffer> {
     checkChunkSize("count", count);
+    if (this.handle.task.sysif instanceof LocalSyscall) return this.#readHere(count);
     const scratch = await this.#takeScratch(count);
     try {
       const n = await this.readInto(scratch.pointer, false, true, count);
@@ -583,9 +584,13 @@ export class AsyncFileDescriptor {
     }
   }
 
-  /** Writes all of `data`, copied into memory this AFD keeps between calls (up to 1 MiB at a time). */
+  /**
+   * Writes all of `data`: on an fd of the Node process straight from it (do not change it until
+   * this settles), elsewhere copied into memory this AFD keeps between calls (up to 1 MiB at a time).
+   */
   async writeAllBytes(data: Buffer | Uint8Array): Promise<void> {
     const bytes = data instanceof Uint8Array ? data : Buffer.from(data);
+    if (this.handle.task.sysif instanceof LocalSyscall) return this.#writeHere(bytes);
     const scratch = await this.#takeScratch(Math.min(bytes.length, SCRATCH_MAX));
     try {
       const room = scratch.pointer.size();
@@ -596,6 +601,36 @@ export class AsyncFileDescriptor {
       }
     } finally {
       scratch.done();
+    }
+  }
+
+  /** readSomeBytes on an fd of the Node process: the kernel reads straight into the new Buffer. */
+  #readHere(count: number): Promise<Buffer> {
+    const fd = this.handle;
+    const out = Buffer.allocUnsafe(count);
+    return this.epolled.retryUntilDefined(READ_EVENTS, async () => {
+      const n = native.readFd(fd.borrow(fd.task), out);
+      if (n === -ERRNO.EAGAIN) return undefined;
+      if (isErrno(n)) throw new SyscallError(-n, "read", { fd: fd.near });
+      // A short read keeps only what it needs.
+      return n < count / 2 ? Buffer.from(out.subarray(0, n)) : out.subarray(0, n);
+    });
+  }
+
+  /** writeAllBytes on an fd of the Node process: the kernel copies straight from the caller's bytes. */
+  async #writeHere(bytes: Uint8Array): Promise<void> {
+    const fd = this.handle;
+    const epolled = this.epolled;
+    for (let done = 0; done < bytes.length; ) {
+      done += await epolled.retryUntilDefined(WRITE_EVENTS, async () => {
+        const generation = epolled.generation;
+        const n = native.writeFd(fd.borrow(fd.task), done === 0 ? bytes : bytes.subarray(done));
+        if (n === -ERRNO.EAGAIN) return undefined;
+        if (isErrno(n)) throw new SyscallError(-n, "write", { fd: fd.near });
+        // A short write on a socket or pipe means it is full: the next try would only say EAGAIN.
+        if (n < bytes.length - done) epolled.negedge(EPOLL.OUT, generation);
+        return n;
+      });
     }
   }
 
@@ -618,7 +653,7 @@ export class AsyncFileDescriptor {
       if (!this.#scratch?.valid || this.#scratch.size() < want) {
         this.#scratch?.free();
         this.#scratch = undefined;
-        this.#scratch = await this.ram.malloc(bytesSerializer, Math.max(want, SCRATCH_MIN));
+        this.#scratch = await this.ram.malloc(bytesSerializer, want);
       }
     } catch (e) {
       this.#scratchBusy = false;

@@ -9,6 +9,10 @@ export interface NativeCore {
   memRead(address: number, length: number): Buffer;
   /** Copies `bytes` to `address`. */
   memWrite(address: number, bytes: Uint8Array): void;
+  /** `read(fd, bytes, bytes.length)` on an fd of this process, into the caller's memory: the raw result. */
+  readFd(fd: number, bytes: Uint8Array): number;
+  /** `write(fd, bytes, bytes.length)` on an fd of this process, from the caller's memory: the raw result. */
+  writeFd(fd: number, bytes: Uint8Array): number;
   /** An ArrayBuffer over `length` bytes at `address`; never freed by V8. */
   view(address: number, length: number): ArrayBuffer;
   /** Calls `callback(status)` from the event loop whenever `fd` is readable (a uv_poll handle;

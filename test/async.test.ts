@@ -74,36 +74,43 @@ describe("AsyncFileDescriptor over pipes", limit, () => {
     await write.close();
   });
 
-  test("readSomeBytes and writeAllBytes reuse the AFD's memory, yet a Buffer returned is the caller's, and concurrent calls do not share it", async () => {
-    const { r, w } = await asyncPipe();
-    await w.writeAllBytes(Buffer.from("first"));
-    const first = await r.readSomeBytes(64);
-    await w.writeAllBytes(Buffer.from("second"));
-    const second = await r.readSomeBytes(64);
-    assert.equal(first.toString(), "first", "not overwritten by the next read");
-    assert.equal(second.toString(), "second");
-    // Two writes of 1 MiB at once, each of its own byte, and reads at once: every byte arrives, none
-    // from the other call's data.
-    const a = Buffer.alloc(1 << 20, 0x61);
-    const b = Buffer.alloc(1 << 20, 0x62);
-    // Each side's kept memory made big enough first, so that the calls below would find it ready.
-    const warm = w.writeAllBytes(Buffer.alloc(1 << 20));
-    for (let got = 0; got < 1 << 20; ) got += (await r.readSomeBytes(1 << 20)).length;
-    await warm;
-    const writing = Promise.all([w.writeAllBytes(a), w.writeAllBytes(b)]).then(() => w.close());
-    const counts = new Map<number, number>();
-    for (;;) {
-      const chunks = await Promise.all([r.readSomeBytes(1 << 20), r.readSomeBytes(1 << 20)]);
-      for (const chunk of chunks) for (const byte of chunk) counts.set(byte, (counts.get(byte) ?? 0) + 1);
-      if (chunks.every((c) => c.length === 0)) break;
-    }
-    await writing;
-    assert.deepEqual([...counts.entries()].sort(), [
-      [0x61, 1 << 20],
-      [0x62, 1 << 20],
-    ]);
-    await r.close();
-  });
+  for (const where of ["the Node process", "a child (through memory the AFD keeps)"]) {
+    test(`readSomeBytes and writeAllBytes in ${where}: a Buffer returned is the caller's, and concurrent calls do not share memory`, async () => {
+      const child = where === "the Node process" ? undefined : await thr.clone();
+      const t = child ?? thr;
+      const { read, write } = await t.pipe();
+      const r = await t.makeAfd(read, true);
+      const w = await t.makeAfd(write, true);
+      await w.writeAllBytes(Buffer.from("first"));
+      const first = await r.readSomeBytes(64);
+      await w.writeAllBytes(Buffer.from("second"));
+      const second = await r.readSomeBytes(64);
+      assert.equal(first.toString(), "first", "not overwritten by the next read");
+      assert.equal(second.toString(), "second");
+      // Two writes of 1 MiB at once, each of its own byte, and reads at once: every byte arrives, none
+      // from the other call's data.
+      const a = Buffer.alloc(1 << 20, 0x61);
+      const b = Buffer.alloc(1 << 20, 0x62);
+      // Each side's kept memory made big enough first, so that the calls below would find it ready.
+      const warm = w.writeAllBytes(Buffer.alloc(1 << 20));
+      for (let got = 0; got < 1 << 20; ) got += (await r.readSomeBytes(1 << 20)).length;
+      await warm;
+      const writing = Promise.all([w.writeAllBytes(a), w.writeAllBytes(b)]).then(() => w.close());
+      const counts = new Map<number, number>();
+      for (;;) {
+        const chunks = await Promise.all([r.readSomeBytes(1 << 20), r.readSomeBytes(1 << 20)]);
+        for (const chunk of chunks) for (const byte of chunk) counts.set(byte, (counts.get(byte) ?? 0) + 1);
+        if (chunks.every((c) => c.length === 0)) break;
+      }
+      await writing;
+      assert.deepEqual([...counts.entries()].sort(), [
+        [0x61, 1 << 20],
+        [0x62, 1 << 20],
+      ]);
+      await r.close();
+      await child?.exit(0);
+    });
+  }
 
   test("a read in the wrong direction fails with EBADF at once", async () => {
     const { r, w } = await asyncPipe();
