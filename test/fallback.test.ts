@@ -9,10 +9,10 @@ import { fileURLToPath } from "node:url";
 
 const dist = dirname(fileURLToPath(import.meta.url));
 
-test("with io_uring turned off, children are watched by helpers, and the lifecycle and clone suites pass", {
+test("with io_uring turned off, children are watched by helpers, and the lifecycle, clone, process and fork suites pass", {
   timeout: 300_000,
 }, () => {
-  const files = ["lifecycle.test.js", "clone.test.js", "process.test.js"].map((f) => join(dist, f));
+  const files = ["lifecycle.test.js", "clone.test.js", "process.test.js", "fork.test.js"].map((f) => join(dist, f));
   const run = spawnSync(process.execPath, ["--expose-gc", "--test", "--test-reporter=tap", ...files], {
     cwd: join(dist, ".."),
     // Not as a child of this test runner (NODE_TEST_CONTEXT would make it report to us instead).

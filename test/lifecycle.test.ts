@@ -442,6 +442,20 @@ describe("processes nobody waits for", limit, () => {
     await settle("reaped, not zombies", () => pids.every((pid) => processState(pid) === undefined));
   });
 
+  test("where io_uring watches them, a child and a fork are one process each, and their exec is seen", {
+    skip: helperSkip ? false : "children are watched by helpers here",
+  }, async () => {
+    const before = new Set(childPids());
+    const children = [await thr.clone(), await thr.fork(), await thr.clone(CLONE.NEWUSER)];
+    const ours = childPids().filter((p) => !before.has(p));
+    assert.deepEqual(ours.sort(), children.map((c) => c.task.pid).sort(), "no helper processes");
+    for (const child of children) {
+      const proc = await child.exec(new Command("/bin/sh", ["sh", "-c", "exit 3"], {}));
+      assert.equal((await proc.waitpid(W.EXITED)).status, 3);
+      await assert.rejects(child.task.getpid(), { name: "SyscallSendError" }, "the exec was seen");
+    }
+  });
+
   test("killing the exec/exit helper does not tear down a healthy child", { skip: helperSkip }, async () => {
     const before = new Set(childPids());
     const child = await thr.clone();

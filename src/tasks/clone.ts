@@ -318,11 +318,15 @@ async function cloneChild(parent: Thread, flags: number, fork: boolean): Promise
       pidIsOurs: !ownNamespace,
     });
     const word = fork
-      ? robustWord(memory.robustWord, () => memory.readRobustWord())
+      ? robustWord(
+          memory.robustWord,
+          () => memory.readRobustWord(),
+          (expected, desired) => memory.casRobustWord(expected, desired),
+        )
       : clearTidWord(memory.ctid, () => memory.readCtid());
-    // A child sharing our memory is watched by a futex wait in our io_uring where there is one; a
-    // fork's word is robust, and it gets a helper.
-    const ring = fork ? undefined : await FutexRing.of(root);
+    // Watched by a futex wait in our io_uring where there is one (the words page is ours, shared
+    // with a fork), else by a helper.
+    const ring = await FutexRing.of(root);
     if (!ring) helper = await startHelper(root, memory, word);
     const started: Started = {
       word,

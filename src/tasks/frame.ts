@@ -184,6 +184,11 @@ export class ChildMemory extends ChildWords {
   readRobustWord(): number {
     return this.#view.readInt32LE(this.#words + WORD.robustWord);
   }
+  /** Atomically sets the robust word to `desired` if it holds `expected`; says whether it did. */
+  casRobustWord(expected: number, desired: number): boolean {
+    const words = new Int32Array(this.#view.buffer, this.#view.byteOffset + this.#words + WORD.robustWord, 1);
+    return Atomics.compareExchange(words, 0, expected, desired) === expected;
+  }
   readPidfd(): number {
     return this.#view.readInt32LE(this.#words + WORD.pidfd);
   }

@@ -36,6 +36,12 @@ export interface ExecOrExitWord {
   val: number;
   /** Whether the word says the child exec'd or exited. */
   fired(): Promise<boolean>;
+  /**
+   * For a wait from our io_uring: the value to wait on (the kernel wakes the word when it changes
+   * from it), or undefined once the word fired or `stop` says to give up. Where absent, the word
+   * cannot be waited on from here (a helper must).
+   */
+  armed?(stop: { stopped: boolean }): Promise<number | undefined>;
 }
 
 /** The helper's `val` for a robust word (RSYS_ROBUST_WAIT in native/rsyscall.h). */
@@ -43,12 +49,42 @@ export const ROBUST_WAIT = -1;
 
 /** The word of a child sharing its parent's memory, read with `read`. */
 export function clearTidWord(address: number, read: () => number | Promise<number>): ExecOrExitWord {
-  return { address, val: 1, fired: async () => (await read()) === 0 };
+  const fired = async () => (await read()) === 0;
+  return { address, val: 1, fired, armed: async () => ((await fired()) ? undefined : 1) };
 }
 
-/** The robust word of a forked child, read with `read`. */
-export function robustWord(address: number, read: () => number | Promise<number>): ExecOrExitWord {
-  return { address, val: ROBUST_WAIT, fired: async () => ((await read()) & gen.FUTEX.OWNER_DIED) !== 0 };
+/**
+ * The robust word of a forked child, read with `read`. With `cas` (the word is in our memory), it
+ * can be armed from here as the helper arms it: the kernel wakes a robust word at the owner's death
+ * only if FUTEX_WAITERS is set, and the child's tid lands there (CLONE_CHILD_SETTID) only once it
+ * runs.
+ */
+export function robustWord(
+  address: number,
+  read: () => number | Promise<number>,
+  cas?: (expected: number, desired: number) => boolean,
+): ExecOrExitWord {
+  const word: ExecOrExitWord = {
+    address,
+    val: ROBUST_WAIT,
+    fired: async () => ((await read()) & gen.FUTEX.OWNER_DIED) !== 0,
+  };
+  if (cas) {
+    word.armed = async (stop) => {
+      for (;;) {
+        const now = await read();
+        if (now & gen.FUTEX.OWNER_DIED || stop.stopped) return undefined;
+        if (now === 0) {
+          // Not started yet: nothing wakes anyone for that.
+          await new Promise((r) => setTimeout(r, 1).unref());
+          continue;
+        }
+        if (now & gen.FUTEX.WAITERS) return now;
+        cas(now, now | gen.FUTEX.WAITERS);
+      }
+    };
+  }
+  return word;
 }
 
 /** Clones a futex helper for `word` (in `memory`); returns it once its pidfd is in the epoller. */
@@ -135,8 +171,16 @@ export async function watchExecOrExit(
  * wait on this word (a helper must).
  */
 async function watchInRing(ring: FutexRing, word: ExecOrExitWord, died: Promise<boolean>): Promise<boolean> {
+  if (!word.armed) return false;
+  const stop = { stopped: false };
+  const gone = died.then(() => {
+    stop.stopped = true;
+    return undefined;
+  });
   for (;;) {
-    const res = await Promise.race([ring.wait(word.address, word.val), died.then(() => undefined)]);
+    const val = await Promise.race([word.armed(stop), gone]);
+    if (val === undefined) return true;
+    const res = await Promise.race([ring.wait(word.address, val), gone]);
     if (res === undefined) return true;
     if (await word.fired()) return true;
     // Woken with the word unchanged (a wake meant for someone else), or interrupted: wait again.
