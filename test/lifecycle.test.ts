@@ -3,7 +3,9 @@
 // workers. What could crash or hang Node runs in a separate Node process with a timeout.
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
+import { dirname, join } from "node:path";
 import { describe, test } from "node:test";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import {
   type AsyncChildProcess,
   ClosedFileDescriptorError,
@@ -454,6 +456,23 @@ describe("processes nobody waits for", limit, () => {
       assert.equal((await proc.waitpid(W.EXITED)).status, 3);
       await assert.rejects(child.task.getpid(), { name: "SyscallSendError" }, "the exec was seen");
     }
+  });
+
+  test("ring waits end with their children, even a fork killed before it armed its robust list", {
+    skip: helperSkip ? false : "children are watched by helpers here",
+  }, async () => {
+    const url = pathToFileURL(join(dirname(fileURLToPath(import.meta.url)), "..", "dist", "tasks", "futex-ring.js"));
+    const { FutexRing } = await import(url.href);
+    const ring = await FutexRing.of(thr);
+    const base = ring.size;
+    for (let i = 0; i < 20; i++) {
+      const fork = await thr.fork();
+      await fork.process.kill();
+      await fork.process.waitpid(W.EXITED);
+    }
+    for (let i = 0; i < 10; i++) await (await (await thr.clone()).exec(new Command("/bin/true", ["true"], {}))).check();
+    for (let i = 0; i < 200 && ring.size > base; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(ring.size, base, "no wait left in the ring");
   });
 
   test("killing the exec/exit helper does not tear down a healthy child", { skip: helperSkip }, async () => {

@@ -117,6 +117,8 @@ export class FileDescriptorTable extends FDTable {
   #removed: Set<number> | undefined;
   #version = 0;
   #copies = 0;
+  /** The version the newest lazy copy of this table was made at: later entries no copy can see. */
+  #lastCopy = 0;
   #past: Map<number, Past[]> | undefined;
 
   /** A table; with `copyOf`, the copy of that table the kernel made (clone, unshare): the same files. */
@@ -127,6 +129,7 @@ export class FileDescriptorTable extends FDTable {
       copyOf.#flatten();
       this.#base = { table: copyOf, version: copyOf.#version };
       copyOf.#copies++;
+      copyOf.#lastCopy = copyOf.#version;
       lazyCopies.register(this, copyOf, this);
     }
   }
@@ -136,8 +139,8 @@ export class FileDescriptorTable extends FDTable {
     if (--this.#copies === 0) this.#past = undefined;
   }
 
-  /** Internal: this table's tasks exec'd or exited: nothing will ask what the base named any more. */
-  detach(): void {
+  /** Stops reading through the base (every entry wanted was taken: see #flatten). */
+  #detach(): void {
     const base = this.#base;
     if (!base) return;
     this.#base = undefined;
@@ -169,7 +172,7 @@ export class FileDescriptorTable extends FDTable {
     const base = this.#base;
     if (!base) return;
     for (const n of base.table.#numbers()) this.#get(n);
-    this.detach();
+    this.#detach();
   }
 
   /** Every number this table may name (or named, for copies made before). */
@@ -183,7 +186,8 @@ export class FileDescriptorTable extends FDTable {
   /** Before `n`'s file or ownership changes: copies made before may still need the old ones. */
   #changing(n: number, e: Entry | undefined): number {
     const version = ++this.#version;
-    if (e && this.#copies > 0) {
+    // Only an entry some live copy may still ask about: one older than the newest copy.
+    if (e && this.#copies > 0 && e.since <= this.#lastCopy) {
       this.#past ??= new Map();
       const past = this.#past.get(n) ?? [];
       past.push({ file: e.file, owned: e.owned, since: e.since, until: version });

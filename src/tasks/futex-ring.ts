@@ -19,6 +19,7 @@ import { rawSyscall } from "../near/local.js";
 import { isErrno } from "../near/sysif.js";
 import { bytesSerializer } from "../struct.js";
 import { EPOLL } from "../sys/epoll.js";
+import type { FileDescriptor } from "../task.js";
 import type { Thread } from "../thread.js";
 
 const SQ_ENTRIES = 256;
@@ -40,6 +41,12 @@ interface Rings {
   cqTail: number;
   cqMask: number;
   cqes0: number;
+}
+
+/** A wait in the ring: its completion, and a way to take it back. */
+export interface RingWait {
+  done: Promise<number>;
+  cancel(): void;
 }
 
 export class FutexRing {
@@ -66,36 +73,70 @@ export class FutexRing {
   }
 
   /**
-   * Completes once the u32 at `address` (our memory) is woken while it holds something other than
-   * `val`, or at once if it does not hold `val` now: with 0, or -EAGAIN for a value that differed.
+   * A wait that completes once the u32 at `address` (our memory) is woken while it holds something
+   * other than `val`, or at once if it does not hold `val` now: with 0, or -EAGAIN for a value that
+   * differed, or -ECANCELED once `cancel` took it back. Throws if the ring has no room (the caller
+   * watches some other way).
    */
-  wait(address: number, val: number): Promise<number> {
+  wait(address: number, val: number): RingWait {
+    if (this.#dead) throw new Error("the futex ring stopped");
     const id = this.#nextId++;
-    const { sq, sqes } = this.#rings;
+    const done = new Promise<number>((resolve) => this.#waiting.set(id, resolve));
+    if (
+      !this.#queue(gen.IORING_OP.FUTEX_WAIT, id, (sqes, base, f) => {
+        sqes.setInt32(base + f.fd[0], gen.FUTEX2.SIZE_U32, true); // shared: the kernel's wake is
+        sqes.setBigUint64(base + f.addr[0], BigInt(address), true);
+        sqes.setBigUint64(base + f.off[0], BigInt(val >>> 0), true); // addr2: the value
+        sqes.setBigUint64(base + f.addr3[0], BigInt(gen.FUTEX.BITSET_MATCH_ANY >>> 0), true); // the mask
+      })
+    ) {
+      this.#waiting.delete(id);
+      throw new Error("the futex ring is full");
+    }
+    return {
+      done,
+      // Queued behind the wait, so the kernel meets the wait first: it completes, -ECANCELED if
+      // it was still waiting. Without room for the cancel, the wait goes on to its own end.
+      cancel: () => {
+        if (this.#waiting.has(id))
+          this.#queue(gen.IORING_OP.ASYNC_CANCEL, 0, (sqes, base, f) => {
+            sqes.setBigUint64(base + f.addr[0], BigInt(id), true); // the user_data to cancel
+          });
+      },
+    };
+  }
+
+  /** Writes one SQE (zeroed, then `fill`) and queues it for the next submit; false without room. */
+  #queue(
+    opcode: number,
+    id: number,
+    fill: (sqes: DataView, base: number, f: typeof layouts.io_uring_sqe.fields) => void,
+  ): boolean {
     const r = this.#rings;
-    const tail = sq[r.sqTail / U32]!;
-    if (tail - sq[r.sqHead / U32]! >= SQ_ENTRIES) this.#submit();
+    const sq = r.sq;
+    let tail = sq[r.sqTail / U32]!;
+    if (tail - sq[r.sqHead / U32]! >= SQ_ENTRIES) {
+      this.#submit();
+      tail = sq[r.sqTail / U32]!;
+      if (tail - sq[r.sqHead / U32]! >= SQ_ENTRIES) return false;
+    }
     const index = tail & sq[r.sqMask / U32]!;
     const base = index * layouts.io_uring_sqe.size;
-    for (let off = 0; off < layouts.io_uring_sqe.size; off += 8) sqes.setBigUint64(base + off, 0n, true);
     const f = layouts.io_uring_sqe.fields;
-    sqes.setUint8(base + f.opcode[0], gen.IORING_OP.FUTEX_WAIT);
-    sqes.setInt32(base + f.fd[0], gen.FUTEX2.SIZE_U32, true); // shared: the kernel's wake is
-    sqes.setBigUint64(base + f.addr[0], BigInt(address), true);
-    sqes.setBigUint64(base + f.off[0], BigInt(val >>> 0), true); // addr2: the value
-    sqes.setBigUint64(base + f.addr3[0], BigInt(gen.FUTEX.BITSET_MATCH_ANY >>> 0), true); // the mask
-    sqes.setFloat64(base + f.user_data[0], 0, true);
-    sqes.setUint32(base + f.user_data[0], id, true);
+    const sqes = r.sqes;
+    for (let off = 0; off < layouts.io_uring_sqe.size; off += 8) sqes.setBigUint64(base + off, 0n, true);
+    sqes.setUint8(base + f.opcode[0], opcode);
+    sqes.setBigUint64(base + f.user_data[0], BigInt(id), true);
+    fill(sqes, base, f);
     sq[r.sqArray / U32 + index] = index;
     sq[r.sqTail / U32] = tail + 1;
     this.#toSubmit++;
-    const done = new Promise<number>((resolve) => this.#waiting.set(id, resolve));
-    // Waits asked for in one tick go to the kernel in one io_uring_enter.
+    // What is queued in one tick goes to the kernel in one io_uring_enter.
     if (!this.#submitQueued) {
       this.#submitQueued = true;
       queueMicrotask(() => this.#submit());
     }
-    return done;
+    return true;
   }
 
   /** How many waits are under way. */
@@ -108,17 +149,37 @@ export class FutexRing {
     this.#submit();
   }
 
+  /**
+   * Hands what is queued to the kernel. Never throws: what the kernel cannot take now (EAGAIN,
+   * ENOMEM under memory pressure) stays queued, and is offered again shortly.
+   */
   #submit(): void {
     this.#submitQueued = false;
     while (this.#toSubmit > 0) {
       const n = rawSyscall(SYS.io_uring_enter, this.#fd, this.#toSubmit, 0, 0, 0, 0);
       if (n === -ERRNO.EINTR) continue;
-      // Without SQPOLL the kernel takes every entry in the call, unless it cannot allocate: then
-      // the rest stays queued for the next call.
-      if (isErrno(n)) throw new Error(`io_uring_enter: ${n}`);
+      if (isErrno(n) || n === 0) {
+        if (!this.#retrying) {
+          this.#retrying = true;
+          setTimeout(() => {
+            this.#retrying = false;
+            this.#submit();
+          }, 10).unref();
+        }
+        return;
+      }
       this.#toSubmit -= n;
-      if (n === 0) break;
     }
+  }
+
+  #retrying = false;
+  #dead = false;
+
+  /** Internal: the ring can no longer be heard (its epoller died): every wait ends, with -ECANCELED. */
+  stop(): void {
+    this.#dead = true;
+    for (const resolve of this.#waiting.values()) resolve(-ERRNO.ECANCELED);
+    this.#waiting.clear();
   }
 
   /**
@@ -144,7 +205,7 @@ export class FutexRing {
     const f = layouts.io_uring_cqe.fields;
     while (head !== tail) {
       const base = r.cqes0 + (head & mask) * layouts.io_uring_cqe.size;
-      const id = r.cqes.getUint32(base + f.user_data[0], true);
+      const id = Number(r.cqes.getBigUint64(base + f.user_data[0], true));
       const res = r.cqes.getInt32(base + f.res[0], true);
       head = (head + 1) >>> 0;
       const resolve = this.#waiting.get(id);
@@ -174,20 +235,23 @@ async function make(root: Thread): Promise<FutexRing | undefined> {
       return undefined;
     }
     if (isErrno(fd)) return undefined; // ENOSYS, or EPERM where io_uring is disabled: never
+    let handle: FileDescriptor | undefined;
     try {
       const futexRing = new FutexRing(fd, mapRings(fd, params));
       // A futex wait on a word that does not hold the value completes within io_uring_enter:
       // -EAGAIN, or -EINVAL from a kernel without futex waits in io_uring.
-      const waited = futexRing.wait(scratch.near + layouts.io_uring_params.size, 1);
+      const waited = futexRing.wait(scratch.near + layouts.io_uring_params.size, 1).done;
       futexRing.flush();
       futexRing.collect();
       const res = await Promise.race([waited, Promise.resolve(0)]);
       if (res !== -ERRNO.EAGAIN) throw new Error(`io_uring futex wait: ${res}`);
-      const epolled = await root.epoller.register(root.task.makeFd(asFd(fd)));
+      handle = root.task.makeFd(asFd(fd));
+      const epolled = await root.epoller.register(handle);
       void pump(futexRing, epolled);
       return futexRing;
     } catch {
-      rawSyscall(SYS.close, fd);
+      if (handle) await handle.close().catch(() => {});
+      else rawSyscall(SYS.close, fd);
       return undefined;
     }
   } finally {
@@ -251,6 +315,9 @@ async function pump(futexRing: FutexRing, epolled: EpolledFileDescriptor): Promi
       await epolled.waitFor(EPOLL.IN, false);
     }
   } catch {
-    // The epoller died: nothing more can be learned through it.
+    // The epoller died: nothing more can be learned through it. Its waits end (their children are
+    // watched by helpers from now on), and the next clone makes another ring.
+    futexRing.stop();
+    ring = undefined;
   }
 }

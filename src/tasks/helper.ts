@@ -19,7 +19,8 @@ import { P, W } from "../sys/wait.js";
 import type { FileDescriptor } from "../task.js";
 import type { Thread } from "../thread.js";
 import { type ChildMemory, cloneRaw, withSignalsBlocked } from "./frame.js";
-import type { FutexRing } from "./futex-ring.js";
+import type { FutexRing, RingWait } from "./futex-ring.js";
+import { within } from "./program.js";
 
 // It shares our fd table, so it holds no copies of our fds.
 const HELPER_FLAGS = gen.CLONE.VM | gen.CLONE.FILES | gen.CLONE.PIDFD | gen.SIG.CHLD;
@@ -180,8 +181,21 @@ async function watchInRing(ring: FutexRing, word: ExecOrExitWord, died: Promise<
   for (;;) {
     const val = await Promise.race([word.armed(stop), gone]);
     if (val === undefined) return true;
-    const res = await Promise.race([ring.wait(word.address, val), gone]);
-    if (res === undefined) return true;
+    let waiting: RingWait;
+    try {
+      waiting = ring.wait(word.address, val);
+    } catch {
+      return false; // no room in the ring: a helper watches it
+    }
+    const res = await Promise.race([waiting.done, gone]);
+    if (res === undefined) {
+      // Died with the wait still queued (a fork killed before it armed its robust list: nothing
+      // will wake the word). Take it back before the memory serves another child, whose wake it
+      // would swallow; the cancel completes it.
+      waiting.cancel();
+      await within(waiting.done, 1000);
+      return true;
+    }
     if (await word.fired()) return true;
     // Woken with the word unchanged (a wake meant for someone else), or interrupted: wait again.
     if (res !== 0 && res !== -ERRNO.EAGAIN && res !== -ERRNO.EINTR) return false;

@@ -26,6 +26,7 @@ import { join } from "node:path";
 import { describe } from "../args.js";
 import { Command, shellQuote } from "../command.js";
 import { AsyncFileDescriptor } from "../epoller.js";
+import type { Pointer } from "../handle/pointer.js";
 import type { AsyncChildProcess } from "../monitor.js";
 import { SyscallError, SyscallSendError } from "../near/errors.js";
 import { SIG } from "../signal.js";
@@ -40,6 +41,9 @@ import type { SyscallConnection } from "./connection.js";
 import { within } from "./program.js";
 import { bootstrapThrough } from "./stdin-bootstrap.js";
 import { peerCredentials } from "./stub.js";
+
+/** How many connections that are not ours an openChannels call skips before it gives up. */
+const STALE_MAX = 8;
 
 /** How long ssh may take to end by itself after its remote thread exited. */
 const SSH_GRACE_MS = 500;
@@ -172,20 +176,32 @@ export class SSHThread extends ConnectedThread {
             throw e;
           });
         connecting.catch(() => {});
-        const theirs = await listening.accept().catch(async (e: unknown) => {
-          if (!(e instanceof SyscallError && e.code === "EAGAIN")) throw e;
-          await ours.close().catch(() => {});
-          await this.#relisten(listening);
-          const why = await connecting.then(
-            () => "",
-            (c: unknown) => ` (connecting to ${this.forward.reachable}: ${(c as Error).message})`,
-          );
-          throw new Error(`openChannels: no connection came through ssh's forward in ${this.channelTimeout} s${why}`);
-        });
+        const accept = () =>
+          listening.accept().catch(async (e: unknown) => {
+            if (!(e instanceof SyscallError && e.code === "EAGAIN")) throw e;
+            await ours.close().catch(() => {});
+            await this.#relisten(listening);
+            const why = await connecting.then(
+              () => "",
+              (c: unknown) => ` (connecting to ${this.forward.reachable}: ${(c as Error).message})`,
+            );
+            throw new Error(`openChannels: no connection came through ssh's forward in ${this.channelTimeout} s${why}`);
+          });
+        let theirs = await accept();
+        // Paired by a token sent through ours: a connection that came too late for an earlier call
+        // (its end here long closed) may be the one accepted, and must not stand in for this one.
+        const token = randomBytes(16);
         try {
           await connecting;
+          await ours.write(await this.root.ptr(token));
+          for (let stale = 0; !(await this.#carries(theirs, token)); stale++) {
+            await theirs.close();
+            if (stale === STALE_MAX)
+              throw new Error("openChannels: connections through ssh's forward keep coming unpaired");
+            theirs = await accept();
+          }
         } catch (e) {
-          await theirs.close().catch(() => {});
+          await closeAll([ours, theirs]);
           throw e;
         }
         const peer = await peerCredentials(this, theirs);
@@ -200,6 +216,24 @@ export class SSHThread extends ConnectedThread {
       throw e;
     }
     return pairs;
+  }
+
+  /** Whether `theirs` (accepted here) is the connection that carries `token` (EOF or a timeout: not). */
+  async #carries(theirs: FileDescriptor, token: Buffer): Promise<boolean> {
+    const buf = await this.malloc(Buffer, token.length);
+    try {
+      let got = Buffer.alloc(0);
+      let rest: Pointer<Buffer> = buf;
+      while (got.length < token.length) {
+        const [filled, left] = await theirs.read(rest).catch(() => [undefined, rest] as const);
+        if (!filled || filled.size() === 0) return false;
+        got = Buffer.concat([got, await filled.read()]);
+        rest = left;
+      }
+      return got.equals(token);
+    } finally {
+      buf.free();
+    }
   }
 
   /** A new listening socket at the forward's remote end, in place of `stale` (a late connection to it is refused). */
