@@ -164,6 +164,21 @@ describe("a child's table is a lazy copy", { timeout: 30_000 }, () => {
   });
 });
 
+describe("a lazy copy's base", { timeout: 60_000 }, () => {
+  test("does not keep a record of every later change while a child lives", async () => {
+    const child = await thr.clone();
+    const path = await thr.ptr("/dev/null");
+    globalThis.gc?.();
+    const before = process.memoryUsage().heapUsed;
+    for (let i = 0; i < 50_000; i++) await (await thr.task.open(path, O.RDONLY)).close();
+    globalThis.gc?.();
+    const grown = process.memoryUsage().heapUsed - before;
+    // Kept per change, 50,000 records would be several MiB.
+    assert.ok(grown < 2 * 2 ** 20, `the JS heap grew by ${(grown / 2 ** 20).toFixed(1)} MiB`);
+    await child.exit(0);
+  });
+});
+
 describe("unshare(CLONE_FILES)", { timeout: 30_000 }, () => {
   test("the task gets a new table identity; its handles move along", async () => {
     const p = await thr.pipe();
