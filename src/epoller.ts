@@ -93,7 +93,7 @@ export class EpolledFileDescriptor implements InvalidationListener {
     if (this.status & mask) return Promise.resolve();
     return new Promise((resolve, reject) => {
       this.#waiters.push({ mask, resolve, reject, keepAlive, weak });
-      if (keepAlive) this.epoller.waiterAdded();
+      this.epoller.waiterAdded(keepAlive);
     });
   }
 
@@ -120,7 +120,7 @@ export class EpolledFileDescriptor implements InvalidationListener {
     const still: Waiter[] = [];
     for (const w of this.#waiters) {
       if (w.mask & events) {
-        if (w.keepAlive) this.epoller.waiterRemoved();
+        this.epoller.waiterRemoved(w.keepAlive);
         w.resolve();
       } else {
         still.push(w);
@@ -169,7 +169,7 @@ export class EpolledFileDescriptor implements InvalidationListener {
     const waiters = this.#waiters;
     this.#waiters = [];
     for (const w of waiters) {
-      if (w.keepAlive) this.epoller.waiterRemoved();
+      this.epoller.waiterRemoved(w.keepAlive);
       w.reject(error);
     }
     this.epoller.forget(this);
@@ -203,7 +203,12 @@ export class Epoller {
   /** The events buffer as JavaScript sees it (our own memory), to parse without a copy. */
   readonly #eventsView: Buffer;
   #nextId = 1;
+  /** Waits that hold Node open. */
   #waiting = 0;
+  /** Waits of every kind: a blocking epoller waits while there are any. */
+  #watching = 0;
+  /** What holds Node open while a blocking epoller has waits that must. */
+  #hold: NodeJS.Timeout | undefined;
   #watch: WatchHandle | undefined;
   /** For a process our event loop cannot watch: see makeBlocking. */
   #blocking: Blocking | undefined;
@@ -239,8 +244,9 @@ export class Epoller {
    * of ours: a bootstrapped, persistent or remote process). Its epoll instance lives in `task`, and a
    * blocking epoll_wait runs there through `waiter` (made at the first wait): a syscall interface to
    * a second process sharing `task`'s fd table and memory, so that the wait never holds up `task`'s
-   * own calls. Waits run only while someone waits with `keepAlive`, so an idle process does not hold
-   * Node open: an eventfd in the set wakes a wait nobody needs any more.
+   * own calls. It waits whenever anything waits here (a child's death nobody asked about is seen,
+   * and the child reaped, at once), on a link that never holds Node open; while a wait must
+   * (`keepAlive`), a timer does. An eventfd in the set wakes a wait nobody needs any more.
    */
   static async makeBlocking(task: Task, ram: RAM, waiter: () => Promise<SyscallInterface>): Promise<Epoller> {
     const epfd = await task.epollCreate();
@@ -337,17 +343,27 @@ export class Epoller {
     return this.#registrations.size;
   }
 
-  /** Internal: someone started waiting; keep the event loop alive. */
-  waiterAdded(): void {
-    if (this.#waiting++ === 0 && this.#watch) native.setWatchRef(this.#watch, true);
+  /** Internal: someone started waiting; with `keepAlive`, keep the event loop alive meanwhile. */
+  waiterAdded(keepAlive: boolean): void {
+    this.#watching++;
+    if (keepAlive && this.#waiting++ === 0) {
+      if (this.#watch) native.setWatchRef(this.#watch, true);
+      // A blocking epoller's wait runs on a link that never holds Node (see makeBlocking).
+      else if (this.#blocking) this.#hold ??= setInterval(() => {}, 2 ** 30);
+    }
     if (this.#blocking && !this.#blocking.running) void this.#pump(this.#blocking);
   }
 
   /** Internal: someone stopped waiting. */
-  waiterRemoved(): void {
-    if (--this.#waiting === 0 && this.#watch) native.setWatchRef(this.#watch, false);
-    // A blocking wait nobody needs would hold Node open: wake it.
-    if (this.#waiting === 0 && this.#blocking?.running) {
+  waiterRemoved(keepAlive: boolean): void {
+    this.#watching--;
+    if (keepAlive && --this.#waiting === 0) {
+      if (this.#watch) native.setWatchRef(this.#watch, false);
+      clearInterval(this.#hold);
+      this.#hold = undefined;
+    }
+    // A blocking wait nobody needs any more: end it.
+    if (this.#watching === 0 && this.#blocking?.running) {
       const { wake, count } = this.#blocking;
       // Raw numbers: both are this epoller's own, for as long as it lives.
       void wake.task.sysif.syscall(SYS.write, wake.near, count.near, 8).catch(() => {});
@@ -359,7 +375,7 @@ export class Epoller {
     blocking.running = true;
     let lostWaiters = 0;
     try {
-      while (this.#waiting > 0 && !this.#dead) {
+      while (this.#watching > 0 && !this.#dead) {
         blocking.waiter ??= await blocking.makeWaiter();
         // Raw numbers: the waiter shares the fd table and the memory these name.
         const n = await blocking.waiter
@@ -386,7 +402,7 @@ export class Epoller {
     } finally {
       blocking.running = false;
       // Someone started waiting again while the last wait was finishing.
-      if (this.#waiting > 0 && !this.#dead) void this.#pump(blocking);
+      if (this.#watching > 0 && !this.#dead) void this.#pump(blocking);
     }
   }
 

@@ -110,13 +110,13 @@ export class AsyncChildProcess {
       if (state) return state;
     }
     const epoller = this.pidfd.epolled.epoller;
-    if (keepAlive) epoller.waiterAdded();
+    if (keepAlive) epoller.waiterAdded(true);
     try {
       const death = await this.#died;
       if (options & W.EXITED) return death;
       throw new SyscallError(ERRNO.ECHILD, "waitid", { fd: this.pidfd.handle.near });
     } finally {
-      if (keepAlive) epoller.waiterRemoved();
+      if (keepAlive) epoller.waiterRemoved(true);
     }
   }
 

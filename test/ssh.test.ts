@@ -207,6 +207,29 @@ describe("SSHHost", { timeout: 120_000, skip }, () => {
     await proc.waitpid(W.EXITED);
   });
 
+  test("a remote child that exits while nobody waits is reaped there at once, not left a zombie", async () => {
+    const { config } = harness(false);
+    const [proc, remote] = await sshTo(config).ssh(thr);
+    try {
+      const child = await remote.clone();
+      const exited = await child.exec(new Command("/bin/true", ["true"], {}));
+      // Nobody waits for it; its pid is ours to see (no pid namespace in this harness).
+      const state = () => {
+        try {
+          return readFileSync(`/proc/${exited.pid}/stat`, "utf8").split(") ")[1]![0];
+        } catch {
+          return undefined;
+        }
+      };
+      for (let i = 0; i < 500 && state() !== undefined; i++) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(state(), undefined, "reaped (not a zombie)");
+      assert.equal((await exited.waitpid(W.EXITED)).status, 0, "and its state kept");
+    } finally {
+      await remote.exit(0);
+    }
+    await proc.waitpid(W.EXITED);
+  });
+
   test("50 children of one remote thread, driven at once", async () => {
     const { config } = harness();
     const [proc, remote] = await sshTo(config).ssh(thr);

@@ -127,6 +127,13 @@ export class SyscallConnection implements SyscallInterface {
   /** Releases waiting for the next request (see holdUntilNextCompletes). */
   #held: (() => void)[] | undefined;
 
+  /**
+   * Whether a reply awaited keeps Node's event loop alive (as any pending IO does). Not for the link
+   * of a blocking epoller's waiter, which waits whenever anything is watched there: its epoller
+   * holds Node itself while a wait must (see Epoller.makeBlocking).
+   */
+  holdsNode = true;
+
   readonly hungUp: Promise<string>;
   #settleHungUp: (reason: string) => void = () => {};
 
@@ -326,7 +333,7 @@ export class SyscallConnection implements SyscallInterface {
           const room = await this.#ram.malloc(bytesSerializer, READ_SIZE);
           this.#replies = { room, view: Buffer.from(native.view(room.near, READ_SIZE)) };
         }
-        const n = await this.#afd.readInto(this.#replies.room, true);
+        const n = await this.#afd.readInto(this.#replies.room, true, this.holdsNode);
         if (n === 0) {
           this.hangup("the connection reached EOF");
           return;

@@ -267,7 +267,9 @@ export async function attachProgram<T extends ConnectedThread = ConnectedThread>
     // server sharing its table and memory (made at the first wait), so its own calls never wait behind.
     const epoller = await Epoller.makeBlocking(task, ram, async () => {
       if (!self) throw new Error("attach: the thread is not made yet");
-      return (await self.clone(CLONE.FILES)).task.sysif;
+      const waiter = await self.clone(CLONE.FILES);
+      waiter.connection.holdsNode = false;
+      return waiter.task.sysif;
     });
     const thread = new Thread(task, ram, new Environment(task, ram, env), ...stdio, epoller);
     self = make(thread, connection, root, initialPassing);
