@@ -71,7 +71,20 @@ class SSHRoute implements HostRoute {
     readonly forward: Forward,
   ) {}
 
-  async reach(path: string): Promise<string> {
+  /** Forwards made, by the path they lead to: one each, however often it is reached. */
+  readonly #reached = new Map<string, Promise<string>>();
+
+  reach(path: string): Promise<string> {
+    let here = this.#reached.get(path);
+    if (!here) {
+      here = this.#forward(path);
+      this.#reached.set(path, here);
+      here.catch(() => this.#reached.delete(path));
+    }
+    return here;
+  }
+
+  async #forward(path: string): Promise<string> {
     const here = join(this.forward.local.dir, `forward-${this.forward.local.forwards++}`);
     const argv = [
       "ssh",
