@@ -110,8 +110,9 @@ const CHUNK = 64 * 1024;
 const TOTAL = 512 * 2 ** 20;
 const chunk = Buffer.alloc(CHUNK, 0x5a);
 
-async function afdPipe() {
-  const { read, write } = await localThread.pipe();
+/** Copies TOTAL bytes from one end of a pair made by `makePair` to the other with writeAllBytes/readSomeBytes. */
+async function afdStream(makePair) {
+  const [read, write] = await makePair();
   const r = await localThread.makeAfd(read, true);
   const w = await localThread.makeAfd(write, true);
   const start = process.hrtime.bigint();
@@ -169,8 +170,9 @@ async function afdPipeReused() {
   return TOTAL / secs;
 }
 
-async function nodePipe() {
-  const { read, write } = await localThread.pipe();
+/** The same with Node's streams: Readable.pipe into a net.Socket on one end, read by a net.Socket on the other. */
+async function nodeStream(makePair) {
+  const [read, write] = await makePair();
   const reader = new Socket({ fd: read.release(), readable: true, writable: false });
   const writer = new Socket({ fd: write.release(), readable: false, writable: true });
   const start = process.hrtime.bigint();
@@ -188,6 +190,19 @@ async function nodePipe() {
   if (received !== TOTAL) throw new Error(`received ${received} of ${TOTAL}`);
   return TOTAL / secs;
 }
+
+const pipePair = async () => {
+  const { read, write } = await localThread.pipe();
+  return [read, write];
+};
+const socketPair = async () => {
+  const pair = await localThread.socketpair(AF.UNIX, SOCK.STREAM);
+  return [pair.first, pair.second];
+};
+const afdPipe = () => afdStream(pipePair);
+const nodePipe = () => nodeStream(pipePair);
+const afdSocket = () => afdStream(socketPair);
+const nodeSocket = () => nodeStream(socketPair);
 
 async function median(rounds, f) {
   const xs = [];
@@ -214,48 +229,6 @@ console.log(`  Node streams (Readable.pipe into net.Socket)          ${gib(node6
 
 // The same copying path on a unix socket pair, against Node's net.Socket on a socket pair, rounds
 // taken in turn: what a program streaming through sockets sees.
-async function afdSocket() {
-  const pair = await localThread.socketpair(AF.UNIX, SOCK.STREAM);
-  const r = await localThread.makeAfd(pair.first, true);
-  const w = await localThread.makeAfd(pair.second, true);
-  const start = process.hrtime.bigint();
-  const writing = (async () => {
-    for (let sent = 0; sent < TOTAL; sent += CHUNK) await w.writeAllBytes(chunk);
-    await w.close();
-  })();
-  let received = 0;
-  for (;;) {
-    const data = await r.readSomeBytes(CHUNK);
-    if (data.length === 0) break;
-    received += data.length;
-  }
-  await writing;
-  const secs = Number(process.hrtime.bigint() - start) / 1e9;
-  await r.close();
-  if (received !== TOTAL) throw new Error(`received ${received} of ${TOTAL}`);
-  return TOTAL / secs;
-}
-
-async function nodeSocket() {
-  const pair = await localThread.socketpair(AF.UNIX, SOCK.STREAM);
-  const reader = new Socket({ fd: pair.first.release(), readable: true, writable: false });
-  const writer = new Socket({ fd: pair.second.release(), readable: false, writable: true });
-  const start = process.hrtime.bigint();
-  let received = 0;
-  reader.on("data", (d) => (received += d.length));
-  const ended = new Promise((resolve) => reader.on("end", resolve));
-  Readable.from(
-    (function* () {
-      for (let sent = 0; sent < TOTAL; sent += CHUNK) yield chunk;
-    })(),
-  ).pipe(writer);
-  await ended;
-  const secs = Number(process.hrtime.bigint() - start) / 1e9;
-  reader.destroy();
-  if (received !== TOTAL) throw new Error(`received ${received} of ${TOTAL}`);
-  return TOTAL / secs;
-}
-
 {
   await afdSocket();
   await nodeSocket();
