@@ -476,14 +476,14 @@ function uvErrorName(status: number): string {
   }
 }
 
+/** The most scratch an AsyncFileDescriptor keeps for writeAllBytes and readSomeBytes (it is as big as the largest call). */
+const SCRATCH_MAX = 1 << 20;
+
 /**
  * A file descriptor whose IO waits for readiness in the event loop instead of blocking its
  * thread. Each method waits for the events it needs, then makes the non-blocking syscall, and
  * waits again after EAGAIN. The fd must be O_NONBLOCK (`thr.makeAfd(fd, true)` sets it).
  */
-/** The most scratch an AsyncFileDescriptor keeps for writeAllBytes and readSomeBytes (it is as big as the largest call). */
-const SCRATCH_MAX = 1 << 20;
-
 export class AsyncFileDescriptor {
   private constructor(
     readonly ram: RAM,
@@ -521,11 +521,10 @@ export class AsyncFileDescriptor {
       async () => {
         const task = fd.task;
         const generation = epolled.generation;
-        const size = length;
-        const n = await raw.readRaw(task.sysif, fd.borrow(task), buf.borrow(task), size);
+        const n = await raw.readRaw(task.sysif, fd.borrow(task), buf.borrow(task), length);
         if (n === -ERRNO.EAGAIN) return undefined;
         if (isErrno(n)) throw new SyscallError(-n, "read", { fd: fd.near });
-        if (drainedWhenShort && n > 0 && n < size) epolled.negedge(EPOLL.IN, generation);
+        if (drainedWhenShort && n > 0 && n < length) epolled.negedge(EPOLL.IN, generation);
         return n;
       },
       keepAlive,
@@ -554,17 +553,27 @@ export class AsyncFileDescriptor {
    */
   async writeAllFrom(buf: Pointer<unknown>, length: number): Promise<void> {
     const fd = this.handle;
-    const epolled = this.epolled;
     if (!Number.isSafeInteger(length) || length < 0 || length > buf.size()) {
       throw new RangeError(`writeAllFrom: length ${length} is not within ${buf}`);
     }
+    const task = fd.task;
+    await this.#writeAll(length, (done) =>
+      raw.writeRaw(task.sysif, fd.borrow(task), asAddress(buf.borrow(task) + done), length - done),
+    );
+  }
+
+  /**
+   * Writes `length` bytes, `write(done)` making one write(2) from offset `done` and giving its raw
+   * result; waits for room after EAGAIN.
+   */
+  async #writeAll(length: number, write: (done: number) => number | Promise<number>): Promise<void> {
+    const epolled = this.epolled;
     for (let done = 0; done < length; ) {
       done += await epolled.retryUntilDefined(WRITE_EVENTS, async () => {
-        const task = fd.task;
         const generation = epolled.generation;
-        const n = await raw.writeRaw(task.sysif, fd.borrow(task), asAddress(buf.borrow(task) + done), length - done);
+        const n = await write(done);
         if (n === -ERRNO.EAGAIN) return undefined;
-        if (isErrno(n)) throw new SyscallError(-n, "write", { fd: fd.near });
+        if (isErrno(n)) throw new SyscallError(-n, "write", { fd: this.handle.near });
         // A short write on a socket or pipe means it is full: the next try would only say EAGAIN.
         if (n < length - done) epolled.negedge(EPOLL.OUT, generation);
         return n;
@@ -605,13 +614,12 @@ export class AsyncFileDescriptor {
    * this settles), elsewhere copied into memory this AFD keeps between calls (up to 1 MiB at a time).
    */
   async writeAllBytes(data: Buffer | Uint8Array): Promise<void> {
-    const bytes = data instanceof Uint8Array ? data : Buffer.from(data);
-    if (this.handle.task.sysif instanceof LocalSyscall) return this.#writeHere(bytes);
-    const scratch = await this.#takeScratch(Math.min(bytes.length, SCRATCH_MAX));
+    if (this.handle.task.sysif instanceof LocalSyscall) return this.#writeHere(data);
+    const scratch = await this.#takeScratch(Math.min(data.length, SCRATCH_MAX));
     try {
       const room = scratch.pointer.size();
-      for (let done = 0; done < bytes.length; done += room) {
-        const chunk = bytes.subarray(done, Math.min(bytes.length, done + room));
+      for (let done = 0; done < data.length; done += room) {
+        const chunk = data.subarray(done, Math.min(data.length, done + room));
         await scratch.pointer.storeBytes(chunk);
         await this.writeAllFrom(scratch.pointer, chunk.length);
       }
@@ -634,20 +642,11 @@ export class AsyncFileDescriptor {
   }
 
   /** writeAllBytes on an fd of the Node process: the kernel copies straight from the caller's bytes. */
-  async #writeHere(bytes: Uint8Array): Promise<void> {
+  #writeHere(bytes: Uint8Array): Promise<void> {
     const fd = this.handle;
-    const epolled = this.epolled;
-    for (let done = 0; done < bytes.length; ) {
-      done += await epolled.retryUntilDefined(WRITE_EVENTS, async () => {
-        const generation = epolled.generation;
-        const n = native.writeFd(fd.borrow(fd.task), done === 0 ? bytes : bytes.subarray(done));
-        if (n === -ERRNO.EAGAIN) return undefined;
-        if (isErrno(n)) throw new SyscallError(-n, "write", { fd: fd.near });
-        // A short write on a socket or pipe means it is full: the next try would only say EAGAIN.
-        if (n < bytes.length - done) epolled.negedge(EPOLL.OUT, generation);
-        return n;
-      });
-    }
+    return this.#writeAll(bytes.length, (done) =>
+      native.writeFd(fd.borrow(fd.task), done === 0 ? bytes : bytes.subarray(done)),
+    );
   }
 
   /** Our memory that writeAllBytes and readSomeBytes copy through, kept between calls; one call at a time uses it. */

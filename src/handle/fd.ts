@@ -160,6 +160,12 @@ export class FileDescriptorTable extends FDTable {
     return e;
   }
 
+  /** Gives `n` a new entry of this table's own (a number closed here may name something again). */
+  #set(n: number, e: Entry): void {
+    this.#removed?.delete(n);
+    this.#entries.set(n, e);
+  }
+
   /** What `n` named at `version` of this table. */
   #at(n: number, version: number): { file: OpenFile; owned: boolean } | undefined {
     const now = this.#get(n);
@@ -201,20 +207,17 @@ export class FileDescriptorTable extends FDTable {
     const old = this.#get(n);
     // Handles left on the number are borrowed ones whose fd was closed behind our back.
     const fresh = entry(newOpenFile(), true, this.#changing(n, old));
-    this.#removed?.delete(n);
     if (old) {
       fresh.count = old.count;
       fresh.holders = old.holders;
     }
-    this.#entries.set(n, fresh);
+    this.#set(n, fresh);
     this.onOwned?.(n, true);
   }
 
   /** Internal: an entry for `n`, borrowed if the number is new to us. */
   known(n: number): void {
-    if (this.#get(n)) return;
-    this.#removed?.delete(n);
-    this.#entries.set(n, entry(newOpenFile(), false, this.#changing(n, undefined)));
+    if (!this.#get(n)) this.#set(n, entry(newOpenFile(), false, this.#changing(n, undefined)));
   }
 
   /** Internal: fd `n` now names another open file (dup2 onto it). */
@@ -291,8 +294,7 @@ export class FileDescriptorTable extends FDTable {
   /** Internal: fd `n` could not be closed through its task (gone): close it at the next collection. */
   orphaned(n: number): void {
     if (!this.#get(n)) {
-      this.#removed?.delete(n);
-      this.#entries.set(n, entry(newOpenFile(), true, this.#changing(n, undefined)));
+      this.#set(n, entry(newOpenFile(), true, this.#changing(n, undefined)));
       this.onOwned?.(n, true);
     }
     this.#dropped.push(n);

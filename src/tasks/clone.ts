@@ -44,7 +44,7 @@ import { ChildThread } from "./child.js";
 import { type ConnectedThread, canPass, closeAll, rootOf, routeOf, setRoute } from "./connected.js";
 import { SyscallConnection } from "./connection.js";
 import { entriesOf, setEntries } from "./entries.js";
-import { ForeignChildMemory, startForeignHelper } from "./foreign.js";
+import { ForeignChildMemory, startForeignHelper, watchChildOf } from "./foreign.js";
 import { ChildMemory, cloneRaw, namedLike, withSignalsBlocked } from "./frame.js";
 import { FutexRing } from "./futex-ring.js";
 import {
@@ -415,7 +415,9 @@ async function cloneForeign(parent: ConnectedThread, root: Thread, flags: number
   let proc: AsyncChildProcess | undefined;
   let helper: AsyncChildProcess | undefined;
   try {
-    proc = await watchForeignChild(parent, root, cloned);
+    proc = await watchChildOf(parent, root, cloned.pid, cloned.parentPidfd!, true, (ours) => {
+      cloned.pidfd = ours;
+    });
     // The helper is in the parent's pid namespace for its children.
     const helperSeesParentAs = parent.task.pidnsForChildren !== parent.task.pidns ? 0 : parentPid;
     const word = fork
@@ -434,31 +436,6 @@ async function cloneForeign(parent: ConnectedThread, root: Thread, flags: number
     await closeAll(Object.values(links));
     throw e;
   }
-}
-
-/**
- * The AsyncChildProcess of a child of `parent` (another address space), whose pidfd the parent
- * holds: watched through a copy passed to us where fds can cross, else through the parent's own
- * epoller (a remote host's children are watched there).
- */
-async function watchForeignChild(parent: ConnectedThread, root: Thread, cloned: Cloned): Promise<AsyncChildProcess> {
-  const theirs = cloned.parentPidfd!;
-  if (!canPass(parent)) {
-    return new AsyncChildProcess(
-      cloned.pid,
-      await AsyncFileDescriptor.make(parent.epoller, parent.ram, theirs),
-      parent.ram,
-      {
-        server: true,
-      },
-    );
-  }
-  const [ours] = (await parent.passToRoot([theirs])) as [FileDescriptor];
-  cloned.pidfd = ours;
-  return new AsyncChildProcess(cloned.pid, await AsyncFileDescriptor.make(root.epoller, root.ram, ours), parent.ram, {
-    parentPidfd: theirs,
-    server: true,
-  });
 }
 
 /** The clone syscall itself, three ways: from the Node process, from a child, from a child that is init of a pid namespace. */

@@ -32,7 +32,6 @@ export interface Passing {
   theirs: FileDescriptor;
 }
 
-/** A process serving syscalls over a link to the Node process. */
 /**
  * How the Node process reaches a unix socket on another host: `reach(path)`, a path there, gives a
  * path here that leads to it (through ssh's forwards, hop by hop). A thread on the Node process's
@@ -65,6 +64,7 @@ export function canPass(thread: Thread): boolean {
   return !(thread instanceof ConnectedThread) || thread.currentPassing !== undefined;
 }
 
+/** A process serving syscalls over a link to the Node process. */
 export class ConnectedThread extends Thread {
   #connection: SyscallConnection;
 

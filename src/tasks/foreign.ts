@@ -1,7 +1,8 @@
 // What cloning needs from a parent in an address space other than Node's (a forked child, a
 // process running the rsyscall-server program): the child's memory mapped in that parent and
 // written through its memory transport, and a futex helper started there, whose pidfd the parent
-// passes to us to watch (or, where fds cannot cross, watches in its own epoller). The clone itself is in src/tasks/clone.ts.
+// passes to us to watch (or, where fds cannot cross, watches in its own epoller: watchChildOf).
+// The clone itself is in src/tasks/clone.ts.
 import { AsyncFileDescriptor } from "../epoller.js";
 import * as gen from "../gen/constants.js";
 import type { MemoryMapping } from "../handle/mapping.js";
@@ -9,6 +10,7 @@ import { AsyncChildProcess } from "../monitor.js";
 import { asAddress, asFd } from "../near/ids.js";
 import * as raw from "../near/syscalls.js";
 import { MAP, PROT } from "../sys/mman.js";
+import type { FileDescriptor } from "../task.js";
 import type { Thread } from "../thread.js";
 import { type ConnectedThread, canPass } from "./connected.js";
 import type { Entries } from "./entries.js";
@@ -123,15 +125,35 @@ export async function startForeignHelper(
   const pid = await raw.clone(parent.task.sysif, HELPER_FLAGS, asAddress(sp), asAddress(memory.helperPidfdOut), 0, 0);
   const theirs = parent.task.makeFd(asFd(await memory.readHelperPidfd()));
   try {
-    // Watched where the parent's children are (see watchForeignChild in clone.ts).
-    if (!canPass(parent))
-      return new AsyncChildProcess(pid, await AsyncFileDescriptor.make(parent.epoller, parent.ram, theirs), parent.ram);
-    const [ours] = await parent.passToRoot([theirs]);
-    return new AsyncChildProcess(pid, await AsyncFileDescriptor.make(root.epoller, root.ram, ours!), parent.ram, {
-      parentPidfd: theirs,
-    });
+    return await watchChildOf(parent, root, pid, theirs, false);
   } catch (e) {
     await killAndReapNow(theirs);
     throw e;
   }
+}
+
+/**
+ * The AsyncChildProcess of a child of `parent` (another address space) whose pidfd `theirs` the
+ * parent holds: watched through a copy passed to us where fds can cross (`kept` hears of it), else
+ * in the parent's own epoller (a remote host's children are watched there).
+ */
+export async function watchChildOf(
+  parent: ConnectedThread,
+  root: Thread,
+  pid: number,
+  theirs: FileDescriptor,
+  server: boolean,
+  kept?: (ours: FileDescriptor) => void,
+): Promise<AsyncChildProcess> {
+  if (!canPass(parent)) {
+    return new AsyncChildProcess(pid, await AsyncFileDescriptor.make(parent.epoller, parent.ram, theirs), parent.ram, {
+      server,
+    });
+  }
+  const [ours] = (await parent.passToRoot([theirs])) as [FileDescriptor];
+  kept?.(ours);
+  return new AsyncChildProcess(pid, await AsyncFileDescriptor.make(root.epoller, root.ram, ours), parent.ram, {
+    parentPidfd: theirs,
+    server,
+  });
 }

@@ -26,10 +26,12 @@ const SQ_ENTRIES = 256;
 const CQ_ENTRIES = 8192;
 const U32 = 4;
 
-/** Offsets of the ring's shared words, and the views they are read and written through. */
+/**
+ * The ring's memory (one mapping holds both queues' words and the completions; the SQEs are a
+ * second), and where in `words` each shared word is: indices, in u32s.
+ */
 interface Rings {
-  sq: Uint32Array;
-  cq: Uint32Array;
+  words: Uint32Array;
   sqes: DataView;
   cqes: DataView;
   sqHead: number;
@@ -40,6 +42,7 @@ interface Rings {
   cqHead: number;
   cqTail: number;
   cqMask: number;
+  /** The completions' offset in bytes. */
   cqes0: number;
 }
 
@@ -65,7 +68,8 @@ export class FutexRing {
 
   /**
    * The Node process's ring, made at the first call; undefined where futex waits through io_uring
-   * are not to be had (then and every later time).
+   * are not to be had (for good where the kernel has none; until the next call where the fds or
+   * memory for one were lacking, or after its epoller died).
    */
   static async of(root: Thread): Promise<FutexRing | undefined> {
     if (ring === undefined) ring = make(root);
@@ -113,14 +117,14 @@ export class FutexRing {
     fill: (sqes: DataView, base: number, f: typeof layouts.io_uring_sqe.fields) => void,
   ): boolean {
     const r = this.#rings;
-    const sq = r.sq;
-    let tail = sq[r.sqTail / U32]!;
-    if (tail - sq[r.sqHead / U32]! >= SQ_ENTRIES) {
+    const w = r.words;
+    let tail = w[r.sqTail]!;
+    if (tail - w[r.sqHead]! >= SQ_ENTRIES) {
       this.#submit();
-      tail = sq[r.sqTail / U32]!;
-      if (tail - sq[r.sqHead / U32]! >= SQ_ENTRIES) return false;
+      tail = w[r.sqTail]!;
+      if (tail - w[r.sqHead]! >= SQ_ENTRIES) return false;
     }
-    const index = tail & sq[r.sqMask / U32]!;
+    const index = tail & w[r.sqMask]!;
     const base = index * layouts.io_uring_sqe.size;
     const f = layouts.io_uring_sqe.fields;
     const sqes = r.sqes;
@@ -128,8 +132,8 @@ export class FutexRing {
     sqes.setUint8(base + f.opcode[0], opcode);
     sqes.setBigUint64(base + f.user_data[0], BigInt(id), true);
     fill(sqes, base, f);
-    sq[r.sqArray / U32 + index] = index;
-    sq[r.sqTail / U32] = tail + 1;
+    w[r.sqArray + index] = index;
+    w[r.sqTail] = tail + 1;
     this.#toSubmit++;
     // What is queued in one tick goes to the kernel in one io_uring_enter.
     if (!this.#submitQueued) {
@@ -190,7 +194,7 @@ export class FutexRing {
     for (;;) {
       this.#drain();
       const r = this.#rings;
-      if (!(r.sq[r.sqFlags / U32]! & gen.IORING_SQ.CQ_OVERFLOW)) return;
+      if (!(r.words[r.sqFlags]! & gen.IORING_SQ.CQ_OVERFLOW)) return;
       const n = rawSyscall(SYS.io_uring_enter, this.#fd, 0, 0, gen.IORING_ENTER.GETEVENTS, 0, 0);
       if (isErrno(n) && n !== -ERRNO.EINTR && n !== -ERRNO.EBUSY) return;
     }
@@ -198,10 +202,10 @@ export class FutexRing {
 
   #drain(): void {
     const r = this.#rings;
-    const cq = r.cq;
-    let head = cq[r.cqHead / U32]!;
-    const tail = cq[r.cqTail / U32]!;
-    const mask = cq[r.cqMask / U32]!;
+    const w = r.words;
+    let head = w[r.cqHead]!;
+    const tail = w[r.cqTail]!;
+    const mask = w[r.cqMask]!;
     const f = layouts.io_uring_cqe.fields;
     while (head !== tail) {
       const base = r.cqes0 + (head & mask) * layouts.io_uring_cqe.size;
@@ -212,7 +216,7 @@ export class FutexRing {
       this.#waiting.delete(id);
       resolve?.(res);
     }
-    cq[r.cqHead / U32] = head;
+    w[r.cqHead] = head;
   }
 }
 
@@ -261,10 +265,13 @@ async function make(root: Thread): Promise<FutexRing | undefined> {
 
 function mapRings(fd: number, params: Buffer): Rings {
   const p = layouts.io_uring_params.fields;
+  // Byte offsets into the ring's mapping, as io_uring_setup filled them in.
   const sqOff = (field: keyof typeof layouts.io_sqring_offsets.fields) =>
     params.readUInt32LE(p.sq_off[0] + layouts.io_sqring_offsets.fields[field][0]);
   const cqOff = (field: keyof typeof layouts.io_cqring_offsets.fields) =>
     params.readUInt32LE(p.cq_off[0] + layouts.io_cqring_offsets.fields[field][0]);
+  const sqWord = (field: keyof typeof layouts.io_sqring_offsets.fields) => sqOff(field) / U32;
+  const cqWord = (field: keyof typeof layouts.io_cqring_offsets.fields) => cqOff(field) / U32;
   const sqEntries = params.readUInt32LE(p.sq_entries[0]);
   const cqEntries = params.readUInt32LE(p.cq_entries[0]);
   const features = params.readUInt32LE(p.features[0]);
@@ -289,18 +296,17 @@ function mapRings(fd: number, params: Buffer): Rings {
   const sqesMemory = map(sqesSize, gen.IORING_OFF.SQES);
   const words = new Uint32Array(ringMemory, 0, Math.floor(ringSize / U32));
   return {
-    sq: words,
-    cq: words,
+    words,
     sqes: new DataView(sqesMemory),
     cqes: new DataView(ringMemory),
-    sqHead: sqOff("head"),
-    sqTail: sqOff("tail"),
-    sqMask: sqOff("ring_mask"),
-    sqArray: sqOff("array"),
-    sqFlags: sqOff("flags"),
-    cqHead: cqOff("head"),
-    cqTail: cqOff("tail"),
-    cqMask: cqOff("ring_mask"),
+    sqHead: sqWord("head"),
+    sqTail: sqWord("tail"),
+    sqMask: sqWord("ring_mask"),
+    sqArray: sqWord("array"),
+    sqFlags: sqWord("flags"),
+    cqHead: cqWord("head"),
+    cqTail: cqWord("tail"),
+    cqMask: cqWord("ring_mask"),
     cqes0: cqesOff,
   };
 }

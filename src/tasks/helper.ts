@@ -137,8 +137,8 @@ export async function watchExecOrExit(
     () => true,
   );
   try {
+    // Without a helper yet (the ring watched, or could not), the loop makes one.
     if (ring && (await watchInRing(ring, word, died))) return;
-    if (!current) current = await restart();
     for (;;) {
       if (current) {
         const helperExited = current.waitpid(W.EXITED, { keepAlive: false }).then(() => false);
