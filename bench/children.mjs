@@ -27,6 +27,7 @@ function compile(name) {
 export async function benchChildren() {
   const pingpong = compile("pingpong");
   const spawnC = compile("spawn");
+  const liveC = compile("live");
   try {
     const child = await localThread.clone();
     const task = child.task;
@@ -101,10 +102,11 @@ export async function benchChildren() {
       us(nodeSpawnNs),
       `  thr.run is ${(nodeSpawnNs / oursRun).toFixed(2)}x faster (target >= 3x)`,
     );
-    await liveChildren(1000);
+    await liveChildren(1000, liveC);
   } finally {
     pingpong.clean();
     spawnC.clean();
+    liveC.clean();
   }
 }
 
@@ -154,7 +156,7 @@ function childCount() {
  * RSS growth per child, the processes each costs, and whether all are gone after they exit.
  * Median of 3 rounds.
  */
-async function liveChildren(n) {
+async function liveChildren(n, liveC) {
   const rounds = [];
   for (let r = 0; r < 3; r++) {
     globalThis.gc?.();
@@ -182,8 +184,14 @@ async function liveChildren(n) {
   rounds.sort((a, b) => a.ns - b.ns);
   const { ns, perChild, processes } = rounds[1];
   const left = Math.max(...rounds.map((x) => x.left));
+  const c = liveC.run(n);
   console.log(`\n${n} live children: clone each and make one call in each, median of 3 rounds`);
-  row("all made, a call answered in each", `${(ns / 1e6).toFixed(0).padStart(7)} ms`, "  (target < 300 ms)");
+  row("C: clone(CLONE_VM), socketpair, one call each", `${(c / 1e6).toFixed(0).padStart(7)} ms`);
+  row(
+    "all made, a call answered in each",
+    `${(ns / 1e6).toFixed(0).padStart(7)} ms`,
+    `  ${(ns / c).toFixed(2)}x C (target < 300 ms)`,
+  );
   row("Node RSS growth per child", `${(perChild / 1024).toFixed(1).padStart(7)} KiB`, "  (target <= 64 KiB)");
   row("processes per child", `${processes.toFixed(2).padStart(7)}`, `  (target 1); after exit: ${left} left`);
 }

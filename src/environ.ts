@@ -26,12 +26,13 @@ export class Environment {
   readonly #vars: Map<string, string>;
   readonly #found = new Map<string, string>();
 
+  /** `vars` may be another thread's Environment: nothing changes one, so the variables are shared, not copied. */
   constructor(
     readonly task: Task,
     readonly ram: RAM,
-    vars: Readonly<Record<string, string>>,
+    vars: Readonly<Record<string, string>> | Environment,
   ) {
-    this.#vars = new Map(Object.entries(vars));
+    this.#vars = vars instanceof Environment ? vars.#vars : new Map(Object.entries(vars));
   }
 
   /** The value of `key`, or `fallback` when it is unset. */

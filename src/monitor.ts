@@ -59,6 +59,10 @@ export class AsyncChildProcess {
     this.#parentPidfd = options.parentPidfd ?? pidfd.handle;
     this.#server = options.server ?? false;
     this.#pidIsOurs = options.pidIsOurs ?? false;
+    // A registration starts out assuming its fd ready, to try it at once; for a pidfd, almost never
+    // so (a waitid and a look in /proc wasted per child). A pidfd already readable when registered
+    // brings an edge all the same: epoll reports an entry ready as it is added.
+    pidfd.epolled.negedge(EPOLL.IN | EPOLL.OUT, 0);
     this.#died = this.#reapAtDeath();
     // Nobody needs to await the reaper; a failure to reap is reported to waitpid's callers.
     this.#died.catch(() => {});

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import { ClosedFileDescriptorError, type SyscallArg, type SyscallInterface, Task, localThread as thr } from "rsyscall";
 import { SockaddrIn } from "rsyscall/netinet/in";
+import { EPOLL } from "rsyscall/sys/epoll";
 import { AF, SHUT, SOCK } from "rsyscall/sys/socket";
 import { SockaddrUn } from "rsyscall/sys/un";
 import { scratchDir } from "./util.js";
@@ -122,6 +123,19 @@ describe("AsyncFileDescriptor over pipes", limit, () => {
     await w.close();
   });
 
+  test("an fd ready before it is registered brings an edge (pidfds start out assumed not ready)", async () => {
+    // AsyncChildProcess forgets the optimistic start of its pidfd's registration: a child dead
+    // already must still be heard, from the event epoll reports as the entry is added.
+    const { read, write } = await thr.pipe();
+    await write.write(await thr.ptr(Buffer.from("x")));
+    const r = await thr.makeAfd(read, true);
+    r.epolled.negedge(EPOLL.IN | EPOLL.OUT, 0);
+    assert.equal(r.epolled.status & EPOLL.IN, 0);
+    await r.epolled.waitFor(EPOLL.IN);
+    assert.equal((await r.readSomeBytes()).toString(), "x");
+    await r.close();
+    await write.close();
+  });
   test("an EAGAIN that returns after the data and its edge arrived still completes the read", async () => {
     // A syscall interface that performs each syscall at once but hands back read's result only
     // when told: the EAGAIN of an empty pipe is returned after data was written and epoll saw it.

@@ -21,6 +21,7 @@ import { describe } from "../args.js";
 import { Environment } from "../environ.js";
 import { AsyncFileDescriptor } from "../epoller.js";
 import { AddressSpace, MountNamespace, PidNamespace } from "../far.js";
+import { F, O } from "../fcntl.js";
 import * as gen from "../gen/constants.js";
 import { SYS } from "../gen/sys.js";
 import { FileDescriptorTable } from "../handle/fd.js";
@@ -324,7 +325,7 @@ async function cloneChild(parent: Thread, flags: number, fork: boolean): Promise
           (expected, desired) => memory.casRobustWord(expected, desired),
         )
       : clearTidWord(memory.ctid, () => memory.readCtid());
-    // Watched by a futex wait in our io_uring where there is one (the words page is ours, shared
+    // Watched by a futex wait in our io_uring where there is one (the words are ours, shared
     // with a fork), else by a helper.
     const ring = await FutexRing.of(root);
     if (!ring) helper = await startHelper(root, memory, word);
@@ -563,7 +564,12 @@ async function assemble(
   sharesFiles: boolean,
   started: Started,
 ): Promise<ChildThread> {
-  const connection = new SyscallConnection(await root.makeAfd(links.ours, true), root.ram);
+  // Our end is a socket just made, with no other status flag to keep.
+  await links.ours.fcntl(F.SETFL, O.NONBLOCK);
+  const connection = new SyscallConnection(
+    await AsyncFileDescriptor.make(root.epoller, root.ram, links.ours),
+    root.ram,
+  );
   const pid = proc.pid;
   const forked = started.space;
   const childTask = new Task(connection, asPid(pid), {
@@ -589,7 +595,7 @@ async function assemble(
       : new RAM(childTask, new StreamMemoryGateway(childTask), new Allocator(childTask));
   // Our side of the windows serves the fork and its CLONE_VM children, which outlive its exec.
   const releaseWindows = childRam.gateway instanceof SharedWindowGateway ? childRam.gateway.releaser() : undefined;
-  const environ = new Environment(childTask, childRam, parent.environ.toObject());
+  const environ = new Environment(childTask, childRam, parent.environ);
   // Its fds are watched where its parent's are: the table it starts with is a copy of the parent's,
   // so it holds the parent's epoll fd too (the Node process's own, for a child of ours).
   const thread = new Thread(childTask, childRam, environ, ...stdio, parent.epoller);

@@ -20,7 +20,7 @@ import { type ExecOrExitWord, killAndReapNow } from "./helper.js";
 /**
  * A child's memory (the layout of ChildMemory: two stacks with guard pages, and the words) mapped
  * in a parent of another address space. Shared, so that a child forked from that parent keeps the
- * words page in common with it, and its CLONE_CHILD_CLEARTID clear reaches the helper.
+ * words in common with it, and its CLONE_CHILD_CLEARTID clear reaches the helper.
  */
 export class ForeignChildMemory extends ChildWords {
   private constructor(
@@ -90,7 +90,7 @@ export class ForeignChildMemory extends ChildWords {
   }
 }
 
-/** The words page as a new child needs it: ctid 1, no pidfds yet, an empty robust word. */
+/** The words as a new child needs them: ctid 1, no pidfds yet, an empty robust word. */
 function initialWords(base: number): Buffer {
   const words = Buffer.alloc(WORD.end);
   words.writeInt32LE(1, WORD.ctid);

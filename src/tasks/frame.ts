@@ -16,7 +16,7 @@ const STACK_SIZE = 64 * 1024;
 const HELPER_STACK_SIZE = PAGE;
 const FRAME_SIZE = 8 * 8; // trampoline, six arguments, function
 
-/** Where each of the words lives, in bytes from the start of the last page (see ChildMemory). */
+/** Where each of the words lives, in bytes from the start of the words (see ChildMemory). */
 export const WORD = {
   ctid: 0, // int32
   pidfd: 4, // int32
@@ -33,8 +33,10 @@ export const WORD = {
   robustWord: 112, // int32, futex_offset 8 after the entry
   end: 120,
 } as const;
+/** The room the words take at the top of the main stack, keeping the frame below 16-byte aligned. */
+const WORDS_SIZE = 128;
 
-/** The robust list words for memory at `base` (the address of the words page): head and entry, word 0. */
+/** The robust list words for memory at `base` (the address of the words): head and entry, word 0. */
 export function robustListBytes(base: number): Buffer {
   const out = Buffer.alloc(WORD.end - WORD.robustHead);
   const at = (word: number) => word - WORD.robustHead;
@@ -46,7 +48,7 @@ export function robustListBytes(base: number): Buffer {
 
 /** The addresses of a child's words (see WORD), wherever its memory is mapped. */
 export abstract class ChildWords {
-  /** The address of the words page. */
+  /** The address of the words. */
   protected abstract get wordsAddress(): number;
 
   #word(offset: number): number {
@@ -93,18 +95,31 @@ export abstract class ChildWords {
   }
 }
 
+/** Offsets in a child's memory (see ChildMemory): its guard pages, the tops of the two stacks, the words. */
+export const LAYOUT = {
+  size: PAGE + HELPER_STACK_SIZE + PAGE + STACK_SIZE,
+  guards: [0, PAGE + HELPER_STACK_SIZE],
+  page: PAGE,
+  helperTop: PAGE + HELPER_STACK_SIZE,
+  /** The words sit at the top of the main stack, above its frame: one page holds both. */
+  mainTop: PAGE + HELPER_STACK_SIZE + PAGE + STACK_SIZE - WORDS_SIZE,
+  words: PAGE + HELPER_STACK_SIZE + PAGE + STACK_SIZE - WORDS_SIZE,
+} as const;
+
 /**
  * The memory a child made by clone runs on, in a mapping of its own:
  *
- *   [guard][stack 64 KiB][guard][helper stack 4 KiB][words]
+ *   [guard][helper stack 4 KiB][guard][stack 64 KiB ... frame | words]
  *
  * Each stack has a PROT_NONE page below it, so an overflow faults instead of writing over other
  * memory of ours. `words` holds what the clone and the child write for us: the CLONE_CHILD_CLEARTID
  * word, the pidfds CLONE_PIDFD stores, the signal masks around the clone, an exec stub's result.
+ * They share the main stack's top page with the frame we write there: a new mapping costs one page
+ * fault before its child starts, not two (a fault is dear in a process with many threads).
  * Recycled for the next child only once nothing runs on it (the child exec'd, exited or was reaped).
  */
 export class ChildMemory extends ChildWords {
-  static readonly size = PAGE + STACK_SIZE + PAGE + HELPER_STACK_SIZE + PAGE;
+  static readonly size = LAYOUT.size;
   readonly #view: Buffer;
 
   private constructor(readonly mapping: MemoryMapping) {
@@ -134,12 +149,11 @@ export class ChildMemory extends ChildWords {
 
   /** Maps the memory through `task` (the Node process) and protects the guard pages. */
   static async map(task: MmanTask): Promise<ChildMemory> {
-    // Shared, not private: a child made without CLONE_VM (fork) keeps the words page in common with
+    // Shared, not private: a child made without CLONE_VM (fork) keeps the words in common with
     // us, so that its CLONE_CHILD_CLEARTID clear reaches the helper waiting on our copy.
     const mapping = await task.mmap(ChildMemory.size, PROT.of(PROT.READ, PROT.WRITE), MAP.SHARED);
     try {
-      await mapping.mprotect(PROT.NONE, 0, PAGE);
-      await mapping.mprotect(PROT.NONE, PAGE + STACK_SIZE, PAGE);
+      for (const guard of LAYOUT.guards) await mapping.mprotect(PROT.NONE, guard, PAGE);
     } catch (e) {
       await mapping.munmap();
       throw e;
@@ -153,17 +167,17 @@ export class ChildMemory extends ChildWords {
   }
 
   get #words(): number {
-    return ChildMemory.size - PAGE;
+    return LAYOUT.words;
   }
 
   /** Writes the server or exec stub frame at the top of the main stack; returns the stack pointer. */
   mainFrame(fn: number, args: number[]): number {
-    return this.#frame(PAGE + STACK_SIZE, fn, args);
+    return this.#frame(LAYOUT.mainTop, fn, args);
   }
 
   /** Writes the futex helper's frame at the top of its stack; returns the stack pointer. */
   helperFrame(fn: number, args: number[]): number {
-    return this.#frame(2 * PAGE + STACK_SIZE + HELPER_STACK_SIZE, fn, args);
+    return this.#frame(LAYOUT.helperTop, fn, args);
   }
 
   /** [trampoline, a1..a6, fn] at the 16-byte-aligned top below `top`. */
@@ -173,7 +187,7 @@ export class ChildMemory extends ChildWords {
     return this.#at(offset);
   }
 
-  /** The address of the words page. */
+  /** The address of the words. */
   protected get wordsAddress(): number {
     return this.#at(this.#words);
   }
@@ -217,16 +231,6 @@ export class ChildMemory extends ChildWords {
     robustListBytes(this.#at(words)).copy(this.#view, words + WORD.robustHead);
   }
 }
-
-/** Offsets in a child's memory (see ChildMemory): the tops of the two stacks, and the words page. */
-export const LAYOUT = {
-  size: PAGE + STACK_SIZE + PAGE + HELPER_STACK_SIZE + PAGE,
-  guards: [0, PAGE + STACK_SIZE],
-  page: PAGE,
-  mainTop: PAGE + STACK_SIZE,
-  helperTop: 2 * PAGE + STACK_SIZE + HELPER_STACK_SIZE,
-  words: PAGE + STACK_SIZE + PAGE + HELPER_STACK_SIZE,
-} as const;
 
 /** Where the frame for a stack whose top is at `top` starts: 16-byte aligned. */
 export function frameOffset(top: number): number {
