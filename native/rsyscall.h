@@ -45,8 +45,26 @@ RSYS_HIDDEN long rsys_server(long infd, long outfd, long flags, long close_fd, l
 #define RSYS_ROBUST_WAIT (-1)
 RSYS_HIDDEN long rsys_futex_helper(long addr, long val, long expected_ppid);
 
-/* Exec in a CLONE_VFORK child; stores -errno at result on failure (see server.c). */
-RSYS_HIDDEN long rsys_exec(long path, long argv, long envp, long result, long expected_ppid);
+/* What an exec stub does before its execve, as posix_spawn's file actions: chdir to `cwd`
+ * (unless NULL), then put each `from` fd at its `to` number (close-on-exec cleared). All
+ * sources are first copied above every target, so one move never clobbers another's source.
+ * On failure the stub stores which step failed in `failed` (src/tasks/spawn.ts reads it). */
+#define RSYS_SPAWN_FAILED_EXEC 0
+#define RSYS_SPAWN_FAILED_CHDIR 1
+#define RSYS_SPAWN_FAILED_DUP 2
+struct rsys_spawn_actions {
+	const char *cwd;
+	int64_t failed;  /* out: RSYS_SPAWN_FAILED_* */
+	int64_t count;   /* moves in `fds` */
+	int64_t above;   /* every temporary copy goes at or above this number */
+	struct {
+		int32_t from, to;
+	} fds[];
+};
+
+/* Exec in a CLONE_VFORK child; stores -errno at result on failure (see server.c). `actions`
+ * (struct rsys_spawn_actions, or NULL) says what to do first. */
+RSYS_HIDDEN long rsys_exec(long path, long argv, long envp, long result, long expected_ppid, long actions);
 
 /* What the rsyscall-server program says first on its link (native/program.c), all fields 64-bit
  * little-endian, then argc strings (argv) and envc strings (envp), each as a 64-bit length and

@@ -308,7 +308,34 @@ long rsys_futex_helper(long addr, long val, long expected_ppid)
  * posix_spawn). It cleans up as the server does, makes fds 0-2 inheritable, and execs. Only a
  * failure comes back: -errno is stored at `result` (our memory, shared) and the child exits 127;
  * the parent, resumed by CLONE_VFORK at the exec or the exit, reads it. */
-long rsys_exec(long path, long argv, long envp, long result, long expected_ppid)
+/* The file actions of a spawn (see struct rsys_spawn_actions); 0 or a negative errno. */
+static long spawn_actions(struct rsys_spawn_actions *a)
+{
+	if (a->cwd) {
+		long ret = SYSCALL3(__NR_chdir, a->cwd, 0, 0);
+		if (ret < 0) {
+			a->failed = RSYS_SPAWN_FAILED_CHDIR;
+			return ret;
+		}
+	}
+	a->failed = RSYS_SPAWN_FAILED_DUP;
+	/* Copies above every target first (close-on-exec: they go at the exec), then the moves. */
+	for (long i = 0; i < a->count; i++) {
+		long copy = SYSCALL3(__NR_fcntl, a->fds[i].from, F_DUPFD_CLOEXEC, a->above);
+		if (copy < 0)
+			return copy;
+		a->fds[i].from = (int32_t)copy;
+	}
+	for (long i = 0; i < a->count; i++) {
+		long ret = SYSCALL3(__NR_dup3, a->fds[i].from, a->fds[i].to, 0);
+		if (ret < 0)
+			return ret;
+	}
+	a->failed = RSYS_SPAWN_FAILED_EXEC;
+	return 0;
+}
+
+long rsys_exec(long path, long argv, long envp, long result, long expected_ppid, long actions)
 {
 	volatile long *out = (volatile long *)result;
 	long ret = startup(-1, -1, RSYS_RESET_SIGNALS | RSYS_UNBLOCK_ALL | RSYS_PDEATHSIG, -1, expected_ppid, 0);
@@ -318,6 +345,13 @@ long rsys_exec(long path, long argv, long envp, long result, long expected_ppid)
 	}
 	for (long fd = 0; fd < 3; fd++)
 		SYSCALL3(__NR_fcntl, fd, F_SETFD, 0);
+	if (actions) {
+		ret = spawn_actions((struct rsys_spawn_actions *)actions);
+		if (ret < 0) {
+			*out = ret;
+			return 127;
+		}
+	}
 	*out = rsys_raw_syscall(path, argv, envp, 0, 0, 0, __NR_execve);
 	return 127;
 }

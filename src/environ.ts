@@ -69,21 +69,23 @@ export class Environment {
   /**
    * The first executable regular file called `name` in PATH, as a Command with argv `[name]`.
    * Throws ExecutableNotFoundError when there is none. A `name` containing a slash is used as it is.
-   * Results are cached per name.
+   * Results are cached per name. `path` searches another PATH instead (not cached).
    */
-  async which(name: string): Promise<Command> {
+  async which(name: string, path?: string): Promise<Command> {
     if (typeof name !== "string" || name === "") throw new TypeError("which: the name must be a non-empty string");
-    const cached = this.#found.get(name);
+    if (path !== undefined && typeof path !== "string") throw new TypeError("which: path must be a string");
+    const own = path === undefined;
+    const cached = own ? this.#found.get(name) : undefined;
     if (cached) return new Command(cached, [name], {});
-    const path = this.get("PATH", "");
-    const candidates = name.includes("/") ? [name] : path.split(":").map((dir) => `${dir || "."}/${name}`);
+    const search = path ?? this.get("PATH", "");
+    const candidates = name.includes("/") ? [name] : search.split(":").map((dir) => `${dir || "."}/${name}`);
     for (const candidate of candidates) {
       if (await this.#isExecutableFile(candidate)) {
-        this.#found.set(name, candidate);
+        if (own) this.#found.set(name, candidate);
         return new Command(candidate, [name], {});
       }
     }
-    throw new ExecutableNotFoundError(name, path);
+    throw new ExecutableNotFoundError(name, search);
   }
 
   async #isExecutableFile(path: string): Promise<boolean> {

@@ -36,4 +36,6 @@ import "./tasks/spawn.js";
 
 export { SyscallConnection } from "./tasks/connection.js";
 export { localThread } from "./tasks/local.js";
+export type { Output } from "./tasks/spawn.js";
+export type { RunOptions, SpawnOptions, Stdio } from "./tasks/spawn-options.js";
 export { Thread } from "./thread.js";

@@ -68,6 +68,18 @@ export class AsyncChildProcess {
     this.#died.catch(() => {});
   }
 
+  /** Our end of the child's stdin, when `thr.spawn` made it a pipe (`stdio: "pipe"`). */
+  stdin: AsyncFileDescriptor | undefined;
+  /** Our end of the child's stdout, when `thr.spawn` made it a pipe. */
+  stdout: AsyncFileDescriptor | undefined;
+  /** Our end of the child's stderr, when `thr.spawn` made it a pipe. */
+  stderr: AsyncFileDescriptor | undefined;
+
+  /** Internal: our ends of the pipes `thr.spawn` made for fds 0, 1 and 2. */
+  attachPipes(pipes: readonly (AsyncFileDescriptor | undefined)[]): void {
+    [this.stdin, this.stdout, this.stderr] = pipes;
+  }
+
   /** The command the child exec'd, once it has. */
   get command(): Command | undefined {
     return this.#command;

@@ -45,18 +45,32 @@ export class Siginfo {
   }
 }
 
-/** A change of state of a child: it exited (with `status`), was killed or dumped (by signal `status`), stopped, or continued. */
-export class ChildState {
+/**
+ * A change of state of a child: it exited (with `status`), was killed or dumped (by signal
+ * `status`), stopped, or continued. The state `thr.run` returns also carries what the child wrote
+ * to the stdout and stderr it was given as pipes (`stdio: "pipe"`): strings, or Buffers with
+ * `encoding: "buffer"`.
+ */
+export class ChildState<Output extends string | Buffer = string | Buffer> {
   constructor(
     readonly code: CLD,
     readonly pid: number,
     readonly uid: number,
     /** The exit status, or the signal number. */
     readonly status: number,
+    /** What the child wrote to its stdout, when that was a pipe `thr.run` read. */
+    readonly stdout?: Output,
+    /** What the child wrote to its stderr, when that was a pipe `thr.run` read. */
+    readonly stderr?: Output,
   ) {}
 
   static fromSiginfo(info: Siginfo): ChildState {
     return new ChildState(info.code as CLD, info.pid, info.uid, info.status);
+  }
+
+  /** This state with the output read from the child's pipes. */
+  withOutput<O extends string | Buffer>(stdout: O | undefined, stderr: O | undefined): ChildState<O> {
+    return new ChildState(this.code, this.pid, this.uid, this.status, stdout, stderr);
   }
 
   /** Whether the child is gone (exited, killed or dumped). */
@@ -74,6 +88,17 @@ export class ChildState {
     return this.code === CLD.KILLED || this.code === CLD.DUMPED ? this.status : undefined;
   }
 
+  /** Its exit status if it exited, else null (as `ChildProcess.exitCode`). */
+  get exitCode(): number | null {
+    return this.code === CLD.EXITED ? this.status : null;
+  }
+
+  /** The name of the signal that killed it ("SIGKILL"), else null (as `ChildProcess.signalCode`). */
+  get signal(): string | null {
+    const sig = this.killedWith();
+    return sig === undefined ? null : signalName(sig);
+  }
+
   toString(): string {
     const what =
       CLD.describe(this.code) === String(this.code) ? `code ${this.code}` : CLD.describe(this.code).toLowerCase();
@@ -81,14 +106,42 @@ export class ChildState {
   }
 }
 
-/** A child that did not exit cleanly, from AsyncChildProcess.check(). */
-export class CalledProcessError extends Error {
+/** "SIGKILL" for 9; "signal 64" for one without a name. */
+function signalName(sig: number): string {
+  const name = Object.entries(gen.SIG).find(([, n]) => n === sig)?.[0];
+  return name ? `SIG${name}` : `signal ${sig}`;
+}
+
+/**
+ * A child that did not exit cleanly, from AsyncChildProcess.check() and `thr.run`: its state, with
+ * `exitCode`, `signal`, and the output `thr.run` captured (the end of stderr is in the message).
+ */
+export class CalledProcessError<Output extends string | Buffer = string | Buffer> extends Error {
   override name = "CalledProcessError";
   constructor(
-    readonly state: ChildState,
+    readonly state: ChildState<Output>,
     readonly command?: Command,
   ) {
-    super(`${command ? `${brief(String(command))}: ` : ""}${state}`);
+    const stderr = state.stderr === undefined ? "" : String(state.stderr).trimEnd();
+    const tail = stderr.length > 500 ? `...${stderr.slice(-500)}` : stderr;
+    super(`${command ? `${brief(String(command))}: ` : ""}${state}${tail ? `\n${tail}` : ""}`);
+  }
+
+  /** The exit status, or null if a signal killed it. */
+  get exitCode(): number | null {
+    return this.state.exitCode;
+  }
+  /** The signal that killed it ("SIGTERM"), or null. */
+  get signal(): string | null {
+    return this.state.signal;
+  }
+  /** What it wrote to a captured stdout. */
+  get stdout(): Output | undefined {
+    return this.state.stdout;
+  }
+  /** What it wrote to a captured stderr. */
+  get stderr(): Output | undefined {
+    return this.state.stderr;
   }
 }
 

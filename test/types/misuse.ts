@@ -4,6 +4,7 @@ import {
   type FileDescriptor,
   type Pointer,
   type ReadablePointer,
+  Command,
   localThread as thr,
   type WrittenPointer,
 } from "rsyscall";
@@ -58,4 +59,17 @@ export async function pointers() {
 
   // @ts-expect-error a WrittenPointer<Int32> as a path
   await thr.task.open(await thr.ptr(new Int32(1)), O.RDONLY);
+}
+
+export async function runOutput() {
+  // Captured output is a string by default, a Buffer with encoding "buffer".
+  const text: string | undefined = (await thr.run("ls", [], { stdio: "pipe" })).stdout;
+  const bytes: Buffer | undefined = (await thr.run("ls", [], { stdio: "pipe", encoding: "buffer" })).stdout;
+  // @ts-expect-error with encoding "buffer" the output is not a string
+  const notText: string | undefined = (await thr.run("ls", [], { encoding: "buffer" })).stdout;
+  // @ts-expect-error an fd number is not a stdio setting (a FileDescriptor is)
+  await thr.run("ls", [], { stdio: ["inherit", 1] });
+  // @ts-expect-error a Command takes no separate arguments
+  await thr.spawn(new Command("/bin/ls", ["ls"]), ["-l"]);
+  return [text, bytes, notText];
 }
