@@ -214,6 +214,8 @@ export class Epoller {
   #blocking: Blocking | undefined;
   /** Why this epoller stopped working, once it has. */
   #dead: Error | undefined;
+  /** Some thread waits here (see asyncDispose). */
+  #threads = false;
 
   private constructor(
     readonly epfd: FileDescriptor,
@@ -456,9 +458,28 @@ export class Epoller {
         `Epoller.close: ${this.#registrations.size} registrations remain (AsyncFileDescriptors to close, children to end)`,
       );
     }
-    this.#die(new ClosedFileDescriptorError("the epoller was closed"));
+    await this.#closeNow(new ClosedFileDescriptorError("the epoller was closed"));
+  }
+
+  /**
+   * For an epoller made with Epoller.make, as `await using` ends: every registration ends (its
+   * waits reject; the fds stay open, the callers' to close) and the epoll fd is closed. An epoller
+   * a thread waits in (`thr.epoller`) is left alone: that thread's AFDs and children need it.
+   */
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.#threads || !this.epfd.valid) return;
+    await this.#closeNow(new ClosedFileDescriptorError("the epoller was disposed"));
+  }
+
+  async #closeNow(error: Error): Promise<void> {
+    this.#die(error);
     this.#events.free();
     await this.epfd.invalidate();
+  }
+
+  /** Internal: a thread waits in this epoller; disposing it is refused. */
+  servesThread(): void {
+    this.#threads = true;
   }
 }
 

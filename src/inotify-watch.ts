@@ -89,6 +89,11 @@ export class Inotify {
   async close(): Promise<void> {
     await this.afd.close();
   }
+
+  /** Closes the inotify fd, as `await using` ends. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.afd.handle.valid) await this.close();
+  }
 }
 
 /** The events of one watched path. */
@@ -138,6 +143,12 @@ export class Watch {
   async remove(): Promise<void> {
     await this.inotify.afd.handle.inotifyRmWatch(this.wd);
     if (!this.#removed) await this.waitUntilEvent(IN.IGNORED);
+  }
+
+  /** Removes the watch, as `await using` ends; nothing to do once it is gone or its inotify closed. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    if (this.#removed || !this.inotify.afd.handle.valid) return;
+    await this.remove();
   }
 
   /** Internal: an event for this watch arrived. */

@@ -4,6 +4,7 @@
 // `#private` members). Adding a family touches its header module and one line in each list below.
 import { DirentFileDescriptor } from "./dirent.js";
 import { FcntlFileDescriptor, FcntlTask } from "./fcntl.js";
+import { GrpTask } from "./grp.js";
 import { BaseFileDescriptor } from "./handle/fd.js";
 import { BaseTask } from "./handle/task.js";
 import type { Fd } from "./near/ids.js";
@@ -35,6 +36,7 @@ import {
   ExecTask,
   FsFileDescriptor,
   FsTask,
+  HostnameTask,
   IoFileDescriptor,
   KcmpTask,
   PipeTask,
@@ -99,6 +101,8 @@ export interface Task
     ExecTask,
     FcntlTask,
     FsTask,
+    GrpTask,
+    HostnameTask,
     InotifyTask,
     KcmpTask,
     MmanTask,
@@ -131,6 +135,8 @@ compose(Task, [
   ExecTask,
   FcntlTask,
   FsTask,
+  GrpTask,
+  HostnameTask,
   InotifyTask,
   KcmpTask,
   MmanTask,

@@ -8,15 +8,16 @@ import { checkChunkSize, checkFd, describe } from "./args.js";
 import type { Environment } from "./environ.js";
 import { AsyncFileDescriptor, type Epoller, setNonblock as setNonblockFlag } from "./epoller.js";
 import { F, O } from "./fcntl.js";
+import { GidList } from "./grp.js";
 import type { Pointer, WrittenPointer } from "./handle/pointer.js";
 import { CLOSE_RANGE } from "./linux/close_range.js";
 import type { RAM } from "./memory/ram.js";
 import { CLONE } from "./sched.js";
 import { type FixedSizeClass, type SerializableClass, serializerOf, serializerOfClass, sizeofClass } from "./struct.js";
-import type { MS } from "./sys/mount.js";
+import { MNT, type MS } from "./sys/mount.js";
 import { AF, type CmsgList, SOCK, type Sockaddr, Sockbuf, Socketpair } from "./sys/socket/index.js";
 import type { FileDescriptor, Task } from "./task.js";
-import { Pipe } from "./unistd/index.js";
+import { Pipe, UTS_NAME_MAX } from "./unistd/index.js";
 
 export class Thread {
   constructor(
@@ -34,7 +35,9 @@ export class Thread {
     readonly stderr: FileDescriptor,
     /** The epoll loop AsyncFileDescriptors of this thread wait in. */
     readonly epoller: Epoller,
-  ) {}
+  ) {
+    epoller.servesThread();
+  }
 
   /**
    * Makes an AsyncFileDescriptor of `fd`, registered with this thread's epoller. The fd must be
@@ -249,9 +252,54 @@ export class Thread {
     await this.task.chroot(await this.ptr(path));
   }
 
+  /**
+   * Makes the mount at `newRoot` the root, then leaves the old root: pivot_root with the old root
+   * put at a fresh directory under `newRoot`, chdir("/"), and that directory unmounted (lazily)
+   * and removed. `newRoot` must be a mount point (bind-mount a directory onto itself to make one),
+   * in a mount namespace of this thread's own.
+   */
+  async pivotRoot(newRoot: string): Promise<void> {
+    if (typeof newRoot !== "string" || !newRoot.startsWith("/"))
+      throw new TypeError(`pivotRoot: newRoot must be an absolute path, got ${describe(newRoot)}`);
+    const putOld = `${newRoot.replace(/\/+$/, "")}/.old-root-${process.pid}-${oldRoots++}`;
+    await this.mkdir(putOld, 0o700);
+    await this.task.pivotRoot(await this.ptr(newRoot), await this.ptr(putOld));
+    await this.task.chdir(await this.ptr("/"));
+    const inside = putOld.slice(newRoot.replace(/\/+$/, "").length);
+    await this.task.umount(await this.ptr(inside), MNT.DETACH);
+    await this.task.rmdir(await this.ptr(inside));
+  }
+
+  /** Sets the hostname of this thread's UTS namespace (at most 64 bytes). */
+  async sethostname(name: string): Promise<void> {
+    await this.task.sethostname(await this.ptr(utsName("sethostname", name)));
+  }
+
+  /** Sets the NIS domain name of this thread's UTS namespace (at most 64 bytes). */
+  async setdomainname(name: string): Promise<void> {
+    await this.task.setdomainname(await this.ptr(utsName("setdomainname", name)));
+  }
+
+  /** Sets this thread's supplementary groups (`[]` drops them all). */
+  async setgroups(gids: Iterable<number>): Promise<void> {
+    await this.task.setgroups(await this.ptr(new GidList(gids)));
+  }
+
   toString(): string {
     return `Thread(${this.task})`;
   }
+}
+
+/** Numbers the directories pivotRoot puts old roots at. */
+let oldRoots = 0;
+
+/** A host or domain name's bytes, checked before the syscall. */
+function utsName(what: string, name: string): Buffer {
+  if (typeof name !== "string") throw new TypeError(`${what}: the name must be a string, got ${describe(name)}`);
+  const bytes = Buffer.from(name);
+  if (bytes.length > UTS_NAME_MAX || bytes.includes(0))
+    throw new TypeError(`${what}: ${JSON.stringify(name)} is not a name of at most ${UTS_NAME_MAX} bytes without NUL`);
+  return bytes;
 }
 
 export function checkCount(count: number): void {

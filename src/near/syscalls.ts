@@ -107,6 +107,8 @@ export const pidfd_open = (s: S, pid: Pid | Int, flags: Int) => s.syscall(SYS.pi
 export const pidfd_send_signal = (s: S, pidfd: Fd, sig: Int, info: Address | 0, flags: Int): Ret =>
   s.syscall(SYS.pidfd_send_signal, pidfd, sig, info, flags);
 export const pipe2 = (s: S, pipefd: Address, flags: Int): Ret => s.syscall(SYS.pipe2, pipefd, flags);
+export const pivot_root = (s: S, new_root: Address, put_old: Address): Ret =>
+  s.syscall(SYS.pivot_root, new_root, put_old);
 export const prctl = (s: S, option: Int, a2: SyscallArg, a3: SyscallArg, a4: SyscallArg, a5: SyscallArg): Ret =>
   s.syscall(SYS.prctl, option, a2, a3, a4, a5);
 export const prlimit64 = (s: S, pid: Pid | 0, resource: Int, newLimit: Address | 0, oldLimit: Address | 0): Ret =>
@@ -147,9 +149,14 @@ export const sched_setaffinity = (s: S, pid: Pid | 0, size: Len, mask: Address):
 export const sendmsg = (s: S, fd: Fd, msg: Address, flags: Int): Ret => s.syscall(SYS.sendmsg, fd, msg, flags >>> 0);
 export const sendto = (s: S, fd: Fd, buf: Address, len: Len, flags: Int, addr: Address | 0, addrlen: Len): Ret =>
   s.syscall(SYS.sendto, fd, buf, len, flags, addr, addrlen);
+export const setdomainname = (s: S, name: Address, len: Len): Ret => s.syscall(SYS.setdomainname, name, len);
+export const setgroups = (s: S, size: Int, list: Address | 0): Ret => s.syscall(SYS.setgroups, size, list);
+export const sethostname = (s: S, name: Address, len: Len): Ret => s.syscall(SYS.sethostname, name, len);
 export const setns = (s: S, fd: Fd, nstype: Int): Ret => s.syscall(SYS.setns, fd, nstype);
 export const setpgid = (s: S, pid: Pid | 0, pgid: Pid | 0): Ret => s.syscall(SYS.setpgid, pid, pgid);
 export const setpriority = (s: S, which: Int, who: Int, prio: Int): Ret => s.syscall(SYS.setpriority, which, who, prio);
+export const setresgid = (s: S, rgid: Int, egid: Int, sgid: Int): Ret => s.syscall(SYS.setresgid, rgid, egid, sgid);
+export const setresuid = (s: S, ruid: Int, euid: Int, suid: Int): Ret => s.syscall(SYS.setresuid, ruid, euid, suid);
 export const setsid = (s: S) => s.syscall(SYS.setsid) as Promise<Pid>;
 export const setsockopt = (s: S, fd: Fd, level: Int, optname: Int, optval: Address | 0, optlen: Len): Ret =>
   s.syscall(SYS.setsockopt, fd, level, optname, optval, optlen);

@@ -93,8 +93,15 @@ declare module "../thread.js" {
 }
 
 export interface CloneOptions {
-  /** With CLONE.NEWUSER: write uid and gid maps (our ids, mapped to themselves). Default true. */
+  /** With CLONE.NEWUSER: write uid and gid maps (our ids, to `inNamespaceUid`/`Gid`). Default true. */
   writeUserMappings?: boolean;
+  /**
+   * With CLONE.NEWUSER: the uid our own uid is inside (by default, itself). 0 makes the child root
+   * in its namespace, with every capability over what that namespace owns, even when we are not root.
+   */
+  inNamespaceUid?: number;
+  /** With CLONE.NEWUSER: the gid our own gid is inside (by default, itself). */
+  inNamespaceGid?: number;
 }
 
 /**
@@ -198,6 +205,14 @@ async function cloneThread(thread: Thread, flags: CLONE, options: CloneOptions, 
   if (options.writeUserMappings !== undefined && typeof options.writeUserMappings !== "boolean") {
     throw new TypeError(`clone: writeUserMappings must be a boolean, got ${describe(options.writeUserMappings)}`);
   }
+  for (const key of ["inNamespaceUid", "inNamespaceGid"] as const) {
+    const id = options[key];
+    if (id === undefined) continue;
+    if (!Number.isInteger(id) || id < 0 || id > 0xfffffffe)
+      throw new TypeError(`clone: ${key} must be an id from 0 to 4294967294, got ${describe(id)}`);
+    if (!(checked & gen.CLONE.NEWUSER) || options.writeUserMappings === false)
+      throw new TypeError(`clone: ${key} needs CLONE.NEWUSER with the mappings written`);
+  }
   // The parent-death signal belongs to the thread that clones: a child made from a worker thread
   // would die with the worker, not with Node.
   if (!isMainThread) throw new Error("clone: only from Node's main thread (a worker's children would die with it)");
@@ -215,7 +230,7 @@ async function cloneThread(thread: Thread, flags: CLONE, options: CloneOptions, 
   if (checked & gen.CLONE.NEWUSER && options.writeUserMappings !== false) {
     try {
       const [uid, gid] = await Promise.all([thread.task.getuid(), thread.task.getgid()]);
-      await writeUserMappings(child, uid, gid);
+      await writeUserMappings(child, uid, gid, options.inNamespaceUid ?? uid, options.inNamespaceGid ?? gid);
     } catch (e) {
       await child[Symbol.asyncDispose]().catch(() => {});
       throw e;

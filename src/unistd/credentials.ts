@@ -1,7 +1,9 @@
-// <unistd.h>, process identity: getpid, gettid, getppid, getuid, getgid, getpgid, setpgid, setsid.
-import { checkInt } from "../args.js";
+// <unistd.h>, process identity: getpid, gettid, getppid, getuid, getgid, getpgid, setpgid, setsid,
+// setresuid, setresgid.
+import { checkInt, describe } from "../args.js";
 import { BaseTask } from "../handle/task.js";
 import { asPid, type Pid } from "../near/ids.js";
+import { LocalSyscall } from "../near/local.js";
 import * as raw from "../near/syscalls.js";
 
 export class CredentialsTask extends BaseTask {
@@ -52,4 +54,40 @@ export class CredentialsTask extends BaseTask {
   setsid(): Promise<Pid> {
     return raw.setsid(this.sysif);
   }
+
+  /**
+   * `int setresuid(uid_t ruid, uid_t euid, uid_t suid)`: the real, effective and saved user ids
+   * (-1 leaves one as it is). Not for the Node process: the syscall changes one thread, and Node
+   * has several (glibc's wrapper signals every thread to follow; a raw syscall cannot). A change
+   * of effective id makes the process's memory non-dumpable (its /proc files then belong to
+   * root): in a child that shares our memory, that is Node's memory too. A fork has its own.
+   * @see https://man7.org/linux/man-pages/man2/setresuid.2.html
+   */
+  async setresuid(ruid: number, euid: number, suid: number): Promise<void> {
+    notNode(this, "setresuid");
+    await raw.setresuid(this.sysif, checkId("ruid", ruid), checkId("euid", euid), checkId("suid", suid));
+  }
+
+  /**
+   * `int setresgid(gid_t rgid, gid_t egid, gid_t sgid)`: the real, effective and saved group ids
+   * (-1 leaves one as it is). Not for the Node process, as setresuid.
+   * @see https://man7.org/linux/man-pages/man2/setresgid.2.html
+   */
+  async setresgid(rgid: number, egid: number, sgid: number): Promise<void> {
+    notNode(this, "setresgid");
+    await raw.setresgid(this.sysif, checkId("rgid", rgid), checkId("egid", egid), checkId("sgid", sgid));
+  }
+}
+
+function notNode(task: BaseTask, what: string): void {
+  if (task.sysif instanceof LocalSyscall)
+    throw new Error(`${what}: not for the Node process (it would change one of its threads); use a child`);
+}
+
+/** A uid or gid, or -1 for "unchanged", as the kernel takes it (unsigned). */
+function checkId(name: string, id: number): number {
+  if (id === -1) return 0xffffffff;
+  if (!Number.isInteger(id) || id < 0 || id > 0xfffffffe)
+    throw new TypeError(`${name} must be an id from 0 to 4294967294, or -1, got ${describe(id)}`);
+  return id;
 }

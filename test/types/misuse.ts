@@ -1,10 +1,10 @@
 // Misuse that must not compile. `tsc -p test/types` (part of `npm test`) fails if a line under an
 // expect-error directive compiles, so each of these stays a type error.
 import {
+  Command,
   type FileDescriptor,
   type Pointer,
   type ReadablePointer,
-  Command,
   localThread as thr,
   type WrittenPointer,
 } from "rsyscall";
