@@ -63,9 +63,20 @@ function lockedFlags(path) {
   for (const line of readFileSync("/proc/self/mountinfo", "utf8").split("\n")) {
     const fields = line.split(" ");
     const point = fields[4];
-    if (point && (path === point || path.startsWith(point === "/" ? "/" : `${point}/`)) && point.length >= best.point.length)
+    if (
+      point &&
+      (path === point || path.startsWith(point === "/" ? "/" : `${point}/`)) &&
+      point.length >= best.point.length
+    )
       best = { point, options: fields[5].split(",") };
   }
-  const flags = { nosuid: MS.NOSUID, nodev: MS.NODEV, noexec: MS.NOEXEC, noatime: MS.NOATIME, nodiratime: MS.NODIRATIME, relatime: MS.RELATIME };
+  const flags = {
+    nosuid: MS.NOSUID,
+    nodev: MS.NODEV,
+    noexec: MS.NOEXEC,
+    noatime: MS.NOATIME,
+    nodiratime: MS.NODIRATIME,
+    relatime: MS.RELATIME,
+  };
   return best.options.reduce((all, option) => all | (flags[option] ?? 0), 0);
 }

@@ -4,14 +4,14 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { Epoller, Inotify, type Thread, localThread as thr } from "rsyscall";
 import { CLONE } from "rsyscall/sched";
 import { IN } from "rsyscall/sys/inotify";
 import { MS } from "rsyscall/sys/mount";
-import { openFds, procStatus, scratchDir } from "./util.js";
+import { openFds, procStatus, scratchDir, searchableByOthers } from "./util.js";
 
 const limit = { timeout: 30_000 };
 const asRoot = process.getuid?.() === 0;
@@ -33,7 +33,7 @@ async function rootInside(parent: Thread = thr) {
 function unprivileged(script: string): string | undefined {
   const root = fileURLToPath(new URL("..", import.meta.url));
   const user = asRoot ? { uid: 65534, gid: 65534 } : {};
-  if (asRoot && !readableByOthers(root)) return undefined;
+  if (asRoot && !searchableByOthers(root)) return undefined;
   const source = `import { localThread as thr } from "rsyscall"; import { CLONE } from "rsyscall/sched";\n${script}`;
   return execFileSync(process.execPath, ["--input-type=module", "-e", source], {
     cwd: root,
@@ -41,17 +41,6 @@ function unprivileged(script: string): string | undefined {
     timeout: 20_000,
     ...user,
   });
-}
-
-/** Whether every directory from / down to `path` can be searched by anyone. */
-function readableByOthers(path: string): boolean {
-  let dir = path;
-  for (;;) {
-    if ((fs.statSync(dir).mode & 0o005) !== 0o005) return false;
-    const up = dirname(dir);
-    if (up === dir) return true;
-    dir = up;
-  }
 }
 
 describe("user namespaces with uid 0 inside", limit, () => {
