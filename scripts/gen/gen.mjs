@@ -141,6 +141,12 @@ function headerVersions() {
   }
 }
 
+/** The C name of each member of family `f`, by key: the name a generated doc comment gives it. */
+function cNames(f) {
+  const spec = families[f];
+  return Object.fromEntries(spec.names.map((name) => [familyKey(spec, name), cNameOf(spec, name)]));
+}
+
 function literal(v) {
   const n = BigInt(v);
   const safe = n <= BigInt(Number.MAX_SAFE_INTEGER) && n >= -BigInt(Number.MAX_SAFE_INTEGER);
@@ -175,10 +181,12 @@ function render(records) {
     "// Each family is the C prefix of its constants (O_RDONLY -> O.RDONLY); header modules wrap\n" +
     "// these plain numbers in typed families.\n\n" +
     Object.entries(fam)
-      .map(
-        ([f, kv]) =>
-          `export const ${f} = {\n${kv.map(([k, v]) => `  ${/^\d/.test(k) ? `"${k}"` : k}: ${literal(v)},`).join("\n")}\n} as const;\n`,
-      )
+      .map(([f, kv]) => {
+        // Each member's comment names its C macro, which the typed family's docs then show.
+        const c = cNames(f);
+        const members = kv.map(([k, v]) => `  /** \`${c[k]}\` */\n  ${/^\d/.test(k) ? `"${k}"` : k}: ${literal(v)},`);
+        return `export const ${f} = {\n${members.join("\n")}\n} as const;\n`;
+      })
       .join("\n");
   files["layouts.ts"] =
     HEADER +
@@ -195,7 +203,8 @@ function render(records) {
   files["sys.ts"] =
     HEADER +
     "// x86_64 system call numbers (asm/unistd_64.h).\n\n" +
-    `export const SYS = {\n${sysSorted.map(([k, v]) => `  ${k}: ${v},`).join("\n")}\n} as const;\n`;
+    "/** x86_64 system call numbers by name, for `syscall(2)`: `SYS.getpid` is `__NR_getpid`. */\n" +
+    `export const SYS = {\n${sysSorted.map(([k, v]) => `  /** \`__NR_${k}\` */\n  ${k}: ${v},`).join("\n")}\n} as const;\n`;
   // The name an errno number goes by is the one Node reports: the first in alphabetical order,
   // except that these aliases yield to the base names (EAGAIN, not EWOULDBLOCK).
   const byNumber = {};
@@ -210,9 +219,10 @@ function render(records) {
   files["errno.ts"] =
     HEADER +
     "// errno values, the name Node's SystemError uses for each, and glibc's description.\n\n" +
+    "/** errno values by name: `ERRNO.ENOENT === 2`. */\n" +
     `export const ERRNO = {\n${Object.entries(errno)
       .sort((a, b) => a[1] - b[1] || (a[0] < b[0] ? -1 : 1))
-      .map(([k, v]) => `  ${k}: ${v},`)
+      .map(([k, v]) => `  /** \`${k}\`: ${messages[v]} */\n  ${k}: ${v},`)
       .join("\n")}\n} as const;\n\n` +
     `export const errnoNames: Readonly<Record<number, string>> = {\n${nums.map((n) => `  ${n}: "${byNumber[n]}",`).join("\n")}\n};\n\n` +
     `export const errnoMessages: Readonly<Record<number, string>> = {\n${nums.map((n) => `  ${n}: ${JSON.stringify(messages[n])},`).join("\n")}\n};\n`;

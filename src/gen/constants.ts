@@ -3,727 +3,1279 @@
 // these plain numbers in typed families.
 
 export const O = {
+  /** `O_RDONLY` */
   RDONLY: 0,
+  /** `O_WRONLY` */
   WRONLY: 1,
+  /** `O_RDWR` */
   RDWR: 2,
+  /** `O_ACCMODE` */
   ACCMODE: 3,
+  /** `O_CREAT` */
   CREAT: 64,
+  /** `O_EXCL` */
   EXCL: 128,
+  /** `O_NOCTTY` */
   NOCTTY: 256,
+  /** `O_TRUNC` */
   TRUNC: 512,
+  /** `O_APPEND` */
   APPEND: 1024,
+  /** `O_NONBLOCK` */
   NONBLOCK: 2048,
+  /** `O_NDELAY` */
   NDELAY: 2048,
+  /** `O_DSYNC` */
   DSYNC: 4096,
+  /** `O_SYNC` */
   SYNC: 1052672,
+  /** `FASYNC` */
   ASYNC: 8192,
+  /** `O_DIRECT` */
   DIRECT: 16384,
+  /** `O_LARGEFILE` */
   LARGEFILE: 32768,
+  /** `O_DIRECTORY` */
   DIRECTORY: 65536,
+  /** `O_NOFOLLOW` */
   NOFOLLOW: 131072,
+  /** `O_NOATIME` */
   NOATIME: 262144,
+  /** `O_CLOEXEC` */
   CLOEXEC: 524288,
+  /** `O_PATH` */
   PATH: 2097152,
+  /** `O_TMPFILE` */
   TMPFILE: 4259840,
 } as const;
 
 export const AT = {
+  /** `AT_FDCWD` */
   FDCWD: -100,
+  /** `AT_SYMLINK_NOFOLLOW` */
   SYMLINK_NOFOLLOW: 256,
+  /** `AT_REMOVEDIR` */
   REMOVEDIR: 512,
+  /** `AT_SYMLINK_FOLLOW` */
   SYMLINK_FOLLOW: 1024,
+  /** `AT_NO_AUTOMOUNT` */
   NO_AUTOMOUNT: 2048,
+  /** `AT_EMPTY_PATH` */
   EMPTY_PATH: 4096,
+  /** `AT_EACCESS` */
   EACCESS: 512,
+  /** `AT_RECURSIVE` */
   RECURSIVE: 32768,
 } as const;
 
 export const F = {
+  /** `F_DUPFD` */
   DUPFD: 0,
+  /** `F_DUPFD_CLOEXEC` */
   DUPFD_CLOEXEC: 1030,
+  /** `F_GETFD` */
   GETFD: 1,
+  /** `F_SETFD` */
   SETFD: 2,
+  /** `F_GETFL` */
   GETFL: 3,
+  /** `F_SETFL` */
   SETFL: 4,
+  /** `F_GETLK` */
   GETLK: 5,
+  /** `F_SETLK` */
   SETLK: 6,
+  /** `F_SETLKW` */
   SETLKW: 7,
+  /** `F_OFD_GETLK` */
   OFD_GETLK: 36,
+  /** `F_OFD_SETLK` */
   OFD_SETLK: 37,
+  /** `F_OFD_SETLKW` */
   OFD_SETLKW: 38,
+  /** `F_GETOWN` */
   GETOWN: 9,
+  /** `F_SETOWN` */
   SETOWN: 8,
+  /** `F_GETSIG` */
   GETSIG: 11,
+  /** `F_SETSIG` */
   SETSIG: 10,
+  /** `F_SETLEASE` */
   SETLEASE: 1024,
+  /** `F_GETLEASE` */
   GETLEASE: 1025,
+  /** `F_NOTIFY` */
   NOTIFY: 1026,
+  /** `F_SETPIPE_SZ` */
   SETPIPE_SZ: 1031,
+  /** `F_GETPIPE_SZ` */
   GETPIPE_SZ: 1032,
+  /** `F_ADD_SEALS` */
   ADD_SEALS: 1033,
+  /** `F_GET_SEALS` */
   GET_SEALS: 1034,
 } as const;
 
 export const FD = {
+  /** `FD_CLOEXEC` */
   CLOEXEC: 1,
 } as const;
 
 export const F_SEAL = {
+  /** `F_SEAL_SEAL` */
   SEAL: 1,
+  /** `F_SEAL_SHRINK` */
   SHRINK: 2,
+  /** `F_SEAL_GROW` */
   GROW: 4,
+  /** `F_SEAL_WRITE` */
   WRITE: 8,
+  /** `F_SEAL_FUTURE_WRITE` */
   FUTURE_WRITE: 16,
 } as const;
 
 export const SEEK = {
+  /** `SEEK_SET` */
   SET: 0,
+  /** `SEEK_CUR` */
   CUR: 1,
+  /** `SEEK_END` */
   END: 2,
+  /** `SEEK_DATA` */
   DATA: 3,
+  /** `SEEK_HOLE` */
   HOLE: 4,
 } as const;
 
 export const RENAME = {
+  /** `RENAME_NOREPLACE` */
   NOREPLACE: 1,
+  /** `RENAME_EXCHANGE` */
   EXCHANGE: 2,
+  /** `RENAME_WHITEOUT` */
   WHITEOUT: 4,
 } as const;
 
 export const S_IF = {
+  /** `S_IFMT` */
   MT: 61440,
+  /** `S_IFSOCK` */
   SOCK: 49152,
+  /** `S_IFLNK` */
   LNK: 40960,
+  /** `S_IFREG` */
   REG: 32768,
+  /** `S_IFBLK` */
   BLK: 24576,
+  /** `S_IFDIR` */
   DIR: 16384,
+  /** `S_IFCHR` */
   CHR: 8192,
+  /** `S_IFIFO` */
   IFO: 4096,
 } as const;
 
 export const PROT = {
+  /** `PROT_NONE` */
   NONE: 0,
+  /** `PROT_READ` */
   READ: 1,
+  /** `PROT_WRITE` */
   WRITE: 2,
+  /** `PROT_EXEC` */
   EXEC: 4,
+  /** `PROT_GROWSDOWN` */
   GROWSDOWN: 16777216,
+  /** `PROT_GROWSUP` */
   GROWSUP: 33554432,
 } as const;
 
 export const MAP = {
+  /** `MAP_SHARED` */
   SHARED: 1,
+  /** `MAP_PRIVATE` */
   PRIVATE: 2,
+  /** `MAP_SHARED_VALIDATE` */
   SHARED_VALIDATE: 3,
+  /** `MAP_FIXED` */
   FIXED: 16,
+  /** `MAP_FIXED_NOREPLACE` */
   FIXED_NOREPLACE: 1048576,
+  /** `MAP_ANONYMOUS` */
   ANONYMOUS: 32,
+  /** `MAP_GROWSDOWN` */
   GROWSDOWN: 256,
+  /** `MAP_DENYWRITE` */
   DENYWRITE: 2048,
+  /** `MAP_EXECUTABLE` */
   EXECUTABLE: 4096,
+  /** `MAP_LOCKED` */
   LOCKED: 8192,
+  /** `MAP_NORESERVE` */
   NORESERVE: 16384,
+  /** `MAP_POPULATE` */
   POPULATE: 32768,
+  /** `MAP_NONBLOCK` */
   NONBLOCK: 65536,
+  /** `MAP_STACK` */
   STACK: 131072,
+  /** `MAP_HUGETLB` */
   HUGETLB: 262144,
+  /** `MAP_SYNC` */
   SYNC: 524288,
+  /** `MAP_UNINITIALIZED` */
   UNINITIALIZED: 67108864,
 } as const;
 
 export const MADV = {
+  /** `MADV_NORMAL` */
   NORMAL: 0,
+  /** `MADV_RANDOM` */
   RANDOM: 1,
+  /** `MADV_SEQUENTIAL` */
   SEQUENTIAL: 2,
+  /** `MADV_WILLNEED` */
   WILLNEED: 3,
+  /** `MADV_DONTNEED` */
   DONTNEED: 4,
+  /** `MADV_FREE` */
   FREE: 8,
+  /** `MADV_REMOVE` */
   REMOVE: 9,
+  /** `MADV_DONTFORK` */
   DONTFORK: 10,
+  /** `MADV_DOFORK` */
   DOFORK: 11,
+  /** `MADV_MERGEABLE` */
   MERGEABLE: 12,
+  /** `MADV_UNMERGEABLE` */
   UNMERGEABLE: 13,
+  /** `MADV_HUGEPAGE` */
   HUGEPAGE: 14,
+  /** `MADV_NOHUGEPAGE` */
   NOHUGEPAGE: 15,
+  /** `MADV_DONTDUMP` */
   DONTDUMP: 16,
+  /** `MADV_DODUMP` */
   DODUMP: 17,
+  /** `MADV_WIPEONFORK` */
   WIPEONFORK: 18,
+  /** `MADV_KEEPONFORK` */
   KEEPONFORK: 19,
+  /** `MADV_COLD` */
   COLD: 20,
+  /** `MADV_PAGEOUT` */
   PAGEOUT: 21,
+  /** `MADV_POPULATE_READ` */
   POPULATE_READ: 22,
+  /** `MADV_POPULATE_WRITE` */
   POPULATE_WRITE: 23,
+  /** `MADV_HWPOISON` */
   HWPOISON: 100,
 } as const;
 
 export const MFD = {
+  /** `MFD_CLOEXEC` */
   CLOEXEC: 1,
+  /** `MFD_ALLOW_SEALING` */
   ALLOW_SEALING: 2,
+  /** `MFD_HUGETLB` */
   HUGETLB: 4,
 } as const;
 
 export const CLONE = {
+  /** `CLONE_VM` */
   VM: 256,
+  /** `CLONE_FS` */
   FS: 512,
+  /** `CLONE_FILES` */
   FILES: 1024,
+  /** `CLONE_SIGHAND` */
   SIGHAND: 2048,
+  /** `CLONE_PIDFD` */
   PIDFD: 4096,
+  /** `CLONE_PTRACE` */
   PTRACE: 8192,
+  /** `CLONE_VFORK` */
   VFORK: 16384,
+  /** `CLONE_PARENT` */
   PARENT: 32768,
+  /** `CLONE_THREAD` */
   THREAD: 65536,
+  /** `CLONE_NEWNS` */
   NEWNS: 131072,
+  /** `CLONE_SYSVSEM` */
   SYSVSEM: 262144,
+  /** `CLONE_SETTLS` */
   SETTLS: 524288,
+  /** `CLONE_PARENT_SETTID` */
   PARENT_SETTID: 1048576,
+  /** `CLONE_CHILD_CLEARTID` */
   CHILD_CLEARTID: 2097152,
+  /** `CLONE_DETACHED` */
   DETACHED: 4194304,
+  /** `CLONE_UNTRACED` */
   UNTRACED: 8388608,
+  /** `CLONE_CHILD_SETTID` */
   CHILD_SETTID: 16777216,
+  /** `CLONE_NEWCGROUP` */
   NEWCGROUP: 33554432,
+  /** `CLONE_NEWUTS` */
   NEWUTS: 67108864,
+  /** `CLONE_NEWIPC` */
   NEWIPC: 134217728,
+  /** `CLONE_NEWUSER` */
   NEWUSER: 268435456,
+  /** `CLONE_NEWPID` */
   NEWPID: 536870912,
+  /** `CLONE_NEWNET` */
   NEWNET: 1073741824,
+  /** `CLONE_IO` */
   IO: 2147483648,
+  /** `CLONE_NEWTIME` */
   NEWTIME: 128,
 } as const;
 
 export const W = {
+  /** `WNOHANG` */
   NOHANG: 1,
+  /** `WUNTRACED` */
   UNTRACED: 2,
+  /** `WSTOPPED` */
   STOPPED: 2,
+  /** `WEXITED` */
   EXITED: 4,
+  /** `WCONTINUED` */
   CONTINUED: 8,
+  /** `WNOWAIT` */
   NOWAIT: 16777216,
+  /** `__WNOTHREAD` */
   NOTHREAD: 536870912,
+  /** `__WALL` */
   ALL: 1073741824,
+  /** `__WCLONE` */
   CLONE: 2147483648,
 } as const;
 
 export const P = {
+  /** `P_ALL` */
   ALL: 0,
+  /** `P_PID` */
   PID: 1,
+  /** `P_PGID` */
   PGID: 2,
+  /** `P_PIDFD` */
   PIDFD: 3,
 } as const;
 
 export const MS = {
+  /** `MS_RDONLY` */
   RDONLY: 1,
+  /** `MS_NOSUID` */
   NOSUID: 2,
+  /** `MS_NODEV` */
   NODEV: 4,
+  /** `MS_NOEXEC` */
   NOEXEC: 8,
+  /** `MS_SYNCHRONOUS` */
   SYNCHRONOUS: 16,
+  /** `MS_REMOUNT` */
   REMOUNT: 32,
+  /** `MS_MANDLOCK` */
   MANDLOCK: 64,
+  /** `MS_DIRSYNC` */
   DIRSYNC: 128,
+  /** `MS_NOSYMFOLLOW` */
   NOSYMFOLLOW: 256,
+  /** `MS_NOATIME` */
   NOATIME: 1024,
+  /** `MS_NODIRATIME` */
   NODIRATIME: 2048,
+  /** `MS_BIND` */
   BIND: 4096,
+  /** `MS_MOVE` */
   MOVE: 8192,
+  /** `MS_REC` */
   REC: 16384,
+  /** `MS_SILENT` */
   SILENT: 32768,
+  /** `MS_POSIXACL` */
   POSIXACL: 65536,
+  /** `MS_UNBINDABLE` */
   UNBINDABLE: 131072,
+  /** `MS_PRIVATE` */
   PRIVATE: 262144,
+  /** `MS_SLAVE` */
   SLAVE: 524288,
+  /** `MS_SHARED` */
   SHARED: 1048576,
+  /** `MS_RELATIME` */
   RELATIME: 2097152,
+  /** `MS_KERNMOUNT` */
   KERNMOUNT: 4194304,
+  /** `MS_I_VERSION` */
   I_VERSION: 8388608,
+  /** `MS_STRICTATIME` */
   STRICTATIME: 16777216,
+  /** `MS_LAZYTIME` */
   LAZYTIME: 33554432,
 } as const;
 
 export const EPOLL = {
+  /** `EPOLLIN` */
   IN: 1,
+  /** `EPOLLPRI` */
   PRI: 2,
+  /** `EPOLLOUT` */
   OUT: 4,
+  /** `EPOLLERR` */
   ERR: 8,
+  /** `EPOLLHUP` */
   HUP: 16,
+  /** `EPOLLNVAL` */
   NVAL: 32,
+  /** `EPOLLRDNORM` */
   RDNORM: 64,
+  /** `EPOLLRDBAND` */
   RDBAND: 128,
+  /** `EPOLLWRNORM` */
   WRNORM: 256,
+  /** `EPOLLWRBAND` */
   WRBAND: 512,
+  /** `EPOLLMSG` */
   MSG: 1024,
+  /** `EPOLLRDHUP` */
   RDHUP: 8192,
+  /** `EPOLLEXCLUSIVE` */
   EXCLUSIVE: 268435456,
+  /** `EPOLLWAKEUP` */
   WAKEUP: 536870912,
+  /** `EPOLLONESHOT` */
   ONESHOT: 1073741824,
+  /** `EPOLLET` */
   ET: 2147483648,
 } as const;
 
 export const EPOLL_CTL = {
+  /** `EPOLL_CTL_ADD` */
   ADD: 1,
+  /** `EPOLL_CTL_DEL` */
   DEL: 2,
+  /** `EPOLL_CTL_MOD` */
   MOD: 3,
 } as const;
 
 export const EPOLL_CREATE = {
+  /** `EPOLL_CLOEXEC` */
   CLOEXEC: 524288,
 } as const;
 
 export const SIG = {
+  /** `SIGHUP` */
   HUP: 1,
+  /** `SIGINT` */
   INT: 2,
+  /** `SIGQUIT` */
   QUIT: 3,
+  /** `SIGILL` */
   ILL: 4,
+  /** `SIGTRAP` */
   TRAP: 5,
+  /** `SIGABRT` */
   ABRT: 6,
+  /** `SIGIOT` */
   IOT: 6,
+  /** `SIGBUS` */
   BUS: 7,
+  /** `SIGFPE` */
   FPE: 8,
+  /** `SIGKILL` */
   KILL: 9,
+  /** `SIGUSR1` */
   USR1: 10,
+  /** `SIGSEGV` */
   SEGV: 11,
+  /** `SIGUSR2` */
   USR2: 12,
+  /** `SIGPIPE` */
   PIPE: 13,
+  /** `SIGALRM` */
   ALRM: 14,
+  /** `SIGTERM` */
   TERM: 15,
+  /** `SIGSTKFLT` */
   STKFLT: 16,
+  /** `SIGCHLD` */
   CHLD: 17,
+  /** `SIGCONT` */
   CONT: 18,
+  /** `SIGSTOP` */
   STOP: 19,
+  /** `SIGTSTP` */
   TSTP: 20,
+  /** `SIGTTIN` */
   TTIN: 21,
+  /** `SIGTTOU` */
   TTOU: 22,
+  /** `SIGURG` */
   URG: 23,
+  /** `SIGXCPU` */
   XCPU: 24,
+  /** `SIGXFSZ` */
   XFSZ: 25,
+  /** `SIGVTALRM` */
   VTALRM: 26,
+  /** `SIGPROF` */
   PROF: 27,
+  /** `SIGWINCH` */
   WINCH: 28,
+  /** `SIGIO` */
   IO: 29,
+  /** `SIGPOLL` */
   POLL: 29,
+  /** `SIGPWR` */
   PWR: 30,
+  /** `SIGSYS` */
   SYS: 31,
 } as const;
 
 export const SA = {
+  /** `SA_NOCLDSTOP` */
   NOCLDSTOP: 1,
+  /** `SA_NOCLDWAIT` */
   NOCLDWAIT: 2,
+  /** `SA_SIGINFO` */
   SIGINFO: 4,
+  /** `SA_ONSTACK` */
   ONSTACK: 134217728,
+  /** `SA_RESTART` */
   RESTART: 268435456,
+  /** `SA_NODEFER` */
   NODEFER: 1073741824,
+  /** `SA_RESETHAND` */
   RESETHAND: 2147483648,
+  /** `SA_RESTORER` */
   RESTORER: 67108864,
 } as const;
 
 export const HowSIG = {
+  /** `SIG_BLOCK` */
   BLOCK: 0,
+  /** `SIG_UNBLOCK` */
   UNBLOCK: 1,
+  /** `SIG_SETMASK` */
   SETMASK: 2,
 } as const;
 
 export const CLOCK = {
+  /** `CLOCK_REALTIME` */
   REALTIME: 0,
+  /** `CLOCK_MONOTONIC` */
   MONOTONIC: 1,
+  /** `CLOCK_PROCESS_CPUTIME_ID` */
   PROCESS_CPUTIME_ID: 2,
+  /** `CLOCK_THREAD_CPUTIME_ID` */
   THREAD_CPUTIME_ID: 3,
+  /** `CLOCK_MONOTONIC_RAW` */
   MONOTONIC_RAW: 4,
+  /** `CLOCK_REALTIME_COARSE` */
   REALTIME_COARSE: 5,
+  /** `CLOCK_MONOTONIC_COARSE` */
   MONOTONIC_COARSE: 6,
+  /** `CLOCK_BOOTTIME` */
   BOOTTIME: 7,
+  /** `CLOCK_REALTIME_ALARM` */
   REALTIME_ALARM: 8,
+  /** `CLOCK_BOOTTIME_ALARM` */
   BOOTTIME_ALARM: 9,
+  /** `CLOCK_TAI` */
   TAI: 11,
 } as const;
 
 export const RWF = {
+  /** `RWF_HIPRI` */
   HIPRI: 1,
+  /** `RWF_DSYNC` */
   DSYNC: 2,
+  /** `RWF_SYNC` */
   SYNC: 4,
+  /** `RWF_NOWAIT` */
   NOWAIT: 8,
+  /** `RWF_APPEND` */
   APPEND: 16,
 } as const;
 
 export const FUTEX = {
+  /** `FUTEX_WAIT` */
   WAIT: 0,
+  /** `FUTEX_WAKE` */
   WAKE: 1,
+  /** `FUTEX_PRIVATE_FLAG` */
   PRIVATE_FLAG: 128,
+  /** `FUTEX_OWNER_DIED` */
   OWNER_DIED: 1073741824,
+  /** `FUTEX_WAITERS` */
   WAITERS: 2147483648,
+  /** `FUTEX_BITSET_MATCH_ANY` */
   BITSET_MATCH_ANY: 4294967295,
 } as const;
 
 export const FUTEX2 = {
+  /** `FUTEX2_SIZE_U8` */
   SIZE_U8: 0,
+  /** `FUTEX2_SIZE_U16` */
   SIZE_U16: 1,
+  /** `FUTEX2_SIZE_U32` */
   SIZE_U32: 2,
+  /** `FUTEX2_SIZE_U64` */
   SIZE_U64: 3,
+  /** `FUTEX2_NUMA` */
   NUMA: 4,
+  /** `FUTEX2_PRIVATE` */
   PRIVATE: 128,
 } as const;
 
 export const IORING_OP = {
+  /** `IORING_OP_NOP` */
   NOP: 0,
+  /** `IORING_OP_ASYNC_CANCEL` */
   ASYNC_CANCEL: 14,
+  /** `IORING_OP_FUTEX_WAIT` */
   FUTEX_WAIT: 51,
+  /** `IORING_OP_FUTEX_WAKE` */
   FUTEX_WAKE: 52,
 } as const;
 
 export const IORING_SETUP = {
+  /** `IORING_SETUP_CLAMP` */
   CLAMP: 16,
+  /** `IORING_SETUP_CQSIZE` */
   CQSIZE: 8,
+  /** `IORING_SETUP_SUBMIT_ALL` */
   SUBMIT_ALL: 128,
+  /** `IORING_SETUP_COOP_TASKRUN` */
   COOP_TASKRUN: 256,
+  /** `IORING_SETUP_TASKRUN_FLAG` */
   TASKRUN_FLAG: 512,
+  /** `IORING_SETUP_SINGLE_ISSUER` */
   SINGLE_ISSUER: 4096,
+  /** `IORING_SETUP_DEFER_TASKRUN` */
   DEFER_TASKRUN: 8192,
 } as const;
 
 export const IORING_ENTER = {
+  /** `IORING_ENTER_GETEVENTS` */
   GETEVENTS: 1,
 } as const;
 
 export const IORING_SQ = {
+  /** `IORING_SQ_NEED_WAKEUP` */
   NEED_WAKEUP: 1,
+  /** `IORING_SQ_CQ_OVERFLOW` */
   CQ_OVERFLOW: 2,
 } as const;
 
 export const IORING_FEAT = {
+  /** `IORING_FEAT_SINGLE_MMAP` */
   SINGLE_MMAP: 1,
+  /** `IORING_FEAT_NODROP` */
   NODROP: 2,
 } as const;
 
 export const IORING_OFF = {
+  /** `IORING_OFF_SQ_RING` */
   SQ_RING: 0,
+  /** `IORING_OFF_CQ_RING` */
   CQ_RING: 134217728,
+  /** `IORING_OFF_SQES` */
   SQES: 268435456,
 } as const;
 
 export const CAP = {
+  /** `CAP_CHOWN` */
   CHOWN: 0,
+  /** `CAP_DAC_OVERRIDE` */
   DAC_OVERRIDE: 1,
+  /** `CAP_DAC_READ_SEARCH` */
   DAC_READ_SEARCH: 2,
+  /** `CAP_FOWNER` */
   FOWNER: 3,
+  /** `CAP_FSETID` */
   FSETID: 4,
+  /** `CAP_KILL` */
   KILL: 5,
+  /** `CAP_SETGID` */
   SETGID: 6,
+  /** `CAP_SETUID` */
   SETUID: 7,
+  /** `CAP_SETPCAP` */
   SETPCAP: 8,
+  /** `CAP_LINUX_IMMUTABLE` */
   LINUX_IMMUTABLE: 9,
+  /** `CAP_NET_BIND_SERVICE` */
   NET_BIND_SERVICE: 10,
+  /** `CAP_NET_BROADCAST` */
   NET_BROADCAST: 11,
+  /** `CAP_NET_ADMIN` */
   NET_ADMIN: 12,
+  /** `CAP_NET_RAW` */
   NET_RAW: 13,
+  /** `CAP_IPC_LOCK` */
   IPC_LOCK: 14,
+  /** `CAP_IPC_OWNER` */
   IPC_OWNER: 15,
+  /** `CAP_SYS_MODULE` */
   SYS_MODULE: 16,
+  /** `CAP_SYS_RAWIO` */
   SYS_RAWIO: 17,
+  /** `CAP_SYS_CHROOT` */
   SYS_CHROOT: 18,
+  /** `CAP_SYS_PTRACE` */
   SYS_PTRACE: 19,
+  /** `CAP_SYS_PACCT` */
   SYS_PACCT: 20,
+  /** `CAP_SYS_ADMIN` */
   SYS_ADMIN: 21,
+  /** `CAP_SYS_BOOT` */
   SYS_BOOT: 22,
+  /** `CAP_SYS_NICE` */
   SYS_NICE: 23,
+  /** `CAP_SYS_RESOURCE` */
   SYS_RESOURCE: 24,
+  /** `CAP_SYS_TIME` */
   SYS_TIME: 25,
+  /** `CAP_SYS_TTY_CONFIG` */
   SYS_TTY_CONFIG: 26,
+  /** `CAP_MKNOD` */
   MKNOD: 27,
+  /** `CAP_LEASE` */
   LEASE: 28,
+  /** `CAP_AUDIT_WRITE` */
   AUDIT_WRITE: 29,
+  /** `CAP_AUDIT_CONTROL` */
   AUDIT_CONTROL: 30,
+  /** `CAP_SETFCAP` */
   SETFCAP: 31,
+  /** `CAP_MAC_OVERRIDE` */
   MAC_OVERRIDE: 32,
+  /** `CAP_MAC_ADMIN` */
   MAC_ADMIN: 33,
+  /** `CAP_SYSLOG` */
   SYSLOG: 34,
+  /** `CAP_WAKE_ALARM` */
   WAKE_ALARM: 35,
+  /** `CAP_BLOCK_SUSPEND` */
   BLOCK_SUSPEND: 36,
+  /** `CAP_AUDIT_READ` */
   AUDIT_READ: 37,
+  /** `CAP_PERFMON` */
   PERFMON: 38,
+  /** `CAP_BPF` */
   BPF: 39,
+  /** `CAP_CHECKPOINT_RESTORE` */
   CHECKPOINT_RESTORE: 40,
 } as const;
 
 export const LINUX_CAPABILITY = {
+  /** `_LINUX_CAPABILITY_VERSION_3` */
   VERSION_3: 537396514,
+  /** `_LINUX_CAPABILITY_U32S_3` */
   U32S_3: 2,
 } as const;
 
 export const RLIMIT = {
+  /** `RLIMIT_CPU` */
   CPU: 0,
+  /** `RLIMIT_FSIZE` */
   FSIZE: 1,
+  /** `RLIMIT_DATA` */
   DATA: 2,
+  /** `RLIMIT_STACK` */
   STACK: 3,
+  /** `RLIMIT_CORE` */
   CORE: 4,
+  /** `RLIMIT_RSS` */
   RSS: 5,
+  /** `RLIMIT_NPROC` */
   NPROC: 6,
+  /** `RLIMIT_NOFILE` */
   NOFILE: 7,
+  /** `RLIMIT_MEMLOCK` */
   MEMLOCK: 8,
+  /** `RLIMIT_AS` */
   AS: 9,
+  /** `RLIMIT_LOCKS` */
   LOCKS: 10,
+  /** `RLIMIT_SIGPENDING` */
   SIGPENDING: 11,
+  /** `RLIMIT_MSGQUEUE` */
   MSGQUEUE: 12,
+  /** `RLIMIT_NICE` */
   NICE: 13,
+  /** `RLIMIT_RTPRIO` */
   RTPRIO: 14,
+  /** `RLIMIT_RTTIME` */
   RTTIME: 15,
 } as const;
 
 export const PR_CAP_AMBIENT = {
+  /** `PR_CAP_AMBIENT_IS_SET` */
   IS_SET: 1,
+  /** `PR_CAP_AMBIENT_RAISE` */
   RAISE: 2,
+  /** `PR_CAP_AMBIENT_LOWER` */
   LOWER: 3,
+  /** `PR_CAP_AMBIENT_CLEAR_ALL` */
   CLEAR_ALL: 4,
 } as const;
 
 export const CLOSE_RANGE = {
+  /** `CLOSE_RANGE_UNSHARE` */
   UNSHARE: 2,
+  /** `CLOSE_RANGE_CLOEXEC` */
   CLOEXEC: 4,
 } as const;
 
 export const KCMP = {
+  /** `KCMP_FILE` */
   FILE: 0,
+  /** `KCMP_VM` */
   VM: 1,
+  /** `KCMP_FILES` */
   FILES: 2,
+  /** `KCMP_FS` */
   FS: 3,
+  /** `KCMP_SIGHAND` */
   SIGHAND: 4,
+  /** `KCMP_IO` */
   IO: 5,
+  /** `KCMP_SYSVSEM` */
   SYSVSEM: 6,
+  /** `KCMP_EPOLL_TFD` */
   EPOLL_TFD: 7,
 } as const;
 
 export const PR = {
+  /** `PR_SET_PDEATHSIG` */
   SET_PDEATHSIG: 1,
+  /** `PR_GET_PDEATHSIG` */
   GET_PDEATHSIG: 2,
+  /** `PR_SET_NAME` */
   SET_NAME: 15,
+  /** `PR_GET_NAME` */
   GET_NAME: 16,
+  /** `PR_SET_DUMPABLE` */
   SET_DUMPABLE: 4,
+  /** `PR_GET_DUMPABLE` */
   GET_DUMPABLE: 3,
+  /** `PR_SET_NO_NEW_PRIVS` */
   SET_NO_NEW_PRIVS: 38,
+  /** `PR_GET_NO_NEW_PRIVS` */
   GET_NO_NEW_PRIVS: 39,
+  /** `PR_CAP_AMBIENT` */
   CAP_AMBIENT: 47,
+  /** `PR_SET_CHILD_SUBREAPER` */
   SET_CHILD_SUBREAPER: 36,
+  /** `PR_GET_CHILD_SUBREAPER` */
   GET_CHILD_SUBREAPER: 37,
+  /** `PR_SET_KEEPCAPS` */
   SET_KEEPCAPS: 8,
+  /** `PR_GET_KEEPCAPS` */
   GET_KEEPCAPS: 7,
+  /** `PR_CAPBSET_READ` */
   CAPBSET_READ: 23,
+  /** `PR_CAPBSET_DROP` */
   CAPBSET_DROP: 24,
 } as const;
 
 export const MNT = {
+  /** `MNT_FORCE` */
   FORCE: 1,
+  /** `MNT_DETACH` */
   DETACH: 2,
+  /** `MNT_EXPIRE` */
   EXPIRE: 4,
+  /** `UMOUNT_NOFOLLOW` */
   UMOUNT_NOFOLLOW: 8,
 } as const;
 
 export const AF = {
+  /** `AF_UNSPEC` */
   UNSPEC: 0,
+  /** `AF_UNIX` */
   UNIX: 1,
+  /** `AF_LOCAL` */
   LOCAL: 1,
+  /** `AF_INET` */
   INET: 2,
+  /** `AF_INET6` */
   INET6: 10,
+  /** `AF_NETLINK` */
   NETLINK: 16,
+  /** `AF_PACKET` */
   PACKET: 17,
+  /** `AF_VSOCK` */
   VSOCK: 40,
+  /** `AF_ALG` */
   ALG: 38,
 } as const;
 
 export const SOCK = {
+  /** `SOCK_STREAM` */
   STREAM: 1,
+  /** `SOCK_DGRAM` */
   DGRAM: 2,
+  /** `SOCK_RAW` */
   RAW: 3,
+  /** `SOCK_RDM` */
   RDM: 4,
+  /** `SOCK_SEQPACKET` */
   SEQPACKET: 5,
+  /** `SOCK_PACKET` */
   PACKET: 10,
+  /** `SOCK_NONBLOCK` */
   NONBLOCK: 2048,
+  /** `SOCK_CLOEXEC` */
   CLOEXEC: 524288,
 } as const;
 
 export const SOL = {
+  /** `SOL_SOCKET` */
   SOCKET: 1,
+  /** `SOL_IP` */
   IP: 0,
+  /** `SOL_IPV6` */
   IPV6: 41,
+  /** `SOL_TCP` */
   TCP: 6,
+  /** `SOL_UDP` */
   UDP: 17,
+  /** `SOL_PACKET` */
   PACKET: 263,
+  /** `SOL_NETLINK` */
   NETLINK: 270,
 } as const;
 
 export const SO = {
+  /** `SO_DEBUG` */
   DEBUG: 1,
+  /** `SO_REUSEADDR` */
   REUSEADDR: 2,
+  /** `SO_TYPE` */
   TYPE: 3,
+  /** `SO_ERROR` */
   ERROR: 4,
+  /** `SO_DONTROUTE` */
   DONTROUTE: 5,
+  /** `SO_BROADCAST` */
   BROADCAST: 6,
+  /** `SO_SNDBUF` */
   SNDBUF: 7,
+  /** `SO_RCVBUF` */
   RCVBUF: 8,
+  /** `SO_SNDBUFFORCE` */
   SNDBUFFORCE: 32,
+  /** `SO_RCVBUFFORCE` */
   RCVBUFFORCE: 33,
+  /** `SO_KEEPALIVE` */
   KEEPALIVE: 9,
+  /** `SO_OOBINLINE` */
   OOBINLINE: 10,
+  /** `SO_NO_CHECK` */
   NO_CHECK: 11,
+  /** `SO_PRIORITY` */
   PRIORITY: 12,
+  /** `SO_LINGER` */
   LINGER: 13,
+  /** `SO_BSDCOMPAT` */
   BSDCOMPAT: 14,
+  /** `SO_REUSEPORT` */
   REUSEPORT: 15,
+  /** `SO_PASSCRED` */
   PASSCRED: 16,
+  /** `SO_PEERCRED` */
   PEERCRED: 17,
+  /** `SO_RCVTIMEO` */
   RCVTIMEO: 20,
+  /** `SO_SNDTIMEO` */
   SNDTIMEO: 21,
+  /** `SO_RCVLOWAT` */
   RCVLOWAT: 18,
+  /** `SO_SNDLOWAT` */
   SNDLOWAT: 19,
+  /** `SO_BINDTODEVICE` */
   BINDTODEVICE: 25,
+  /** `SO_ATTACH_FILTER` */
   ATTACH_FILTER: 26,
+  /** `SO_DETACH_FILTER` */
   DETACH_FILTER: 27,
+  /** `SO_PEERNAME` */
   PEERNAME: 28,
+  /** `SO_ACCEPTCONN` */
   ACCEPTCONN: 30,
+  /** `SO_PEERSEC` */
   PEERSEC: 31,
+  /** `SO_PASSSEC` */
   PASSSEC: 34,
+  /** `SO_MARK` */
   MARK: 36,
+  /** `SO_PROTOCOL` */
   PROTOCOL: 38,
+  /** `SO_DOMAIN` */
   DOMAIN: 39,
+  /** `SO_RXQ_OVFL` */
   RXQ_OVFL: 40,
+  /** `SO_PEEK_OFF` */
   PEEK_OFF: 42,
+  /** `SO_NOFCS` */
   NOFCS: 43,
+  /** `SO_BUSY_POLL` */
   BUSY_POLL: 46,
+  /** `SO_INCOMING_CPU` */
   INCOMING_CPU: 49,
+  /** `SO_PEERGROUPS` */
   PEERGROUPS: 59,
+  /** `SO_ZEROCOPY` */
   ZEROCOPY: 60,
+  /** `SO_TIMESTAMP` */
   TIMESTAMP: 29,
+  /** `SO_TIMESTAMPNS` */
   TIMESTAMPNS: 35,
 } as const;
 
 export const SHUT = {
+  /** `SHUT_RD` */
   RD: 0,
+  /** `SHUT_WR` */
   WR: 1,
+  /** `SHUT_RDWR` */
   RDWR: 2,
 } as const;
 
 export const MSG = {
+  /** `MSG_OOB` */
   OOB: 1,
+  /** `MSG_PEEK` */
   PEEK: 2,
+  /** `MSG_DONTROUTE` */
   DONTROUTE: 4,
+  /** `MSG_CTRUNC` */
   CTRUNC: 8,
+  /** `MSG_PROXY` */
   PROXY: 16,
+  /** `MSG_TRUNC` */
   TRUNC: 32,
+  /** `MSG_DONTWAIT` */
   DONTWAIT: 64,
+  /** `MSG_EOR` */
   EOR: 128,
+  /** `MSG_WAITALL` */
   WAITALL: 256,
+  /** `MSG_FIN` */
   FIN: 512,
+  /** `MSG_SYN` */
   SYN: 1024,
+  /** `MSG_CONFIRM` */
   CONFIRM: 2048,
+  /** `MSG_RST` */
   RST: 4096,
+  /** `MSG_ERRQUEUE` */
   ERRQUEUE: 8192,
+  /** `MSG_NOSIGNAL` */
   NOSIGNAL: 16384,
+  /** `MSG_MORE` */
   MORE: 32768,
+  /** `MSG_WAITFORONE` */
   WAITFORONE: 65536,
+  /** `MSG_BATCH` */
   BATCH: 262144,
+  /** `MSG_ZEROCOPY` */
   ZEROCOPY: 67108864,
+  /** `MSG_FASTOPEN` */
   FASTOPEN: 536870912,
+  /** `MSG_CMSG_CLOEXEC` */
   CMSG_CLOEXEC: 1073741824,
 } as const;
 
 export const SCM = {
+  /** `SCM_RIGHTS` */
   RIGHTS: 1,
+  /** `SCM_CREDENTIALS` */
   CREDENTIALS: 2,
 } as const;
 
 export const IPPROTO = {
+  /** `IPPROTO_IP` */
   IP: 0,
+  /** `IPPROTO_ICMP` */
   ICMP: 1,
+  /** `IPPROTO_TCP` */
   TCP: 6,
+  /** `IPPROTO_UDP` */
   UDP: 17,
+  /** `IPPROTO_IPV6` */
   IPV6: 41,
+  /** `IPPROTO_ICMPV6` */
   ICMPV6: 58,
+  /** `IPPROTO_RAW` */
   RAW: 255,
+  /** `IPPROTO_SCTP` */
   SCTP: 132,
+  /** `IPPROTO_UDPLITE` */
   UDPLITE: 136,
+  /** `IPPROTO_MPTCP` */
   MPTCP: 262,
 } as const;
 
 export const EFD = {
+  /** `EFD_CLOEXEC` */
   CLOEXEC: 524288,
+  /** `EFD_NONBLOCK` */
   NONBLOCK: 2048,
+  /** `EFD_SEMAPHORE` */
   SEMAPHORE: 1,
 } as const;
 
 export const OK = {
+  /** `R_OK` */
   R: 4,
+  /** `W_OK` */
   W: 2,
+  /** `X_OK` */
   X: 1,
+  /** `F_OK` */
   F: 0,
 } as const;
 
 export const DT = {
+  /** `DT_UNKNOWN` */
   UNKNOWN: 0,
+  /** `DT_FIFO` */
   FIFO: 1,
+  /** `DT_CHR` */
   CHR: 2,
+  /** `DT_DIR` */
   DIR: 4,
+  /** `DT_BLK` */
   BLK: 6,
+  /** `DT_REG` */
   REG: 8,
+  /** `DT_LNK` */
   LNK: 10,
+  /** `DT_SOCK` */
   SOCK: 12,
+  /** `DT_WHT` */
   WHT: 14,
 } as const;
 
 export const TFD = {
+  /** `TFD_CLOEXEC` */
   CLOEXEC: 524288,
+  /** `TFD_NONBLOCK` */
   NONBLOCK: 2048,
 } as const;
 
 export const TFD_TIMER = {
+  /** `TFD_TIMER_ABSTIME` */
   ABSTIME: 1,
+  /** `TFD_TIMER_CANCEL_ON_SET` */
   CANCEL_ON_SET: 2,
 } as const;
 
 export const SFD = {
+  /** `SFD_CLOEXEC` */
   CLOEXEC: 524288,
+  /** `SFD_NONBLOCK` */
   NONBLOCK: 2048,
 } as const;
 
 export const IN = {
+  /** `IN_ACCESS` */
   ACCESS: 1,
+  /** `IN_MODIFY` */
   MODIFY: 2,
+  /** `IN_ATTRIB` */
   ATTRIB: 4,
+  /** `IN_CLOSE_WRITE` */
   CLOSE_WRITE: 8,
+  /** `IN_CLOSE_NOWRITE` */
   CLOSE_NOWRITE: 16,
+  /** `IN_CLOSE` */
   CLOSE: 24,
+  /** `IN_OPEN` */
   OPEN: 32,
+  /** `IN_MOVED_FROM` */
   MOVED_FROM: 64,
+  /** `IN_MOVED_TO` */
   MOVED_TO: 128,
+  /** `IN_MOVE` */
   MOVE: 192,
+  /** `IN_CREATE` */
   CREATE: 256,
+  /** `IN_DELETE` */
   DELETE: 512,
+  /** `IN_DELETE_SELF` */
   DELETE_SELF: 1024,
+  /** `IN_MOVE_SELF` */
   MOVE_SELF: 2048,
+  /** `IN_ALL_EVENTS` */
   ALL_EVENTS: 4095,
+  /** `IN_UNMOUNT` */
   UNMOUNT: 8192,
+  /** `IN_Q_OVERFLOW` */
   Q_OVERFLOW: 16384,
+  /** `IN_IGNORED` */
   IGNORED: 32768,
+  /** `IN_ONLYDIR` */
   ONLYDIR: 16777216,
+  /** `IN_DONT_FOLLOW` */
   DONT_FOLLOW: 33554432,
+  /** `IN_EXCL_UNLINK` */
   EXCL_UNLINK: 67108864,
+  /** `IN_MASK_CREATE` */
   MASK_CREATE: 268435456,
+  /** `IN_MASK_ADD` */
   MASK_ADD: 536870912,
+  /** `IN_ISDIR` */
   ISDIR: 1073741824,
+  /** `IN_ONESHOT` */
   ONESHOT: 2147483648,
+  /** `IN_CLOEXEC` */
   CLOEXEC: 524288,
+  /** `IN_NONBLOCK` */
   NONBLOCK: 2048,
 } as const;
 
 export const CLD = {
+  /** `CLD_EXITED` */
   EXITED: 1,
+  /** `CLD_KILLED` */
   KILLED: 2,
+  /** `CLD_DUMPED` */
   DUMPED: 3,
+  /** `CLD_TRAPPED` */
   TRAPPED: 4,
+  /** `CLD_STOPPED` */
   STOPPED: 5,
+  /** `CLD_CONTINUED` */
   CONTINUED: 6,
 } as const;
 
 export const PRIO = {
+  /** `PRIO_PROCESS` */
   PROCESS: 0,
+  /** `PRIO_PGRP` */
   PGRP: 1,
+  /** `PRIO_USER` */
   USER: 2,
 } as const;
 
 export const LIMITS = {
+  /** `PATH_MAX` */
   PATH_MAX: 4096,
+  /** `NAME_MAX` */
   NAME_MAX: 255,
+  /** `IOV_MAX` */
   IOV_MAX: 1024,
 } as const;
