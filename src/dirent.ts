@@ -1,8 +1,14 @@
-// <dirent.h>: directory entries (getdents64).
-//
-//   const dir = await thr.task.open(await thr.ptr("/etc"), O.RDONLY | O.DIRECTORY);
-//   const [valid] = await dir.getdents(await thr.malloc(DirentList, 4096));
-//   for (const entry of await valid.read()) entry.name;
+/**
+ * `<dirent.h>`: directory entries (getdents64).
+ *
+ * ```js
+ * const dir = await thr.task.open(await thr.ptr("/etc"), O.RDONLY | O.DIRECTORY);
+ * const [valid] = await dir.getdents(await thr.malloc(DirentList, 4096));
+ * for (const entry of await valid.read()) entry.name;
+ * ```
+ *
+ * @module rsyscall/dirent
+ */
 import { checkPointer, withContext } from "./args.js";
 import * as gen from "./gen/constants.js";
 import * as layouts from "./gen/layouts.js";

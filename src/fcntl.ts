@@ -1,8 +1,14 @@
-// <fcntl.h>: open flags, *at() flags, fcntl commands; openat and fcntl.
-//
-//   import { O } from "rsyscall/fcntl";
-//   const fd = await thr.task.open(await thr.ptr("/etc/hostname"), O.RDONLY);
-//   const flags = await fd.fcntl(F.GETFL);
+/**
+ * `<fcntl.h>`: open flags, `*at()` flags, fcntl commands; openat and fcntl.
+ *
+ * ```js
+ * import { O } from "rsyscall/fcntl";
+ * const fd = await thr.task.open(await thr.ptr("/etc/hostname"), O.RDONLY);
+ * const flags = await fd.fcntl(F.GETFL);
+ * ```
+ *
+ * @module rsyscall/fcntl
+ */
 import { checkInt, checkPath, pathOf, withContext } from "./args.js";
 import * as gen from "./gen/constants.js";
 import { BaseFileDescriptor } from "./handle/fd.js";

@@ -1,6 +1,12 @@
-// <grp.h>: the supplementary groups of a process: setgroups.
-//
-//   await thr.task.setgroups(await thr.ptr(new GidList([100, 101])));   // or thr.setgroups([100, 101])
+/**
+ * `<grp.h>`: the supplementary groups of a process: setgroups.
+ *
+ * ```js
+ * await thr.task.setgroups(await thr.ptr(new GidList([100, 101])));   // or thr.setgroups([100, 101])
+ * ```
+ *
+ * @module rsyscall/grp
+ */
 import { checkPointer, withContext } from "./args.js";
 import type { WrittenPointer } from "./handle/pointer.js";
 import { BaseTask } from "./handle/task.js";

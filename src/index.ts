@@ -1,12 +1,18 @@
-// rsyscall: Linux system calls as methods on objects that stand for processes.
-//
-//   import { localThread as thr } from "rsyscall";
-//   import { O } from "rsyscall/fcntl";
-//   const fd = await thr.task.open(await thr.ptr("/etc/hostname"), O.RDONLY);
-//   const [valid] = await fd.read(await thr.malloc(Buffer, 4096));
-//   console.log((await valid.read()).toString());
-//
-// Header modules are subpaths named after their C header: "rsyscall/sys/socket", "rsyscall/fcntl".
+/**
+ * rsyscall: Linux system calls as methods on objects that stand for processes.
+ *
+ * ```js
+ * import { localThread as thr } from "rsyscall";
+ * import { O } from "rsyscall/fcntl";
+ * const fd = await thr.task.open(await thr.ptr("/etc/hostname"), O.RDONLY);
+ * const [valid] = await fd.read(await thr.malloc(Buffer, 4096));
+ * console.log((await valid.read()).toString());
+ * ```
+ *
+ * Header modules are subpaths named after their C header: "rsyscall/sys/socket", "rsyscall/fcntl".
+ *
+ * @module rsyscall
+ */
 import "./netinet/in.js";
 import "./sys/un.js";
 

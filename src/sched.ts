@@ -1,8 +1,14 @@
-// <sched.h>: namespaces and CPU affinity: unshare, setns, sched_setaffinity, sched_getaffinity;
-// the clone flags (clone itself is Thread.clone, src/tasks/clone.ts).
-//
-//   await child.task.unshare(CLONE.of(CLONE.NEWNS, CLONE.NEWUTS));
-//   await child.task.schedSetaffinity(0, await child.ptr(new CpuSet([0])));
+/**
+ * `<sched.h>`: namespaces and CPU affinity: unshare, setns, sched_setaffinity, sched_getaffinity;
+ * the clone flags (clone itself is Thread.clone, src/tasks/clone.ts).
+ *
+ * ```js
+ * await child.task.unshare(CLONE.of(CLONE.NEWNS, CLONE.NEWUTS));
+ * await child.task.schedSetaffinity(0, await child.ptr(new CpuSet([0])));
+ * ```
+ *
+ * @module rsyscall/sched
+ */
 import { checkInt, checkPointer, withContext } from "./args.js";
 import { MountNamespace, PidNamespace } from "./far.js";
 import * as gen from "./gen/constants.js";

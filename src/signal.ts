@@ -1,9 +1,15 @@
-// <signal.h>: signal numbers, sets and actions: kill, tgkill, rt_sigaction (as sigaction),
-// rt_sigprocmask (as sigprocmask), and SignalBlock, an owner of blocked signals.
-//
-//   await thr.task.kill(pid, SIG.TERM);
-//   const block = await SignalBlock.make(thr.task, thr.ram, new Sigset([SIG.USR2]));   // this thread only
-//   await block.unblock();
+/**
+ * `<signal.h>`: signal numbers, sets and actions: kill, tgkill, rt_sigaction (as sigaction),
+ * rt_sigprocmask (as sigprocmask), and SignalBlock, an owner of blocked signals.
+ *
+ * ```js
+ * await thr.task.kill(pid, SIG.TERM);
+ * const block = await SignalBlock.make(thr.task, thr.ram, new Sigset([SIG.USR2]));   // this thread only
+ * await block.unblock();
+ * ```
+ *
+ * @module rsyscall/signal
+ */
 import { checkInt, checkPointer, withContext } from "./args.js";
 import * as gen from "./gen/constants.js";
 import * as layouts from "./gen/layouts.js";

@@ -1,6 +1,12 @@
-// <stdio.h>: renaming (renameat2; rename(2)'s SYNOPSIS ends with <stdio.h>).
-//
-//   await thr.task.rename(await thr.ptr("/tmp/a"), await thr.ptr("/tmp/b"), RENAME.NOREPLACE);
+/**
+ * `<stdio.h>`: renaming (renameat2; rename(2)'s SYNOPSIS ends with `<stdio.h>`).
+ *
+ * ```js
+ * await thr.task.rename(await thr.ptr("/tmp/a"), await thr.ptr("/tmp/b"), RENAME.NOREPLACE);
+ * ```
+ *
+ * @module rsyscall/stdio
+ */
 import { checkFd, checkInt, checkPath, pathOf, withContext } from "./args.js";
 import { AT_FDCWD, type PathPointer } from "./fcntl.js";
 import * as gen from "./gen/constants.js";

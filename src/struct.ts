@@ -1,15 +1,22 @@
-// The serialization framework: how values become bytes in a task's memory and back.
-//
-// A serializer turns one type into bytes and back. Where it comes from:
-//   - a class with a static `getSerializer(task)`: `malloc(cls, size)` works for it;
-//   - if the class also has a static `sizeof`, it is fixed-size and `malloc(cls)` needs no size;
-//   - a value with `getSelfSerializer(task)`: `ptr(value)` (serializers that depend on the value);
-//   - strings (NUL-terminated) and Buffers (bytes as they are) are built in.
-// Serializers take the task because some make resources when read (a pipe's fds).
-//
-//   import { Int32 } from "rsyscall/struct";
-//   const n = await thr.ptr(new Int32(7));   // WrittenPointer<Int32>
-//   (await n.read()).value === 7;
+/**
+ * The serialization framework: how values become bytes in a task's memory and back.
+ *
+ * A serializer turns one type into bytes and back. Where it comes from:
+ * - a class with a static `getSerializer(task)`: `malloc(cls, size)` works for it;
+ * - if the class also has a static `sizeof`, it is fixed-size and `malloc(cls)` needs no size;
+ * - a value with `getSelfSerializer(task)`: `ptr(value)` (serializers that depend on the value);
+ * - strings (NUL-terminated) and Buffers (bytes as they are) are built in.
+ *
+ * Serializers take the task because some make resources when read (a pipe's fds).
+ *
+ * ```js
+ * import { Int32 } from "rsyscall/struct";
+ * const n = await thr.ptr(new Int32(7));   // WrittenPointer<Int32>
+ * (await n.read()).value === 7;
+ * ```
+ *
+ * @module rsyscall/struct
+ */
 import type { HasPointers, Serializer } from "./handle/pointer.js";
 import type { BaseTask } from "./handle/task.js";
 import { asFd } from "./near/ids.js";

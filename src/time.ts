@@ -1,6 +1,12 @@
-// <time.h>: Timespec, Itimerspec, clock ids.
-//
-//   const timer = new Itimerspec(Timespec.fromSeconds(0.5), Timespec.fromSeconds(0.1));  // interval, value
+/**
+ * `<time.h>`: Timespec, Itimerspec, clock ids.
+ *
+ * ```js
+ * const timer = new Itimerspec(Timespec.fromSeconds(0.5), Timespec.fromSeconds(0.1));  // interval, value
+ * ```
+ *
+ * @module rsyscall/time
+ */
 import * as gen from "./gen/constants.js";
 import * as layouts from "./gen/layouts.js";
 import { type Flag, family } from "./near/flags.js";

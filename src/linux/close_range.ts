@@ -1,5 +1,9 @@
-// <linux/close_range.h>: the close_range flags. The syscall is on Task (src/unistd/close.ts):
-// its SYNOPSIS declares it in <unistd.h>.
+/**
+ * `<linux/close_range.h>`: the close_range flags. The syscall is on Task (src/unistd/close.ts):
+ * its SYNOPSIS declares it in `<unistd.h>`.
+ *
+ * @module rsyscall/linux/close_range
+ */
 import * as gen from "../gen/constants.js";
 import { type Flag, family } from "../near/flags.js";
 

@@ -1,4 +1,8 @@
-// <linux/memfd.h>: the memfd_create flags. The syscall is in sys/mman.ts, where its SYNOPSIS puts it.
+/**
+ * `<linux/memfd.h>`: the memfd_create flags. The syscall is in sys/mman.ts, where its SYNOPSIS puts it.
+ *
+ * @module rsyscall/linux/memfd
+ */
 import * as gen from "../gen/constants.js";
 import { type Flag, family } from "../near/flags.js";
 

@@ -1,7 +1,13 @@
-// <netinet/in.h>: IPv4 and IPv6 socket addresses, IPPROTO.
-//
-//   await sock.bind(await thr.ptr(new SockaddrIn(8080, "127.0.0.1")));
-//   await sock.connect(await thr.ptr(new SockaddrIn6(443, "::1")));
+/**
+ * `<netinet/in.h>`: IPv4 and IPv6 socket addresses, IPPROTO.
+ *
+ * ```js
+ * await sock.bind(await thr.ptr(new SockaddrIn(8080, "127.0.0.1")));
+ * await sock.connect(await thr.ptr(new SockaddrIn6(443, "::1")));
+ * ```
+ *
+ * @module rsyscall/netinet/in
+ */
 import { isIPv4, isIPv6 } from "node:net";
 import * as gen from "../gen/constants.js";
 import * as layouts from "../gen/layouts.js";

@@ -1,7 +1,13 @@
-// <sys/capability.h>: capabilities: capget, capset (version 3: two 32-bit words per set).
-//
-//   const caps = await (await thr.task.capget(await thr.ptr(new CapHeader()), await thr.malloc(CapData))).read();
-//   caps.effective.has(CAP.SYS_ADMIN);
+/**
+ * `<sys/capability.h>`: capabilities: capget, capset (version 3: two 32-bit words per set).
+ *
+ * ```js
+ * const caps = await (await thr.task.capget(await thr.ptr(new CapHeader()), await thr.malloc(CapData))).read();
+ * caps.effective.has(CAP.SYS_ADMIN);
+ * ```
+ *
+ * @module rsyscall/sys/capability
+ */
 import { checkPointer } from "../args.js";
 import * as gen from "../gen/constants.js";
 import * as layouts from "../gen/layouts.js";

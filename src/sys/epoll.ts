@@ -1,10 +1,17 @@
-// <sys/epoll.h>: epoll_create1, epoll_ctl, epoll_wait, and the packed 12-byte epoll_event.
-//
-//   const ep = await thr.task.epollCreate();
-//   await ep.epollCtl(EPOLL_CTL.ADD, fd, await thr.ptr(new EpollEvent(1, EPOLL.IN)));
-//   const [valid] = await ep.epollWait(await thr.malloc(EpollEventList, 16 * EpollEvent.sizeof), 0);
-//   for (const ev of await valid.read()) ev.data, ev.events;
-// Most code wants the Epoller (src/epoller.ts) and AsyncFileDescriptor instead.
+/**
+ * `<sys/epoll.h>`: epoll_create1, epoll_ctl, epoll_wait, and the packed 12-byte epoll_event.
+ *
+ * ```js
+ * const ep = await thr.task.epollCreate();
+ * await ep.epollCtl(EPOLL_CTL.ADD, fd, await thr.ptr(new EpollEvent(1, EPOLL.IN)));
+ * const [valid] = await ep.epollWait(await thr.malloc(EpollEventList, 16 * EpollEvent.sizeof), 0);
+ * for (const ev of await valid.read()) ev.data, ev.events;
+ * ```
+ *
+ * Most code wants the Epoller (src/epoller.ts) and AsyncFileDescriptor instead.
+ *
+ * @module rsyscall/sys/epoll
+ */
 import { checkFd, checkInt, checkPointer, withContext } from "../args.js";
 import * as gen from "../gen/constants.js";
 import * as layouts from "../gen/layouts.js";

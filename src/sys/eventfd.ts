@@ -1,7 +1,13 @@
-// <sys/eventfd.h>: eventfd2.
-//
-//   const efd = await thr.task.eventfd(0);
-//   await efd.write(await thr.ptr(new Int64(1)));
+/**
+ * `<sys/eventfd.h>`: eventfd2.
+ *
+ * ```js
+ * const efd = await thr.task.eventfd(0);
+ * await efd.write(await thr.ptr(new Int64(1)));
+ * ```
+ *
+ * @module rsyscall/sys/eventfd
+ */
 import { checkInt } from "../args.js";
 import * as gen from "../gen/constants.js";
 import { BaseTask } from "../handle/task.js";

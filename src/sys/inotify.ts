@@ -1,8 +1,14 @@
-// <sys/inotify.h>: file system events: inotify_init1, inotify_add_watch, inotify_rm_watch.
-// The higher-level watcher is src/inotify-watch.ts (Inotify, Watch).
-//
-//   const ifd = await thr.task.inotifyInit(IN.NONBLOCK);
-//   const wd = await ifd.inotifyAddWatch(await thr.ptr("/tmp"), IN.CREATE);
+/**
+ * `<sys/inotify.h>`: file system events: inotify_init1, inotify_add_watch, inotify_rm_watch.
+ * The higher-level watcher is src/inotify-watch.ts (Inotify, Watch).
+ *
+ * ```js
+ * const ifd = await thr.task.inotifyInit(IN.NONBLOCK);
+ * const wd = await ifd.inotifyAddWatch(await thr.ptr("/tmp"), IN.CREATE);
+ * ```
+ *
+ * @module rsyscall/sys/inotify
+ */
 import { checkInt, checkPath, pathOf, withContext } from "../args.js";
 import type { PathPointer } from "../fcntl.js";
 import * as gen from "../gen/constants.js";

@@ -1,8 +1,14 @@
-// <sys/mman.h>: memory mappings and memory files: mmap, munmap, madvise, memfd_create.
-//
-//   const mapping = await thr.task.mmap(4096, PROT.of(PROT.READ, PROT.WRITE), MAP.of(MAP.PRIVATE, MAP.ANONYMOUS));
-//   await mapping.munmap();
-//   const mfd = await thr.task.memfdCreate(await thr.ptr("name"));
+/**
+ * `<sys/mman.h>`: memory mappings and memory files: mmap, munmap, madvise, memfd_create.
+ *
+ * ```js
+ * const mapping = await thr.task.mmap(4096, PROT.of(PROT.READ, PROT.WRITE), MAP.of(MAP.PRIVATE, MAP.ANONYMOUS));
+ * await mapping.munmap();
+ * const mfd = await thr.task.memfdCreate(await thr.ptr("name"));
+ * ```
+ *
+ * @module rsyscall/sys/mman
+ */
 import { checkInt, checkInt64, checkPath, pathOf, withContext } from "../args.js";
 import type { PathPointer } from "../fcntl.js";
 import * as gen from "../gen/constants.js";

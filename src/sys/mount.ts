@@ -1,6 +1,12 @@
-// <sys/mount.h>: mount and umount2.
-//
-//   await child.mount("/proc", "/mnt/proc", "", MS.BIND, "");   // Thread.mount allocates the strings
+/**
+ * `<sys/mount.h>`: mount and umount2.
+ *
+ * ```js
+ * await child.mount("/proc", "/mnt/proc", "", MS.BIND, "");   // Thread.mount allocates the strings
+ * ```
+ *
+ * @module rsyscall/sys/mount
+ */
 import { checkInt, checkPath, pathOf, withContext } from "../args.js";
 import type { PathPointer } from "../fcntl.js";
 import * as gen from "../gen/constants.js";

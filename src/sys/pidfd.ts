@@ -1,4 +1,8 @@
-// <sys/pidfd.h>: process file descriptors: pidfd_open, pidfd_send_signal.
+/**
+ * `<sys/pidfd.h>`: process file descriptors: pidfd_open, pidfd_send_signal.
+ *
+ * @module rsyscall/sys/pidfd
+ */
 import { checkInt, withContext } from "../args.js";
 import { BaseFileDescriptor } from "../handle/fd.js";
 import { BaseTask } from "../handle/task.js";

@@ -1,4 +1,8 @@
-// <sys/prctl.h>: process attributes: prctl, with typed helpers for the common options.
+/**
+ * `<sys/prctl.h>`: process attributes: prctl, with typed helpers for the common options.
+ *
+ * @module rsyscall/sys/prctl
+ */
 import { checkInt, checkPath, checkPointer } from "../args.js";
 import * as gen from "../gen/constants.js";
 import type { Pointer, ReadablePointer, WrittenPointer } from "../handle/pointer.js";

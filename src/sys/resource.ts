@@ -1,6 +1,12 @@
-// <sys/resource.h>: resource limits and priorities: prlimit64, getpriority, setpriority.
-//
-//   const old = await thr.task.prlimit(RLIMIT.NOFILE, await thr.ptr(new Rlimit(1024, 4096)), await thr.malloc(Rlimit));
+/**
+ * `<sys/resource.h>`: resource limits and priorities: prlimit64, getpriority, setpriority.
+ *
+ * ```js
+ * const old = await thr.task.prlimit(RLIMIT.NOFILE, await thr.ptr(new Rlimit(1024, 4096)), await thr.malloc(Rlimit));
+ * ```
+ *
+ * @module rsyscall/sys/resource
+ */
 import { checkInt, checkPointer } from "../args.js";
 import * as gen from "../gen/constants.js";
 import * as layouts from "../gen/layouts.js";

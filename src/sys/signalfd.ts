@@ -1,7 +1,13 @@
-// <sys/signalfd.h>: signals delivered through an fd: signalfd4.
-//
-//   const sfd = await thr.task.signalfd(await thr.ptr(new Sigset([SIG.USR2])), SFD.NONBLOCK);
-//   // block the signals first (SignalBlock); reading gives SignalfdSiginfo records
+/**
+ * `<sys/signalfd.h>`: signals delivered through an fd: signalfd4.
+ *
+ * ```js
+ * const sfd = await thr.task.signalfd(await thr.ptr(new Sigset([SIG.USR2])), SFD.NONBLOCK);
+ * // block the signals first (SignalBlock); reading gives SignalfdSiginfo records
+ * ```
+ *
+ * @module rsyscall/sys/signalfd
+ */
 import { checkInt, checkPointer, withContext } from "../args.js";
 import * as gen from "../gen/constants.js";
 import * as layouts from "../gen/layouts.js";

@@ -1,7 +1,13 @@
-// <sys/stat.h>: file status and modes: fstat, mkdirat, fchmod.
-//
-//   const st = await (await fd.fstat(await thr.malloc(Stat))).read();
-//   st.size; st.isDirectory();
+/**
+ * `<sys/stat.h>`: file status and modes: fstat, mkdirat, fchmod.
+ *
+ * ```js
+ * const st = await (await fd.fstat(await thr.malloc(Stat))).read();
+ * st.size; st.isDirectory();
+ * ```
+ *
+ * @module rsyscall/sys/stat
+ */
 import { checkInt, checkPath, checkPointer, pathOf, withContext } from "../args.js";
 import { AT_FDCWD, type PathPointer } from "../fcntl.js";
 import * as gen from "../gen/constants.js";

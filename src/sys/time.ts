@@ -1,6 +1,12 @@
-// <sys/time.h>: Timeval, the microsecond time socket timeouts take.
-//
-//   await sock.setsockopt(SOL.SOCKET, SO.RCVTIMEO, await thr.ptr(Timeval.fromSeconds(10)));
+/**
+ * `<sys/time.h>`: Timeval, the microsecond time socket timeouts take.
+ *
+ * ```js
+ * await sock.setsockopt(SOL.SOCKET, SO.RCVTIMEO, await thr.ptr(Timeval.fromSeconds(10)));
+ * ```
+ *
+ * @module rsyscall/sys/time
+ */
 import * as layouts from "../gen/layouts.js";
 import { type Serializer, StructReader, StructWriter } from "../struct.js";
 

@@ -1,9 +1,15 @@
-// <sys/timerfd.h>: timers that deliver expirations through an fd: timerfd_create,
-// timerfd_settime, timerfd_gettime.
-//
-//   const tfd = await thr.task.timerfdCreate(CLOCK.MONOTONIC, TFD.NONBLOCK);
-//   await tfd.timerfdSettime(0 as TFD_TIMER, await thr.ptr(new Itimerspec(0.1, 0.5)));
-//   // reading tfd (an AsyncFileDescriptor) gives a UInt64 count of expirations
+/**
+ * `<sys/timerfd.h>`: timers that deliver expirations through an fd: timerfd_create,
+ * timerfd_settime, timerfd_gettime.
+ *
+ * ```js
+ * const tfd = await thr.task.timerfdCreate(CLOCK.MONOTONIC, TFD.NONBLOCK);
+ * await tfd.timerfdSettime(0 as TFD_TIMER, await thr.ptr(new Itimerspec(0.1, 0.5)));
+ * // reading tfd (an AsyncFileDescriptor) gives a UInt64 count of expirations
+ * ```
+ *
+ * @module rsyscall/sys/timerfd
+ */
 import { checkInt, checkPointer, withContext } from "../args.js";
 import * as gen from "../gen/constants.js";
 import { BaseFileDescriptor } from "../handle/fd.js";

@@ -1,8 +1,14 @@
-// <sys/uio.h>: vectored IO: readv and writev (made as preadv2/pwritev2 at offset -1, the
-// current position, which also takes RWF flags).
-//
-//   const iov = await thr.ptr(new IovecList([await thr.malloc(Buffer, 4), await thr.malloc(Buffer, 8)]));
-//   const [filled, rest] = await fd.readv(iov);   // a partly filled buffer is split between the two
+/**
+ * `<sys/uio.h>`: vectored IO: readv and writev (made as preadv2/pwritev2 at offset -1, the
+ * current position, which also takes RWF flags).
+ *
+ * ```js
+ * const iov = await thr.ptr(new IovecList([await thr.malloc(Buffer, 4), await thr.malloc(Buffer, 8)]));
+ * const [filled, rest] = await fd.readv(iov);   // a partly filled buffer is split between the two
+ * ```
+ *
+ * @module rsyscall/sys/uio
+ */
 import { checkInt, checkPointer, withContext } from "../args.js";
 import * as gen from "../gen/constants.js";
 import * as layouts from "../gen/layouts.js";

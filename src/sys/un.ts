@@ -1,9 +1,15 @@
-// <sys/un.h>: Unix socket addresses.
-//
-//   await sock.bind(await thr.ptr(new SockaddrUn("/tmp/sock")));
-//   // A path longer than sun_path (108 bytes) goes through the parent directory's fd:
-//   const long = await SockaddrUn.fromPath(thr, "/very/long/.../sock");
-//   await sock.bind(await thr.ptr(long));  await long.close();
+/**
+ * `<sys/un.h>`: Unix socket addresses.
+ *
+ * ```js
+ * await sock.bind(await thr.ptr(new SockaddrUn("/tmp/sock")));
+ * // A path longer than sun_path (108 bytes) goes through the parent directory's fd:
+ * const long = await SockaddrUn.fromPath(thr, "/very/long/.../sock");
+ * await sock.bind(await thr.ptr(long));  await long.close();
+ * ```
+ *
+ * @module rsyscall/sys/un
+ */
 import { basename, dirname } from "node:path";
 import { O, type PathPointer } from "../fcntl.js";
 import * as layouts from "../gen/layouts.js";

@@ -1,6 +1,12 @@
-// <sys/wait.h>: child states: waitid (on a pidfd), ChildState, CalledProcessError.
-//
-//   const state = await pidfd.waitid(W.EXITED, await thr.malloc(Siginfo));  // undefined: nothing yet with W.NOHANG
+/**
+ * `<sys/wait.h>`: child states: waitid (on a pidfd), ChildState, CalledProcessError.
+ *
+ * ```js
+ * const state = await pidfd.waitid(W.EXITED, await thr.malloc(Siginfo));  // undefined: nothing yet with W.NOHANG
+ * ```
+ *
+ * @module rsyscall/sys/wait
+ */
 import { checkInt, checkPointer, withContext } from "../args.js";
 import type { Command } from "../command.js";
 import * as gen from "../gen/constants.js";

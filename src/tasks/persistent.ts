@@ -1,24 +1,30 @@
-// Persistent threads: a process running the rsyscall-server program that listens on a unix socket,
-// so that it can outlive the Node process that made it and be reattached to, from that process or
-// from another.
-//
-//   import { clonePersistent, PersistentThread } from "rsyscall/tasks/persistent";
-//   const per = await clonePersistent(thr, "/run/user/1000/worker.sock");
-//   await per.makePersistent();          // no parent-death signal, a session of its own, stdio on /dev/null
-//   // ... Node exits, or is SIGKILLed; later, from any Node process:
-//   const again = await PersistentThread.connect(thr, "/run/user/1000/worker.sock");
-//
-// The server is a process of its own (the program exec'd from a clone), never a CLONE_VM child of
-// Node: that would keep Node's whole memory alive after Node died. When its link ends it goes back
-// to accept on its socket, and takes the next connection from its own user or root (SO_PEERCRED)
-// as its new link. Who can reach the socket can drive the server: its directory must be ours and
-// closed to everyone else (mode 0700), which clonePersistent checks before making anything.
-//
-// A new client knows the process, its environment and its entry points, and nothing of what an
-// earlier client held: the fds and memory it made are still there, unknown (numbers it kept
-// elsewhere can be named with `task.fdAt`). A call outstanding when a link breaks rejects with
-// SyscallHangupError (it may have run); calls made while disconnected reject with SyscallSendError
-// until `reconnect`.
+/**
+ * Persistent threads: a process running the rsyscall-server program that listens on a unix socket,
+ * so that it can outlive the Node process that made it and be reattached to, from that process or
+ * from another.
+ *
+ * ```js
+ * import { clonePersistent, PersistentThread } from "rsyscall/tasks/persistent";
+ * const per = await clonePersistent(thr, "/run/user/1000/worker.sock");
+ * await per.makePersistent();          // no parent-death signal, a session of its own, stdio on /dev/null
+ * // ... Node exits, or is SIGKILLed; later, from any Node process:
+ * const again = await PersistentThread.connect(thr, "/run/user/1000/worker.sock");
+ * ```
+ *
+ * The server is a process of its own (the program exec'd from a clone), never a CLONE_VM child of
+ * Node: that would keep Node's whole memory alive after Node died. When its link ends it goes back
+ * to accept on its socket, and takes the next connection from its own user or root (SO_PEERCRED)
+ * as its new link. Who can reach the socket can drive the server: its directory must be ours and
+ * closed to everyone else (mode 0700), which clonePersistent checks before making anything.
+ *
+ * A new client knows the process, its environment and its entry points, and nothing of what an
+ * earlier client held: the fds and memory it made are still there, unknown (numbers it kept
+ * elsewhere can be named with `task.fdAt`). A call outstanding when a link breaks rejects with
+ * SyscallHangupError (it may have run); calls made while disconnected reject with SyscallSendError
+ * until `reconnect`.
+ *
+ * @module rsyscall/tasks/persistent
+ */
 import { dirname } from "node:path";
 import { describe } from "../args.js";
 import type { AsyncFileDescriptor } from "../epoller.js";

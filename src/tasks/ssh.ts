@@ -1,26 +1,32 @@
-// Remote hosts over the real OpenSSH client, with nothing installed on them but sh.
-//
-//   import { SSHHost } from "rsyscall/tasks/ssh";
-//   const host = new SSHHost(new Command("/usr/bin/ssh", ["ssh", "-F", "/path/config", "myhost"], {}));
-//   const [sshProcess, remote] = await host.ssh(thr);
-//   const [[ours, theirs]] = await remote.openChannels(1);   // a connected pair across hosts
-//   const [, further] = await new SSHHost(otherCommand).ssh(remote);   // a second hop, from there
-//
-// `command` is `ssh [options...] HOST`, the host last, so the user's config, keys, agent and jump
-// hosts all apply. The server program travels over ssh's stdin as it does for stdinBootstrap; ssh
-// joins the arguments after the host into one command line for the remote shell, so the script
-// goes as one argument, quoted for sh.
-//
-// The link is not a socket of ours (sshd makes its own pipes), so fds cannot cross it: memory
-// travels in the syscall stream. Channels go through unix-socket forwarding on the same ssh
-// (`-L OURS:THEIRS`): we connect to a socket in a fresh directory only we can enter, on the host
-// ssh runs on; ssh carries the connection to a socket the remote thread listens on, in a fresh
-// remote directory only it can enter, and the remote thread accepts it, checking that its peer
-// (sshd) is its own user. A child of the remote thread gets its link the same way.
-//
-// ssh runs as its own control master (a socket in that same directory), so that more forwards can
-// be added to it later (`ssh -O forward`): that is how a socket on a host two hops away is reached
-// from here, through a forward on each ssh along the way (HostRoute, src/tasks/connected.ts).
+/**
+ * Remote hosts over the real OpenSSH client, with nothing installed on them but sh.
+ *
+ * ```js
+ * import { SSHHost } from "rsyscall/tasks/ssh";
+ * const host = new SSHHost(new Command("/usr/bin/ssh", ["ssh", "-F", "/path/config", "myhost"], {}));
+ * const [sshProcess, remote] = await host.ssh(thr);
+ * const [[ours, theirs]] = await remote.openChannels(1);   // a connected pair across hosts
+ * const [, further] = await new SSHHost(otherCommand).ssh(remote);   // a second hop, from there
+ * ```
+ *
+ * `command` is `ssh [options...] HOST`, the host last, so the user's config, keys, agent and jump
+ * hosts all apply. The server program travels over ssh's stdin as it does for stdinBootstrap; ssh
+ * joins the arguments after the host into one command line for the remote shell, so the script
+ * goes as one argument, quoted for sh.
+ *
+ * The link is not a socket of ours (sshd makes its own pipes), so fds cannot cross it: memory
+ * travels in the syscall stream. Channels go through unix-socket forwarding on the same ssh
+ * (`-L OURS:THEIRS`): we connect to a socket in a fresh directory only we can enter, on the host
+ * ssh runs on; ssh carries the connection to a socket the remote thread listens on, in a fresh
+ * remote directory only it can enter, and the remote thread accepts it, checking that its peer
+ * (sshd) is its own user. A child of the remote thread gets its link the same way.
+ *
+ * ssh runs as its own control master (a socket in that same directory), so that more forwards can
+ * be added to it later (`ssh -O forward`): that is how a socket on a host two hops away is reached
+ * from here, through a forward on each ssh along the way (HostRoute, src/tasks/connected.ts).
+ *
+ * @module rsyscall/tasks/ssh
+ */
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { describe } from "../args.js";

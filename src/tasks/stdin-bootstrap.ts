@@ -1,16 +1,22 @@
-// stdinBootstrap: a thread in whatever process a command leads to, with nothing of ours installed
-// there but what we send.
-//
-//   import { stdinBootstrap } from "rsyscall/tasks/stdin-bootstrap";
-//   const [proc, root] = await stdinBootstrap(thr, new Command("/usr/bin/sudo", ["sudo", "-n"], {}));
-//
-// The command runs `sh -c SCRIPT` appended to it, with a unix socket of ours as its stdin and
-// stdout and another as its stderr. The script reads exactly the rsyscall-server program from
-// stdin into a file in the first place it can write and exec (it probes each), opens it, removes
-// it and execs it through /proc/self/fd; the program moves the link above fd 2 and says hello
-// (src/tasks/program.ts). What the command prints on stderr before that is the error a failure
-// rejects with; after it, the process's stderr is the parent thread's (passed over the link when
-// the link is still our socket), and anything still written to the first one is copied there.
+/**
+ * stdinBootstrap: a thread in whatever process a command leads to, with nothing of ours installed
+ * there but what we send.
+ *
+ * ```js
+ * import { stdinBootstrap } from "rsyscall/tasks/stdin-bootstrap";
+ * const [proc, root] = await stdinBootstrap(thr, new Command("/usr/bin/sudo", ["sudo", "-n"], {}));
+ * ```
+ *
+ * The command runs `sh -c SCRIPT` appended to it, with a unix socket of ours as its stdin and
+ * stdout and another as its stderr. The script reads exactly the rsyscall-server program from
+ * stdin into a file in the first place it can write and exec (it probes each), opens it, removes
+ * it and execs it through /proc/self/fd; the program moves the link above fd 2 and says hello
+ * (src/tasks/program.ts). What the command prints on stderr before that is the error a failure
+ * rejects with; after it, the process's stderr is the parent thread's (passed over the link when
+ * the link is still our socket), and anything still written to the first one is copied there.
+ *
+ * @module rsyscall/tasks/stdin-bootstrap
+ */
 import { randomBytes } from "node:crypto";
 import { describe } from "../args.js";
 import { Command } from "../command.js";

@@ -1,18 +1,24 @@
-// Stubs: an executable that, when any program runs it, hands us the process it runs in as a
-// thread, with the caller's stdio as its stdio and its exit status going back to the caller.
-//
-//   import { StubServer } from "rsyscall/tasks/stub";
-//   const stub = await StubServer.make(thr, "/tmp/dir", "sendmail");   // writes /tmp/dir/sendmail
-//   // ... some program runs /tmp/dir/sendmail -t
-//   const [argv, caught] = await stub.accept();   // argv: ["-t"]; caught.stdin: the program's pipe
-//   await caught.exit(0);                          // sendmail "succeeded"
-//
-// The executable is a two-line sh script that execs the rsyscall-server program in stub mode
-// (`--connect SOCKET -- "$0" "$@"`): it connects to our listening socket and serves there,
-// leaving stdio alone. The socket is in a fresh directory only we can enter (mode 0700), and
-// every connection's peer must be our user or root (SO_PEERCRED); the server checks the same of
-// us. The script is written with O_EXCL | O_NOFOLLOW: it never replaces a file, nor writes
-// through a symlink someone put there.
+/**
+ * Stubs: an executable that, when any program runs it, hands us the process it runs in as a
+ * thread, with the caller's stdio as its stdio and its exit status going back to the caller.
+ *
+ * ```js
+ * import { StubServer } from "rsyscall/tasks/stub";
+ * const stub = await StubServer.make(thr, "/tmp/dir", "sendmail");   // writes /tmp/dir/sendmail
+ * // ... some program runs /tmp/dir/sendmail -t
+ * const [argv, caught] = await stub.accept();   // argv: ["-t"]; caught.stdin: the program's pipe
+ * await caught.exit(0);                          // sendmail "succeeded"
+ * ```
+ *
+ * The executable is a two-line sh script that execs the rsyscall-server program in stub mode
+ * (`--connect SOCKET -- "$0" "$@"`): it connects to our listening socket and serves there,
+ * leaving stdio alone. The socket is in a fresh directory only we can enter (mode 0700), and
+ * every connection's peer must be our user or root (SO_PEERCRED); the server checks the same of
+ * us. The script is written with O_EXCL | O_NOFOLLOW: it never replaces a file, nor writes
+ * through a symlink someone put there.
+ *
+ * @module rsyscall/tasks/stub
+ */
 import { randomBytes } from "node:crypto";
 import { rmSync } from "node:fs";
 import { join } from "node:path";

@@ -1,11 +1,17 @@
-// <sys/socket.h>: sockets: socket, socketpair, bind, listen, accept4, connect, shutdown,
-// getsockname, getpeername, getsockopt, setsockopt, sendto, recvfrom; the Sockaddr framework.
-//
-//   const sock = await thr.task.socket(AF.INET, SOCK.STREAM);
-//   await sock.bind(await thr.ptr(new SockaddrIn(0, "127.0.0.1")));
-//   await sock.listen(10);
-//   const name = await (await sock.getsockname(await thr.ptr(new Sockbuf(await thr.malloc(SockaddrIn))))).read();
-//   (await name.buf.read()).port;
+/**
+ * `<sys/socket.h>`: sockets: socket, socketpair, bind, listen, accept4, connect, shutdown,
+ * getsockname, getpeername, getsockopt, setsockopt, sendto, recvfrom; the Sockaddr framework.
+ *
+ * ```js
+ * const sock = await thr.task.socket(AF.INET, SOCK.STREAM);
+ * await sock.bind(await thr.ptr(new SockaddrIn(0, "127.0.0.1")));
+ * await sock.listen(10);
+ * const name = await (await sock.getsockname(await thr.ptr(new Sockbuf(await thr.malloc(SockaddrIn))))).read();
+ * (await name.buf.read()).port;
+ * ```
+ *
+ * @module rsyscall/sys/socket
+ */
 import { checkInt, checkPointer, withContext } from "../../args.js";
 import * as gen from "../../gen/constants.js";
 import * as layouts from "../../gen/layouts.js";
