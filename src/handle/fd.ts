@@ -376,13 +376,18 @@ export interface InvalidationListener {
  * onto `FileDescriptor`; this base class holds validity and ownership.
  */
 export class BaseFileDescriptor {
+  /** The task this handle reaches the fd through: its syscalls on the fd are made there. */
   readonly task: BaseTask;
+  /** The fd number, in `task`'s fd table: what the kernel sees. */
   readonly near: Fd;
   #valid = true;
   /** Who hears of this handle's end: nobody, one listener (nearly always), or several. */
   #listeners: InvalidationListener | InvalidationListener[] | undefined;
 
-  /** Internal: handles come from syscalls (`task.makeFd`), `fdAt`, `forTask` and `inheritFd`. */
+  /**
+   * Internal: handles come from syscalls (`task.makeFd`), `fdAt`, `forTask` and `inheritFd`.
+   * @internal
+   */
   constructor(task: BaseTask, near: Fd) {
     this.task = task;
     this.near = near;
@@ -476,7 +481,10 @@ export class BaseFileDescriptor {
     return this.near;
   }
 
-  /** Internal: tells `listener` once this handle is closed, invalidated or released (an AFD's waiters). */
+  /**
+   * Internal: tells `listener` once this handle is closed, invalidated or released (an AFD's waiters).
+   * @internal
+   */
   onInvalidate(listener: InvalidationListener): void {
     if (!this.#valid) listener.handleInvalidated(this);
     else if (this.#listeners === undefined) this.#listeners = listener;
@@ -509,10 +517,12 @@ export class BaseFileDescriptor {
     return `/proc/${this.task.pid}/fd/${this.near}`;
   }
 
+  /** For `await using`: `invalidate()`, so the fd is closed with its last handle. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.invalidate();
   }
 
+  /** For messages: `FileDescriptor(5, pid 1234)`, with `invalid` once closed. */
   toString(): string {
     return `FileDescriptor(${this.near}, pid ${this.task.pid}${this.#valid ? "" : ", invalid"})`;
   }

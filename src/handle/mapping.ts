@@ -14,12 +14,17 @@ export interface MappingOwner {
 /** `mmap(2)`'s result: `length` bytes at `address`, unmapped once by `munmap()`. */
 export class MemoryMapping {
   #mapped = true;
+  /** @internal Mappings come from `mmap` (and the allocator's arenas). */
   constructor(
+    /** The task whose address space holds the mapping; munmap and friends are made through it. */
     readonly task: MappingOwner,
+    /** Where the mapping starts. */
     readonly address: Address,
+    /** Its length in bytes, as asked of mmap. */
     readonly length: number,
   ) {}
 
+  /** Whether the mapping is still there (`munmap()` not called yet). */
   get mapped(): boolean {
     return this.#mapped;
   }
@@ -51,6 +56,7 @@ export class MemoryMapping {
     await raw.madvise(this.task.sysif, this.address, this.length, advice);
   }
 
+  /** For messages: `MemoryMapping(0x7f..., 4096)`. */
   toString(): string {
     return `MemoryMapping(0x${this.address.toString(16)}, ${this.length})`;
   }

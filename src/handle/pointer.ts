@@ -17,14 +17,18 @@ import type { MemoryMapping } from "./mapping.js";
 
 /** Turns values of type T into bytes and back. The codecs themselves are in struct.ts. */
 export interface Serializer<T> {
+  /** The bytes `value` is in memory. */
   toBytes(value: T): Uint8Array;
+  /** The value `bytes` hold (read from memory, exactly the pointer's size). */
   fromBytes(bytes: Buffer): T;
   /**
    * For values whose bytes hold addresses of their own parts (an argv laid out with its strings):
    * how many bytes `value` takes, and its bytes as written at `address`. `toBytes` is then not used.
    */
   placed?: {
+    /** How many bytes `value` takes, its parts included. */
     size(value: T): number;
+    /** `value`'s bytes as they must be at `address`, with the addresses of its parts filled in. */
     toBytesAt(value: T, address: number): Uint8Array;
   };
 }
@@ -63,6 +67,7 @@ export interface PointerBorrower extends PointerOwner {
 
 /** A value that holds pointers (an iovec array, a msghdr): they are in use whenever it is. */
 export interface HasPointers {
+  /** The pointers this value's bytes name: lent to a syscall along with it. */
   pointers(): Iterable<Pointer<unknown>>;
 }
 
@@ -119,8 +124,17 @@ interface PointerParts<T> {
   size: number;
 }
 
+/**
+ * Memory in some task's address space for a value of type T, owned by this handle: from `malloc`
+ * (contents unknown), `ptr` or a syscall. Syscalls take its address and size from it, so neither
+ * comes from the caller, after checking it is in their task's address space. The subclasses say
+ * what is known of the contents (WrittenPointer, ReadablePointer, LinearPointer). Freed by
+ * `free()`, or by the collector once dropped.
+ */
 export class Pointer<T> {
+  /** The task whose memory this is: any task in the same address space may use it. */
   readonly task: PointerOwner;
+  /** How a T becomes the bytes here and back. */
   readonly serializer: Serializer<T>;
   protected readonly gateway: MemoryGateway;
   protected readonly allocation: Allocation;
@@ -128,7 +142,10 @@ export class Pointer<T> {
   readonly #size: number;
   #valid = true;
 
-  /** Internal: pointers come from `malloc`, `ptr` and syscalls. Takes over one allocation reference. */
+  /**
+   * Internal: pointers come from `malloc`, `ptr` and syscalls. Takes over one allocation reference.
+   * @internal
+   */
   constructor(parts: PointerParts<T>) {
     this.task = parts.task;
     this.gateway = parts.gateway;
@@ -187,6 +204,7 @@ export class Pointer<T> {
   /**
    * Internal: the first `length` bytes as they are, in a new Buffer (no serializer; for memory its
    * one user reuses, such as an AsyncFileDescriptor's scratch).
+   * @internal
    */
   readBytes(length: number): Promise<Buffer> {
     this.validate();
@@ -194,7 +212,10 @@ export class Pointer<T> {
     return this.gateway.read(this.allocation.mapping, this.#address, length);
   }
 
-  /** Internal: stores `bytes` at the start without consuming the pointer (see readBytes). */
+  /**
+   * Internal: stores `bytes` at the start without consuming the pointer (see readBytes).
+   * @internal
+   */
   storeBytes(bytes: Uint8Array): Promise<void> {
     this.validate();
     if (bytes.length > this.#size) throw new RangeError(`storeBytes: ${bytes.length} bytes into ${this.#size}`);
@@ -250,6 +271,7 @@ export class Pointer<T> {
     this.allocation.release();
   }
 
+  /** For `using`: `free()`. */
   [Symbol.dispose](): void {
     this.free();
   }
@@ -291,6 +313,7 @@ export class Pointer<T> {
     }
   }
 
+  /** For messages: the class, address and size, `invalid` once freed or consumed. */
   toString(): string {
     const state = this.#valid ? "" : ", invalid";
     return `${this.constructor.name}(0x${this.#address.toString(16)}, ${this.#size}${state})`;
@@ -330,8 +353,10 @@ export class Pointer<T> {
 
 /** A pointer to memory holding a value we wrote and still know: `value`. */
 export class WrittenPointer<T> extends Pointer<T> {
+  /** @internal Written pointers come from `ptr` and `write`. */
   constructor(
     parts: PointerParts<T>,
+    /** The value written here, as it was given (no read needed). */
     readonly value: T,
   ) {
     super(parts);

@@ -6,6 +6,7 @@ import * as raw from "../near/syscalls.js";
 import type { SyscallInterface } from "../near/sysif.js";
 import { BaseFileDescriptor, FdHolder, FileDescriptorTable } from "./fd.js";
 
+/** The namespaces a new task starts in. */
 export interface TaskNamespaces {
   fdTable: FileDescriptorTable;
   addressSpace: AddressSpace;
@@ -17,21 +18,32 @@ export class BaseTask implements TaskNamespaces {
   /**
    * The handle class this task makes: methods that return new fds are typed `this["_fd"]`, so
    * the composed `Task` returns the composed `FileDescriptor`. Type-level only.
+   * @internal
    */
   declare readonly _fd: BaseFileDescriptor;
 
+  /**
+   * How syscalls reach this process: the addon for the Node process, a link for every other. The
+   * methods use it; `task.sysif.syscall(SYS.x, ...)` makes a syscall that has no method yet.
+   */
   sysif: SyscallInterface;
   /** This process's id, in the pid namespace of the process that made it. */
   readonly pid: Pid;
-  /** Which fd table this task uses, in an object its handles can name without naming the task. */
+  /**
+   * Which fd table this task uses, in an object its handles can name without naming the task.
+   * @internal
+   */
   readonly fdHolder: FdHolder;
+  /** The address space this process's memory is in: pointers are checked against it before use. */
   addressSpace: AddressSpace;
   /** The pid namespace this process is in. */
   pidns: PidNamespace;
   /** The pid namespace its children are made in: its own, unless it unshared CLONE_NEWPID. */
   pidnsForChildren: PidNamespace;
+  /** The mount namespace this process is in: what its paths name. */
   mountns: MountNamespace;
 
+  /** @internal Tasks are made by the library: `localThread.task`, and each thread's `task`. */
   constructor(sysif: SyscallInterface, pid: Pid, namespaces: TaskNamespaces) {
     this.sysif = sysif;
     this.pid = pid;
@@ -47,6 +59,7 @@ export class BaseTask implements TaskNamespaces {
     return this.fdHolder.table;
   }
 
+  /** @internal */
   set fdTable(table: FileDescriptorTable) {
     this.fdHolder.table = table;
   }
@@ -92,6 +105,7 @@ export class BaseTask implements TaskNamespaces {
    * Internal: this task moved to a copy of its fd table (unshare(CLONE_FILES)): the table gets a
    * new identity, and this task's handles move to it, while other tasks that shared the old one
    * keep it.
+   * @internal
    */
   tookCopyOfFdTable(): void {
     const copy = new FileDescriptorTable(this.pid, this.fdTable);
@@ -110,6 +124,7 @@ export class BaseTask implements TaskNamespaces {
     }
   }
 
+  /** For messages: `Task(pid 1234)`. */
   toString(): string {
     return `Task(pid ${this.pid})`;
   }
