@@ -18,7 +18,9 @@ import { type Flag, family } from "./near/flags.js";
 import * as raw from "./near/syscalls.js";
 import { type Serializer, StructReader } from "./struct.js";
 
+/** Directory entry types (`d_type`): `DT_DIR` is `DT.DIR`. */
 export const DT = family("DT", gen.DT);
+/** A directory entry's type. */
 export type DT = Flag<"DT">;
 
 /** One `struct linux_dirent64`. */

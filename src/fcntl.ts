@@ -18,16 +18,25 @@ import { type Flag, family } from "./near/flags.js";
 import { asFd } from "./near/ids.js";
 import * as raw from "./near/syscalls.js";
 
+/** open flags: `O_RDONLY` is `O.RDONLY` (open and openat always add O_CLOEXEC). */
 export const O = family("O", gen.O);
+/** open flags, one or several joined with `O.of`. */
 export type O = Flag<"O">;
+/** `*at()` flags: `AT_SYMLINK_NOFOLLOW` is `AT.SYMLINK_NOFOLLOW` (`AT.FDCWD` is a dirfd: see AT_FDCWD). */
 export const AT = family("AT", gen.AT);
+/** `*at()` flags, one or several joined with `AT.of`. */
 export type AT = Flag<"AT">;
+/** fcntl commands: `F_GETFL` is `F.GETFL`. */
 export const F = family("F", gen.F);
+/** An fcntl command. */
 export type F = Flag<"F">;
 /** File descriptor flags (`FD_CLOEXEC`), for `F.GETFD`/`F.SETFD`. */
 export const FD = family("FD", gen.FD);
+/** File descriptor flags. */
 export type FD = Flag<"FD">;
+/** Seals on a memfd, for `F.ADD_SEALS`: `F_SEAL_WRITE` is `F_SEAL.WRITE`. */
 export const F_SEAL = family("F_SEAL", gen.F_SEAL);
+/** Seals, one or several joined with `F_SEAL.of`. */
 export type F_SEAL = Flag<"F_SEAL">;
 
 /** The `dirfd` that means "the current directory". */

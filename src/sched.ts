@@ -22,7 +22,9 @@ import { LocalSyscall } from "./near/local.js";
 import * as raw from "./near/syscalls.js";
 import type { Serializer } from "./struct.js";
 
+/** clone and unshare flags: `CLONE_NEWUSER` is `CLONE.NEWUSER`. */
 export const CLONE = family("CLONE", gen.CLONE);
+/** clone flags, one or several joined with `CLONE.of`. */
 export type CLONE = Flag<"CLONE">;
 
 const CPU_SET_SIZE = layouts.cpu_set_t.size;

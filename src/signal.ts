@@ -21,13 +21,17 @@ import { asPid } from "./near/ids.js";
 import * as raw from "./near/syscalls.js";
 import { type Serializer, StructReader, StructWriter } from "./struct.js";
 
+/** Signal numbers: `SIGTERM` is `SIG.TERM`. */
 export const SIG = family("SIG", gen.SIG);
+/** A signal number. */
 export type SIG = Flag<"SIG">;
 /** sigaction flags: `SA_RESTART` is `SA.RESTART`. */
 export const SA = family("SA", gen.SA);
+/** sigaction flags, one or several joined with `SA.of`. */
 export type SA = Flag<"SA">;
 /** How sigprocmask changes the mask: `SIG_BLOCK` is `HowSIG.BLOCK`. */
 export const HowSIG = family("HowSIG", gen.HowSIG);
+/** What sigprocmask does with the set it is given. */
 export type HowSIG = Flag<"HowSIG">;
 
 /** The handler values that are not addresses. */

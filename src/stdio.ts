@@ -16,7 +16,9 @@ import { type Flag, family } from "./near/flags.js";
 import type { Fd } from "./near/ids.js";
 import * as raw from "./near/syscalls.js";
 
+/** renameat2 flags: `RENAME_NOREPLACE` is `RENAME.NOREPLACE`. */
 export const RENAME = family("RENAME", gen.RENAME);
+/** renameat2 flags, one or several joined with `RENAME.of`. */
 export type RENAME = Flag<"RENAME">;
 
 async function renameat2(

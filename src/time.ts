@@ -52,6 +52,7 @@ const timespecSerializer: Serializer<Timespec> = {
 
 /** Clock ids: `CLOCK_MONOTONIC` is `CLOCK.MONOTONIC`. */
 export const CLOCK = family("CLOCK", gen.CLOCK);
+/** A clock id. */
 export type CLOCK = Flag<"CLOCK">;
 
 /** `struct itimerspec`: a first expiration (`value`) and a period after it (`interval`, 0: once). */

@@ -9,4 +9,5 @@ import { type Flag, family } from "../near/flags.js";
 
 /** close_range flags: `CLOSE_RANGE_CLOEXEC` is `CLOSE_RANGE.CLOEXEC`. */
 export const CLOSE_RANGE = family("CLOSE_RANGE", gen.CLOSE_RANGE);
+/** close_range flags, one or several joined with `CLOSE_RANGE.of`. */
 export type CLOSE_RANGE = Flag<"CLOSE_RANGE">;

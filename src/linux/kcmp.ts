@@ -9,4 +9,5 @@ import { type Flag, family } from "../near/flags.js";
 
 /** kcmp types: `KCMP_VM` is `KCMP.VM`. */
 export const KCMP = family("KCMP", gen.KCMP);
+/** What kcmp compares. */
 export type KCMP = Flag<"KCMP">;

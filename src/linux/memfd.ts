@@ -6,5 +6,7 @@
 import * as gen from "../gen/constants.js";
 import { type Flag, family } from "../near/flags.js";
 
+/** memfd_create flags: `MFD_ALLOW_SEALING` is `MFD.ALLOW_SEALING` (CLOEXEC is always added). */
 export const MFD = family("MFD", gen.MFD);
+/** memfd_create flags, one or several joined with `MFD.of`. */
 export type MFD = Flag<"MFD">;

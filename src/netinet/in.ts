@@ -15,7 +15,9 @@ import { type Flag, family } from "../near/flags.js";
 import { type Serializer, StructReader, StructWriter } from "../struct.js";
 import { AF, Sockaddr } from "../sys/socket/index.js";
 
+/** IP protocols: `IPPROTO_TCP` is `IPPROTO.TCP` (also the option level for that protocol). */
 export const IPPROTO = family("IPPROTO", gen.IPPROTO);
+/** An IP protocol number. */
 export type IPPROTO = Flag<"IPPROTO">;
 
 function checkPort(port: number): number {

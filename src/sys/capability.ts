@@ -17,7 +17,9 @@ import { type Flag, family } from "../near/flags.js";
 import * as raw from "../near/syscalls.js";
 import { type Serializer, StructReader, StructWriter } from "../struct.js";
 
+/** Capabilities: `CAP_SYS_ADMIN` is `CAP.SYS_ADMIN`. */
 export const CAP = family("CAP", gen.CAP);
+/** A capability number. */
 export type CAP = Flag<"CAP">;
 
 const WORDS = gen.LINUX_CAPABILITY.U32S_3;

@@ -22,12 +22,17 @@ import { type Flag, family } from "../near/flags.js";
 import * as raw from "../near/syscalls.js";
 import { type Serializer, StructReader, StructWriter } from "../struct.js";
 
+/** epoll events and input flags: `EPOLLIN` is `EPOLL.IN`. */
 export const EPOLL = family("EPOLL", gen.EPOLL);
+/** epoll events, one or several joined with `EPOLL.of`. */
 export type EPOLL = Flag<"EPOLL">;
+/** epoll_ctl operations: `EPOLL_CTL_ADD` is `EPOLL_CTL.ADD`. */
 export const EPOLL_CTL = family("EPOLL_CTL", gen.EPOLL_CTL);
+/** An epoll_ctl operation. */
 export type EPOLL_CTL = Flag<"EPOLL_CTL">;
 /** epoll_create1 flags: `EPOLL_CLOEXEC` is `EPOLL_CREATE.CLOEXEC` (always added). */
 export const EPOLL_CREATE = family("EPOLL_CREATE", gen.EPOLL_CREATE);
+/** epoll_create1 flags. */
 export type EPOLL_CREATE = Flag<"EPOLL_CREATE">;
 
 const L = layouts.epoll_event;

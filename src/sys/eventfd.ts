@@ -14,7 +14,9 @@ import { BaseTask } from "../handle/task.js";
 import { type Flag, family } from "../near/flags.js";
 import * as raw from "../near/syscalls.js";
 
+/** eventfd2 flags: `EFD_NONBLOCK` is `EFD.NONBLOCK` (CLOEXEC is always added). */
 export const EFD = family("EFD", gen.EFD);
+/** eventfd2 flags, one or several joined with `EFD.of`. */
 export type EFD = Flag<"EFD">;
 
 export class EventfdTask extends BaseTask {

@@ -22,6 +22,7 @@ import { type Serializer, StructReader } from "../struct.js";
 
 /** Events and flags: `IN_CREATE` is `IN.CREATE`; `IN.NONBLOCK`/`IN.CLOEXEC` for inotifyInit. */
 export const IN = family("IN", gen.IN);
+/** inotify events and flags, one or several joined with `IN.of`. */
 export type IN = Flag<"IN">;
 export type { WatchDescriptor };
 

@@ -20,11 +20,17 @@ import { type Flag, family } from "../near/flags.js";
 import * as raw from "../near/syscalls.js";
 
 export { MFD };
+/** Memory protection: `PROT_READ` is `PROT.READ`. */
 export const PROT = family("PROT", gen.PROT);
+/** Protection bits, one or several joined with `PROT.of`. */
 export type PROT = Flag<"PROT">;
+/** mmap flags: `MAP_PRIVATE` is `MAP.PRIVATE`. */
 export const MAP = family("MAP", gen.MAP);
+/** mmap flags, one or several joined with `MAP.of`. */
 export type MAP = Flag<"MAP">;
+/** madvise advice: `MADV_DONTNEED` is `MADV.DONTNEED`. */
 export const MADV = family("MADV", gen.MADV);
+/** An madvise advice. */
 export type MADV = Flag<"MADV">;
 
 const PAGE_SIZE = 4096;

@@ -14,10 +14,13 @@ import { BaseTask } from "../handle/task.js";
 import { type Flag, family } from "../near/flags.js";
 import * as raw from "../near/syscalls.js";
 
+/** mount flags: `MS_BIND` is `MS.BIND`. */
 export const MS = family("MS", gen.MS);
+/** mount flags, one or several joined with `MS.of`. */
 export type MS = Flag<"MS">;
 /** umount2 flags: `MNT_DETACH` is `MNT.DETACH`, `UMOUNT_NOFOLLOW` is `MNT.UMOUNT_NOFOLLOW`. */
 export const MNT = family("MNT", gen.MNT);
+/** umount2 flags, one or several joined with `MNT.of`. */
 export type MNT = Flag<"MNT">;
 
 export class MountTask extends BaseTask {

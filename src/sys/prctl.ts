@@ -12,9 +12,13 @@ import * as raw from "../near/syscalls.js";
 import type { SyscallArg } from "../near/sysif.js";
 import type { SIG } from "../signal.js";
 
+/** prctl options: `PR_SET_NAME` is `PR.SET_NAME`. */
 export const PR = family("PR", gen.PR);
+/** A prctl option. */
 export type PR = Flag<"PR">;
+/** What `PR.CAP_AMBIENT` does: `PR_CAP_AMBIENT_RAISE` is `PR_CAP_AMBIENT.RAISE`. */
 export const PR_CAP_AMBIENT = family("PR_CAP_AMBIENT", gen.PR_CAP_AMBIENT);
+/** A `PR.CAP_AMBIENT` operation. */
 export type PR_CAP_AMBIENT = Flag<"PR_CAP_AMBIENT">;
 
 const NAME_SIZE = 16;

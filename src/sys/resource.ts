@@ -17,9 +17,13 @@ import { asPid } from "../near/ids.js";
 import * as raw from "../near/syscalls.js";
 import { type Serializer, StructReader, StructWriter } from "../struct.js";
 
+/** Resources prlimit limits: `RLIMIT_NOFILE` is `RLIMIT.NOFILE`. */
 export const RLIMIT = family("RLIMIT", gen.RLIMIT);
+/** A resource, for prlimit. */
 export type RLIMIT = Flag<"RLIMIT">;
+/** What getpriority and setpriority's `who` names: `PRIO_PROCESS` is `PRIO.PROCESS`. */
 export const PRIO = family("PRIO", gen.PRIO);
+/** A `which` for getpriority and setpriority. */
 export type PRIO = Flag<"PRIO">;
 
 /** RLIM_INFINITY: no limit. */

@@ -21,6 +21,7 @@ import { type Serializer, StructReader } from "../struct.js";
 
 /** signalfd flags: `SFD_NONBLOCK` is `SFD.NONBLOCK` (CLOEXEC is always added). */
 export const SFD = family("SFD", gen.SFD);
+/** signalfd flags, one or several joined with `SFD.of`. */
 export type SFD = Flag<"SFD">;
 
 const L = layouts.signalfd_siginfo;

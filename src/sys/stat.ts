@@ -22,6 +22,7 @@ import { Timespec } from "../time.js";
 
 /** File type bits of `st_mode`: `S_IFDIR` is `S_IF.DIR`, `S_IFMT` is `S_IF.MT`. */
 export const S_IF = family("S_IF", gen.S_IF);
+/** File type bits of `st_mode`. */
 export type S_IF = Flag<"S_IF">;
 
 /** `struct stat`, as the kernel fills it. */

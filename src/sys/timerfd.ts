@@ -22,9 +22,11 @@ import { type CLOCK, Itimerspec } from "../time.js";
 export { CLOCK, Itimerspec } from "../time.js";
 /** timerfd_create flags: `TFD_NONBLOCK` is `TFD.NONBLOCK` (CLOEXEC is always added). */
 export const TFD = family("TFD", gen.TFD);
+/** timerfd_create flags, one or several joined with `TFD.of`. */
 export type TFD = Flag<"TFD">;
 /** timerfd_settime flags: `TFD_TIMER_ABSTIME` is `TFD_TIMER.ABSTIME`. */
 export const TFD_TIMER = family("TFD_TIMER", gen.TFD_TIMER);
+/** timerfd_settime flags, one or several joined with `TFD_TIMER.of`. */
 export type TFD_TIMER = Flag<"TFD_TIMER">;
 
 function checkRoom(name: string, ptr: Pointer<Itimerspec>): void {

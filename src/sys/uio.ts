@@ -21,6 +21,7 @@ import { type HasPointers, type HasSerializer, type Serializer, StructWriter } f
 
 /** preadv2/pwritev2 flags: `RWF_NOWAIT` is `RWF.NOWAIT`. */
 export const RWF = family("RWF", gen.RWF);
+/** preadv2 and pwritev2 flags, one or several joined with `RWF.of`. */
 export type RWF = Flag<"RWF">;
 
 const L = layouts.iovec;

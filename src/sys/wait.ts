@@ -19,12 +19,15 @@ import { type Serializer, StructReader } from "../struct.js";
 
 /** waitpid/waitid options: `WEXITED` is `W.EXITED`; `__WALL` is `W.ALL`. */
 export const W = family("W", gen.W);
+/** waitid options, one or several joined with `W.of`. */
 export type W = Flag<"W">;
 /** waitid id types: `P_PID` is `P.PID`. */
 export const P = family("P", gen.P);
+/** A waitid id type. */
 export type P = Flag<"P">;
 /** What happened to a child (siginfo's si_code): `CLD_EXITED` is `CLD.EXITED`. */
 export const CLD = family("CLD", gen.CLD);
+/** What happened to a child, as siginfo's si_code says. */
 export type CLD = Flag<"CLD">;
 
 const L = layouts.siginfo;

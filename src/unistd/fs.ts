@@ -15,6 +15,7 @@ import * as raw from "../near/syscalls.js";
 
 /** access modes: `R_OK` is `OK.R`. */
 export const OK = family("OK", gen.OK);
+/** access modes, one or several joined with `OK.of`. */
 export type OK = Flag<"OK">;
 
 const NO_FLAGS = 0 as AT;

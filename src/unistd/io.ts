@@ -13,7 +13,9 @@ import { type Flag, family } from "../near/flags.js";
 import * as raw from "../near/syscalls.js";
 import { isErrno } from "../near/sysif.js";
 
+/** Where lseek counts from: `SEEK_SET` is `SEEK.SET`. */
 export const SEEK = family("SEEK", gen.SEEK);
+/** An lseek `whence`. */
 export type SEEK = Flag<"SEEK">;
 
 export class IoFileDescriptor extends BaseFileDescriptor {

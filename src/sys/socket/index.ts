@@ -37,19 +37,33 @@ import {
   StructWriter,
 } from "../../struct.js";
 
+/** Address families: `AF_UNIX` is `AF.UNIX`. */
 export const AF = family("AF", gen.AF);
+/** An address family. */
 export type AF = Flag<"AF">;
+/** Socket types and flags: `SOCK_STREAM` is `SOCK.STREAM` (CLOEXEC is always added). */
 export const SOCK = family("SOCK", gen.SOCK);
+/** A socket type, with flags (`SOCK.NONBLOCK`) joined in by `SOCK.of`. */
 export type SOCK = Flag<"SOCK">;
+/** Option levels for getsockopt and setsockopt: `SOL_SOCKET` is `SOL.SOCKET`. */
 export const SOL = family("SOL", gen.SOL);
+/** A socket option level. */
 export type SOL = Flag<"SOL">;
+/** Socket options at level `SOL.SOCKET`: `SO_REUSEADDR` is `SO.REUSEADDR`. */
 export const SO = family("SO", gen.SO);
+/** A socket option name. */
 export type SO = Flag<"SO">;
+/** What shutdown shuts: `SHUT_WR` is `SHUT.WR`. */
 export const SHUT = family("SHUT", gen.SHUT);
+/** A `how` for shutdown. */
 export type SHUT = Flag<"SHUT">;
+/** send and receive flags: `MSG_NOSIGNAL` is `MSG.NOSIGNAL`. */
 export const MSG = family("MSG", gen.MSG);
+/** send and receive flags, one or several joined with `MSG.of`. */
 export type MSG = Flag<"MSG">;
+/** Control message types: `SCM_RIGHTS` is `SCM.RIGHTS`. */
 export const SCM = family("SCM", gen.SCM);
+/** A control message type. */
 export type SCM = Flag<"SCM">;
 
 /** A socket address. Subclasses (SockaddrUn, SockaddrIn, SockaddrIn6) register a parser per family. */
