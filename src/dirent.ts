@@ -76,6 +76,10 @@ const direntListSerializer: Serializer<DirentList> = {
   },
 };
 
+/**
+ * The `<dirent.h>` syscalls made on an fd.
+ * Composed onto every {@link rsyscall!FileDescriptor}: call them as `fd.getdents(...)`.
+ */
 export class DirentFileDescriptor extends BaseFileDescriptor {
   /**
    * `getdents64(fd, dirp, count)`: read directory entries into `buf`. Returns the filled part and

@@ -48,6 +48,10 @@ export const AT_FDCWD = asFd(gen.AT.FDCWD);
  */
 export type PathPointer = WrittenPointer<string> | WrittenPointer<Buffer>;
 
+/**
+ * The `<fcntl.h>` syscalls that are not made on an fd.
+ * Composed onto every {@link rsyscall!Task}: call them as `thr.task.open(...)`.
+ */
 export class FcntlTask extends BaseTask {
   /**
    * `openat(AT_FDCWD, pathname, flags, mode)`: open a file relative to the current directory.
@@ -66,6 +70,10 @@ export class FcntlTask extends BaseTask {
   }
 }
 
+/**
+ * The `<fcntl.h>` syscalls made on an fd.
+ * Composed onto every {@link rsyscall!FileDescriptor}: call them as `fd.openat(...)`.
+ */
 export class FcntlFileDescriptor extends BaseFileDescriptor {
   /**
    * `openat(dirfd, pathname, flags, mode)`: open a file relative to this directory.

@@ -40,6 +40,10 @@ export class GidList {
   }
 }
 
+/**
+ * The `<grp.h>` syscalls that are not made on an fd.
+ * Composed onto every {@link rsyscall!Task}: call them as `thr.task.setgroups(...)`.
+ */
 export class GrpTask extends BaseTask {
   /**
    * `int setgroups(size_t size, const gid_t *list)`: this process's supplementary groups become

@@ -57,6 +57,10 @@ export class CpuSet extends Set<number> {
   }
 }
 
+/**
+ * The `<sched.h>` syscalls that are not made on an fd.
+ * Composed onto every {@link rsyscall!Task}: call them as `thr.task.unshare(...)`.
+ */
 export class SchedTask extends BaseTask {
   /**
    * `unshare(flags)`: move this process into new namespaces (`CLONE.NEWNS`, `NEWUTS`, `NEWNET`,
@@ -101,6 +105,10 @@ export class SchedTask extends BaseTask {
   }
 }
 
+/**
+ * The `<sched.h>` syscalls made on an fd.
+ * Composed onto every {@link rsyscall!FileDescriptor}: call them as `fd.setns(...)`.
+ */
 export class SchedFileDescriptor extends BaseFileDescriptor {
   /**
    * `setns(fd, nstype)`: move the task into the namespace this fd (from /proc/<pid>/ns/*) names;

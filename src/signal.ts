@@ -113,6 +113,10 @@ const sigactionSerializer: Serializer<Sigaction> = {
   },
 };
 
+/**
+ * The `<signal.h>` syscalls that are not made on an fd.
+ * Composed onto every {@link rsyscall!Task}: call them as `thr.task.kill(...)`.
+ */
 export class SignalTask extends BaseTask {
   /**
    * `kill(pid, sig)`: send a signal. `pid` is a number in this task's pid namespace (0: this

@@ -36,6 +36,10 @@ async function renameat2(
   await withContext(call, { path: pathOf(oldpath), dest: pathOf(newpath) });
 }
 
+/**
+ * The `<stdio.h>` syscalls that are not made on an fd.
+ * Composed onto every {@link rsyscall!Task}: call them as `thr.task.rename(...)`.
+ */
 export class StdioTask extends BaseTask {
   /** `renameat2(AT_FDCWD, oldpath, AT_FDCWD, newpath, flags)`: rename a file.
    *  @see https://man7.org/linux/man-pages/man2/renameat2.2.html */
@@ -44,6 +48,10 @@ export class StdioTask extends BaseTask {
   }
 }
 
+/**
+ * The `<stdio.h>` syscalls made on an fd.
+ * Composed onto every {@link rsyscall!FileDescriptor}: call them as `fd.renameat(...)`.
+ */
 export class StdioFileDescriptor extends BaseFileDescriptor {
   /** `renameat2(olddirfd, oldpath, newdirfd, newpath, flags)`, with this fd as olddirfd.
    *  @see https://man7.org/linux/man-pages/man2/renameat2.2.html */

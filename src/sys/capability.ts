@@ -74,6 +74,10 @@ export class CapData {
   }
 }
 
+/**
+ * The `<sys/capability.h>` syscalls that are not made on an fd.
+ * Composed onto every {@link rsyscall!Task}: call them as `thr.task.capget(...)`.
+ */
 export class CapabilityTask extends BaseTask {
   /**
    * `capget(hdrp, datap)`: read the capability sets of the header's pid into `data`.

@@ -82,6 +82,10 @@ const epollEventListSerializer: Serializer<EpollEventList> = {
   },
 };
 
+/**
+ * The `<sys/epoll.h>` syscalls that are not made on an fd.
+ * Composed onto every {@link rsyscall!Task}: call them as `thr.task.epollCreate(...)`.
+ */
 export class EpollTask extends BaseTask {
   /**
    * `epoll_create1(flags)`: make an epoll instance. Close-on-exec is always added.
@@ -94,6 +98,10 @@ export class EpollTask extends BaseTask {
   }
 }
 
+/**
+ * The `<sys/epoll.h>` syscalls made on an fd.
+ * Composed onto every {@link rsyscall!FileDescriptor}: call them as `fd.epollCtl(...)`.
+ */
 export class EpollFileDescriptor extends BaseFileDescriptor {
   /**
    * `epoll_ctl(epfd, op, fd, event)`: add, modify or delete `fd` in this epoll instance.

@@ -19,6 +19,10 @@ export const EFD = family("EFD", gen.EFD);
 /** eventfd2 flags, one or several joined with `EFD.of`. */
 export type EFD = Flag<"EFD">;
 
+/**
+ * The `<sys/eventfd.h>` syscalls that are not made on an fd.
+ * Composed onto every {@link rsyscall!Task}: call them as `thr.task.eventfd(...)`.
+ */
 export class EventfdTask extends BaseTask {
   /**
    * `eventfd2(initval, flags)`: make an event counter fd; read and write it as an Int64.

@@ -74,6 +74,10 @@ export class InotifyEventList extends Array<InotifyEvent> {
   }
 }
 
+/**
+ * The `<sys/inotify.h>` syscalls that are not made on an fd.
+ * Composed onto every {@link rsyscall!Task}: call them as `thr.task.inotifyInit(...)`.
+ */
 export class InotifyTask extends BaseTask {
   /**
    * `inotify_init1(flags)`: make an inotify instance. Close-on-exec is always added.
@@ -86,6 +90,10 @@ export class InotifyTask extends BaseTask {
   }
 }
 
+/**
+ * The `<sys/inotify.h>` syscalls made on an fd.
+ * Composed onto every {@link rsyscall!FileDescriptor}: call them as `fd.inotifyAddWatch(...)`.
+ */
 export class InotifyFileDescriptor extends BaseFileDescriptor {
   /**
    * `inotify_add_watch(fd, pathname, mask)`: watch a path for the events in `mask`.

@@ -42,6 +42,10 @@ function checkLength(length: number): number {
   return length;
 }
 
+/**
+ * The `<sys/mman.h>` syscalls that are not made on an fd.
+ * Composed onto every {@link rsyscall!Task}: call them as `thr.task.mmap(...)`.
+ */
 export class MmanTask extends BaseTask {
   /**
    * `mmap(NULL, length, prot, flags | MAP_ANONYMOUS, -1, 0)`: map anonymous memory.
@@ -70,6 +74,10 @@ export class MmanTask extends BaseTask {
   }
 }
 
+/**
+ * The `<sys/mman.h>` syscalls made on an fd.
+ * Composed onto every {@link rsyscall!FileDescriptor}: call them as `fd.mmap(...)`.
+ */
 export class MmanFileDescriptor extends BaseFileDescriptor {
   /**
    * `mmap(NULL, length, prot, flags, fd, offset)`: map this file.

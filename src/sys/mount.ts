@@ -23,6 +23,10 @@ export const MNT = family("MNT", gen.MNT);
 /** umount2 flags, one or several joined with `MNT.of`. */
 export type MNT = Flag<"MNT">;
 
+/**
+ * The `<sys/mount.h>` syscalls that are not made on an fd.
+ * Composed onto every {@link rsyscall!Task}: call them as `thr.task.mount(...)`.
+ */
 export class MountTask extends BaseTask {
   /**
    * `mount(source, target, filesystemtype, mountflags, data)`.

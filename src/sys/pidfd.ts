@@ -9,6 +9,10 @@ import { BaseTask } from "../handle/task.js";
 import * as raw from "../near/syscalls.js";
 import type { SIG } from "../signal.js";
 
+/**
+ * The `<sys/pidfd.h>` syscalls that are not made on an fd.
+ * Composed onto every {@link rsyscall!Task}: call them as `thr.task.pidfdOpen(...)`.
+ */
 export class PidfdTask extends BaseTask {
   /**
    * `pidfd_open(pid, flags)`: an fd naming process `pid`, safe against pid reuse from then on.
@@ -23,6 +27,10 @@ export class PidfdTask extends BaseTask {
   }
 }
 
+/**
+ * The `<sys/pidfd.h>` syscalls made on an fd.
+ * Composed onto every {@link rsyscall!FileDescriptor}: call them as `fd.pidfdSendSignal(...)`.
+ */
 export class PidfdFileDescriptor extends BaseFileDescriptor {
   /**
    * `pidfd_send_signal(pidfd, sig, NULL, 0)`: signal the process this pidfd names; ESRCH once it

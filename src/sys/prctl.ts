@@ -23,6 +23,10 @@ export type PR_CAP_AMBIENT = Flag<"PR_CAP_AMBIENT">;
 
 const NAME_SIZE = 16;
 
+/**
+ * The `<sys/prctl.h>` syscalls that are not made on an fd.
+ * Composed onto every {@link rsyscall!Task}: call them as `thr.task.prctl(...)`.
+ */
 export class PrctlTask extends BaseTask {
   /**
    * `prctl(option, arg2, arg3, arg4, arg5)`, untyped: any option; returns the result.

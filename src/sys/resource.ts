@@ -50,6 +50,10 @@ export class Rlimit {
   }
 }
 
+/**
+ * The `<sys/resource.h>` syscalls that are not made on an fd.
+ * Composed onto every {@link rsyscall!Task}: call them as `thr.task.prlimit(...)`.
+ */
 export class ResourceTask extends BaseTask {
   /**
    * `prlimit64(pid, resource, new_limit, old_limit)`: set (with `newLimit`) and/or read (into

@@ -64,6 +64,10 @@ function checkMask(mask: WrittenPointer<Sigset>): void {
   checkPointer("mask", mask, true);
 }
 
+/**
+ * The `<sys/signalfd.h>` syscalls that are not made on an fd.
+ * Composed onto every {@link rsyscall!Task}: call them as `thr.task.signalfd(...)`.
+ */
 export class SignalfdTask extends BaseTask {
   /**
    * `signalfd4(-1, mask, sizeof(sigset_t), flags)`: make an fd that reads the signals in `mask`
@@ -79,6 +83,10 @@ export class SignalfdTask extends BaseTask {
   }
 }
 
+/**
+ * The `<sys/signalfd.h>` syscalls made on an fd.
+ * Composed onto every {@link rsyscall!FileDescriptor}: call them as `fd.signalfd(...)`.
+ */
 export class SignalfdFileDescriptor extends BaseFileDescriptor {
   /**
    * `signalfd4(fd, mask, sizeof(sigset_t), flags)`: change the signals this signalfd reads.

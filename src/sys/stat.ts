@@ -91,6 +91,10 @@ const statSerializer: Serializer<Stat> = {
   },
 };
 
+/**
+ * The `<sys/stat.h>` syscalls that are not made on an fd.
+ * Composed onto every {@link rsyscall!Task}: call them as `thr.task.mkdir(...)`.
+ */
 export class StatTask extends BaseTask {
   /** `mkdirat(AT_FDCWD, pathname, mode)`: make a directory.
    *  @see https://man7.org/linux/man-pages/man2/mkdirat.2.html */
@@ -101,6 +105,10 @@ export class StatTask extends BaseTask {
   }
 }
 
+/**
+ * The `<sys/stat.h>` syscalls made on an fd.
+ * Composed onto every {@link rsyscall!FileDescriptor}: call them as `fd.fstat(...)`.
+ */
 export class StatFileDescriptor extends BaseFileDescriptor {
   /** `fstat(fd, statbuf)`: this file's status, into `buf`.
    *  @see https://man7.org/linux/man-pages/man2/fstat.2.html */

@@ -35,6 +35,10 @@ function checkRoom(name: string, ptr: Pointer<Itimerspec>): void {
     throw new TypeError(`${name} has ${ptr.size()} bytes, needs ${Itimerspec.sizeof}`);
 }
 
+/**
+ * The `<sys/timerfd.h>` syscalls that are not made on an fd.
+ * Composed onto every {@link rsyscall!Task}: call them as `thr.task.timerfdCreate(...)`.
+ */
 export class TimerfdTask extends BaseTask {
   /**
    * `timerfd_create(clockid, flags)`: make a timer fd. Close-on-exec is always added.
@@ -48,6 +52,10 @@ export class TimerfdTask extends BaseTask {
   }
 }
 
+/**
+ * The `<sys/timerfd.h>` syscalls made on an fd.
+ * Composed onto every {@link rsyscall!FileDescriptor}: call them as `fd.timerfdSettime(...)`.
+ */
 export class TimerfdFileDescriptor extends BaseFileDescriptor {
   /**
    * `timerfd_settime(fd, flags, new_value, old_value)`: arm (or, with a zero value, disarm) the

@@ -100,6 +100,10 @@ async function transfer<T>(
   return n;
 }
 
+/**
+ * The `<sys/uio.h>` syscalls made on an fd.
+ * Composed onto every {@link rsyscall!FileDescriptor}: call them as `fd.readv(...)`.
+ */
 export class UioFileDescriptor extends BaseFileDescriptor {
   /**
    * `preadv2(fd, iov, iovcnt, -1, flags)`: read into several buffers in order. Consumes `iov` and

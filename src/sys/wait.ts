@@ -159,6 +159,10 @@ function brief(text: string, max = 200): string {
   return text.length <= max ? text : `${text.slice(0, max)}... (${text.length - max} more characters)`;
 }
 
+/**
+ * The `<sys/wait.h>` syscalls made on an fd.
+ * Composed onto every {@link rsyscall!FileDescriptor}: call them as `fd.waitid(...)`.
+ */
 export class WaitFileDescriptor extends BaseFileDescriptor {
   /**
    * `waitid(P_PIDFD, pidfd, infop, options, NULL)`: wait for a state change of the child this

@@ -4,6 +4,10 @@ import { BaseTask } from "../handle/task.js";
 import { CLOSE_RANGE } from "../linux/close_range.js";
 import * as raw from "../near/syscalls.js";
 
+/**
+ * The `<unistd.h>` syscalls that are not made on an fd.
+ * Composed onto every {@link rsyscall!Task}: call them as `thr.task.closeRange(...)`.
+ */
 export class CloseTask extends BaseTask {
   /**
    * `close_range(first, last, flags)`: close every fd from `first` to `last`, or with

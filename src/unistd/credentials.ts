@@ -6,6 +6,10 @@ import { asPid, type Pid } from "../near/ids.js";
 import { LocalSyscall } from "../near/local.js";
 import * as raw from "../near/syscalls.js";
 
+/**
+ * The `<unistd.h>` syscalls that are not made on an fd.
+ * Composed onto every {@link rsyscall!Task}: call them as `thr.task.getpid(...)`.
+ */
 export class CredentialsTask extends BaseTask {
   /** `getpid()`: this process's id.
    *  @see https://man7.org/linux/man-pages/man2/getpid.2.html */

@@ -6,6 +6,10 @@ import { BaseFileDescriptor } from "../handle/fd.js";
 import { BaseTask } from "../handle/task.js";
 import * as raw from "../near/syscalls.js";
 
+/**
+ * The `<unistd.h>` syscalls that are not made on an fd.
+ * Composed onto every {@link rsyscall!Task}: call them as `thr.task.chdir(...)`.
+ */
 export class CwdTask extends BaseTask {
   /** `chdir(path)`: change the working directory.
    *  @see https://man7.org/linux/man-pages/man2/chdir.2.html */
@@ -38,6 +42,10 @@ export class CwdTask extends BaseTask {
   }
 }
 
+/**
+ * The `<unistd.h>` syscalls made on an fd.
+ * Composed onto every {@link rsyscall!FileDescriptor}: call them as `fd.fchdir(...)`.
+ */
 export class CwdFileDescriptor extends BaseFileDescriptor {
   /** `fchdir(fd)`: make this directory the working directory.
    *  @see https://man7.org/linux/man-pages/man2/fchdir.2.html */

@@ -6,6 +6,10 @@ import type { O } from "../fcntl.js";
 import { BaseFileDescriptor } from "../handle/fd.js";
 import * as raw from "../near/syscalls.js";
 
+/**
+ * The `<unistd.h>` syscalls made on an fd.
+ * Composed onto every {@link rsyscall!FileDescriptor}: call them as `fd.dup2(...)`.
+ */
 export class DupFileDescriptor extends BaseFileDescriptor {
   /**
    * `dup2(oldfd, newfd)`: make `newfd` name this fd's open file; `newfd` (which must be the only

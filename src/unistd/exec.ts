@@ -82,6 +82,10 @@ function checkLists(task: BaseTask, argv: WrittenPointer<ArgList>, envp: Written
   for (const s of [...argv.value.strings, ...envp.value.strings]) if (typeof s !== "string") s.addressIn(task);
 }
 
+/**
+ * The `<unistd.h>` syscalls made on an fd.
+ * Composed onto every {@link rsyscall!FileDescriptor}: call them as `fd.execveat(...)`.
+ */
 export class ExecFileDescriptor extends BaseFileDescriptor {
   /**
    * `execveat(dirfd, pathname, argv, envp, flags)`: like execve, with `path` relative to this
@@ -105,6 +109,10 @@ export class ExecFileDescriptor extends BaseFileDescriptor {
   }
 }
 
+/**
+ * The `<unistd.h>` syscalls that are not made on an fd.
+ * Composed onto every {@link rsyscall!Task}: call them as `thr.task.execve(...)`.
+ */
 export class ExecTask extends BaseTask {
   /**
    * `execve(pathname, argv, envp)`: replace this process's program. Resolves when the process

@@ -55,6 +55,10 @@ async function faccessat(task: BaseTask, dirfd: Fd, path: PathPointer, mode: OK,
   await withContext(raw.faccessat2(task.sysif, dirfd, path.borrow(task), mode, flags), { path: pathOf(path) });
 }
 
+/**
+ * The `<unistd.h>` syscalls that are not made on an fd.
+ * Composed onto every {@link rsyscall!Task}: call them as `thr.task.unlink(...)`.
+ */
 export class FsTask extends BaseTask {
   /** `unlinkat(AT_FDCWD, pathname, 0)`: remove a name.
    *  @see https://man7.org/linux/man-pages/man2/unlinkat.2.html */
@@ -94,6 +98,10 @@ export class FsTask extends BaseTask {
   }
 }
 
+/**
+ * The `<unistd.h>` syscalls made on an fd.
+ * Composed onto every {@link rsyscall!FileDescriptor}: call them as `fd.unlinkat(...)`.
+ */
 export class FsFileDescriptor extends BaseFileDescriptor {
   /** `unlinkat(dirfd, pathname, flags)`: remove a name in this directory (`AT.REMOVEDIR` for a directory).
    *  @see https://man7.org/linux/man-pages/man2/unlinkat.2.html */

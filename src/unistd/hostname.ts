@@ -9,6 +9,10 @@ import * as raw from "../near/syscalls.js";
 /** The longest host or domain name the kernel keeps (`__NEW_UTS_LEN`), in bytes. */
 export const UTS_NAME_MAX = 64;
 
+/**
+ * The `<unistd.h>` syscalls that are not made on an fd.
+ * Composed onto every {@link rsyscall!Task}: call them as `thr.task.sethostname(...)`.
+ */
 export class HostnameTask extends BaseTask {
   /**
    * `int sethostname(const char *name, size_t len)`: the hostname of this process's UTS namespace,

@@ -18,6 +18,10 @@ export const SEEK = family("SEEK", gen.SEEK);
 /** An lseek `whence`. */
 export type SEEK = Flag<"SEEK">;
 
+/**
+ * The `<unistd.h>` syscalls made on an fd.
+ * Composed onto every {@link rsyscall!FileDescriptor}: call them as `fd.lseek(...)`.
+ */
 export class IoFileDescriptor extends BaseFileDescriptor {
   /**
    * `read(fd, buf, count)`: read at most `buf.size()` bytes. Returns the filled part and the rest;

@@ -6,6 +6,10 @@ import { BaseTask } from "../handle/task.js";
 import type { KCMP } from "../linux/kcmp.js";
 import * as raw from "../near/syscalls.js";
 
+/**
+ * The `<unistd.h>` syscalls that are not made on an fd.
+ * Composed onto every {@link rsyscall!Task}: call them as `thr.task.kcmp(...)`.
+ */
 export class KcmpTask extends BaseTask {
   /**
    * `kcmp(pid1, pid2, type, idx1, idx2)`: whether two processes share a kernel resource (`KCMP.VM`:

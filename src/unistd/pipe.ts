@@ -28,6 +28,10 @@ export class Pipe<F extends BaseFileDescriptor = BaseFileDescriptor> {
   }
 }
 
+/**
+ * The `<unistd.h>` syscalls that are not made on an fd.
+ * Composed onto every {@link rsyscall!Task}: call them as `thr.task.pipe(...)`.
+ */
 export class PipeTask extends BaseTask {
   /**
    * `pipe2(pipefd, flags)`: make a pipe; its two fd numbers land in `buf`, which must then be

@@ -188,6 +188,10 @@ const ucredSerializer: Serializer<Ucred> = {
 
 const NO_MSG = 0 as MSG;
 
+/**
+ * The `<sys/socket.h>` syscalls that are not made on an fd.
+ * Composed onto every {@link rsyscall!Task}: call them as `thr.task.socket(...)`.
+ */
 export class SocketTask extends BaseTask {
   /**
    * `socket(domain, type, protocol)`: make a socket. Close-on-exec is always added.
@@ -223,6 +227,10 @@ export class SocketTask extends BaseTask {
   }
 }
 
+/**
+ * The `<sys/socket.h>` syscalls made on an fd.
+ * Composed onto every {@link rsyscall!FileDescriptor}: call them as `fd.bind(...)`.
+ */
 export class SocketFileDescriptor extends BaseFileDescriptor {
   /** `bind(sockfd, addr, addrlen)`: give this socket an address.
    *  @see https://man7.org/linux/man-pages/man2/bind.2.html */

@@ -180,6 +180,10 @@ export interface Received<T, F extends BaseFileDescriptor = BaseFileDescriptor> 
   flags: number;
 }
 
+/**
+ * The `<sys/socket.h>` syscalls made on an fd.
+ * Composed onto every {@link rsyscall!FileDescriptor}: call them as `fd.sendmsg(...)`.
+ */
 export class MsgFileDescriptor extends BaseFileDescriptor {
   /**
    * `sendmsg(sockfd, msg, flags)`: send data and control messages. Consumes the data buffers and
