@@ -5,8 +5,11 @@
 
 /** The arguments to execve, built up immutably. `argv[0]` is the program's name for itself. */
 export class Command {
+  /** The file execve runs: a path, not looked up in PATH (`thr.environ.which` does that). */
   readonly executablePath: string;
+  /** argv, `argv[0]` included. */
   readonly arguments: readonly string[];
+  /** Variables set on top of the environment of the thread that execs. */
   readonly envUpdates: Readonly<Record<string, string>>;
 
   constructor(executablePath: string, argv: readonly string[], envUpdates: Readonly<Record<string, string>> = {}) {
@@ -40,6 +43,7 @@ export class Command {
     return [...env, shellQuote(this.executablePath), ...this.arguments.slice(1).map(shellQuote)].join(" ");
   }
 
+  /** For messages: `Command(X=1 /bin/sh -c 'echo $X')`. */
   toString(): string {
     return `Command(${this.inShellForm()})`;
   }

@@ -13,22 +13,34 @@ import { OK } from "./unistd/index.js";
 
 /** `which` found no executable file of that name in PATH. */
 export class ExecutableNotFoundError extends Error {
+  /** The class's name, which Node shows before the message. */
   override name = "ExecutableNotFoundError";
   constructor(
+    /** The name that was looked up. */
     readonly executable: string,
+    /** The PATH it was looked up in. */
     readonly path: string,
   ) {
     super(`${executable}: no executable file of that name in PATH=${path}`);
   }
 }
 
+/**
+ * A thread's environment variables: what an exec from that thread passes on (with the Command's
+ * updates on top), and the PATH `which` searches, checked with that thread's own syscalls.
+ */
 export class Environment {
   readonly #vars: Map<string, string>;
   readonly #found = new Map<string, string>();
 
-  /** `vars` may be another thread's Environment: nothing changes one, so the variables are shared, not copied. */
+  /**
+   * `vars` may be another thread's Environment: nothing changes one, so the variables are shared, not copied.
+   * @internal Each thread comes with its Environment (`thr.environ`).
+   */
   constructor(
+    /** The task `which` checks files through: PATH is searched where the thread is. */
     readonly task: Task,
+    /** The memory `which` passes paths in. */
     readonly ram: RAM,
     vars: Readonly<Record<string, string>> | Environment,
   ) {
@@ -42,6 +54,7 @@ export class Environment {
     return this.#vars.get(key) ?? fallback;
   }
 
+  /** Whether `key` is set (maybe to the empty string). */
   has(key: string): boolean {
     return this.#vars.has(key);
   }

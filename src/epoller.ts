@@ -76,9 +76,13 @@ export class EpolledFileDescriptor implements InvalidationListener {
   /** AsyncFileDescriptors using this registration (withHandle makes more than one). */
   users = 0;
 
+  /** @internal Registrations come from `Epoller.register` (and `thr.makeAfd`). */
   constructor(
+    /** The epoller this fd is registered with. */
     readonly epoller: Epoller,
+    /** The registration's number, in the epoll_event data the kernel hands back. */
     readonly id: number,
+    /** The fd registered (through the task whose table holds it). */
     readonly fd: FileDescriptor,
   ) {}
 
@@ -97,7 +101,10 @@ export class EpolledFileDescriptor implements InvalidationListener {
     });
   }
 
-  /** Internal: the registered handle was closed: the registration ends. */
+  /**
+   * Internal: the registered handle was closed: the registration ends.
+   * @internal
+   */
   handleInvalidated(fd: BaseFileDescriptor): void {
     this.end(new ClosedFileDescriptorError(`${fd} was closed while registered with an epoller`));
   }
@@ -112,7 +119,10 @@ export class EpolledFileDescriptor implements InvalidationListener {
     return this.#waiters.some((w) => !w.weak);
   }
 
-  /** Events arrived from epoll. */
+  /**
+   * Events arrived from epoll.
+   * @internal
+   */
   posedge(events: number): void {
     this.status |= events;
     this.generation++;
@@ -218,7 +228,9 @@ export class Epoller {
   #threads = false;
 
   private constructor(
+    /** The epoll fd, in the process the epoller was made for. */
     readonly epfd: FileDescriptor,
+    /** The memory epoll_wait's events are read from. */
     readonly ram: RAM,
     events: Pointer<Buffer>,
     local = true,
@@ -306,7 +318,10 @@ export class Epoller {
     return reg;
   }
 
-  /** Internal: the epoll_ctl(DEL) of a registration, unless its fd or process is gone. */
+  /**
+   * Internal: the epoll_ctl(DEL) of a registration, unless its fd or process is gone.
+   * @internal
+   */
   async unregister(reg: EpolledFileDescriptor): Promise<void> {
     this.forget(reg);
     if (!reg.fd.valid) return;
@@ -318,7 +333,10 @@ export class Epoller {
       });
   }
 
-  /** Internal: stops delivering events to `reg`. Its id is never given out again. */
+  /**
+   * Internal: stops delivering events to `reg`. Its id is never given out again.
+   * @internal
+   */
   forget(reg: EpolledFileDescriptor): void {
     this.#registrations.delete(reg.id);
     const key = fileKey(reg.fd);
@@ -345,7 +363,10 @@ export class Epoller {
     return this.#registrations.size;
   }
 
-  /** Internal: someone started waiting; with `keepAlive`, keep the event loop alive meanwhile. */
+  /**
+   * Internal: someone started waiting; with `keepAlive`, keep the event loop alive meanwhile.
+   * @internal
+   */
   waiterAdded(keepAlive: boolean): void {
     this.#watching++;
     if (keepAlive && this.#waiting++ === 0) {
@@ -356,7 +377,10 @@ export class Epoller {
     if (this.#blocking && !this.#blocking.running) void this.#pump(this.#blocking);
   }
 
-  /** Internal: someone stopped waiting. */
+  /**
+   * Internal: someone stopped waiting.
+   * @internal
+   */
   waiterRemoved(keepAlive: boolean): void {
     this.#watching--;
     if (keepAlive && --this.#waiting === 0) {
@@ -477,7 +501,10 @@ export class Epoller {
     await this.epfd.invalidate();
   }
 
-  /** Internal: a thread waits in this epoller; disposing it is refused. */
+  /**
+   * Internal: a thread waits in this epoller; disposing it is refused.
+   * @internal
+   */
   servesThread(): void {
     this.#threads = true;
   }
@@ -507,9 +534,11 @@ const SCRATCH_MAX = 1 << 20;
  */
 export class AsyncFileDescriptor {
   private constructor(
+    /** The memory the byte-level methods (readSomeBytes, writeAllBytes) copy through. */
     readonly ram: RAM,
     /** The fd every syscall is made on. */
     readonly handle: FileDescriptor,
+    /** The registration it waits on: which events are known ready. */
     readonly epolled: EpolledFileDescriptor,
   ) {
     // Dropped without close: the registration goes once no AFD uses it (the fd stays the handle's).
@@ -773,10 +802,12 @@ export class AsyncFileDescriptor {
     if (this.handle.valid) await this.handle.invalidate();
   }
 
+  /** For `await using`: `close()`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
 
+  /** For messages: `AsyncFileDescriptor(FileDescriptor(5, pid 1234))`. */
   toString(): string {
     return `AsyncFileDescriptor(${this.handle})`;
   }

@@ -28,13 +28,18 @@ export class MountNamespace extends Namespace {}
 export class NamespaceMismatchError extends Error {
   constructor(
     what: string,
+    /** The namespace the handle belongs to. */
     readonly expected: Namespace,
+    /** The namespace of the task it was used through. */
     readonly actual: Namespace,
   ) {
     super(`${what} belongs to ${expected} but was used through a task in ${actual}`);
     this.name = new.target.name;
   }
 }
+/** An fd handle was used through a task with another fd table: its number means another file there. */
 export class FDTableMismatchError extends NamespaceMismatchError {}
+/** A pointer was used through a task in another address space: its address is not that memory there. */
 export class AddressSpaceMismatchError extends NamespaceMismatchError {}
+/** A pid was used through a task in another pid namespace, where it names another process or none. */
 export class PidNamespaceMismatchError extends NamespaceMismatchError {}

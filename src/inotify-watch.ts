@@ -20,12 +20,18 @@ export interface InotifyThread {
   readonly epoller: Epoller;
 }
 
+/**
+ * A file system watcher: one inotify fd, read through the event loop only while some Watch waits,
+ * its events sorted to a Watch per watched path.
+ */
 export class Inotify {
   readonly #watches = new Map<number, Watch>();
   #reader: Promise<void> | undefined;
 
   private constructor(
+    /** The inotify fd, read without blocking. */
     readonly afd: AsyncFileDescriptor,
+    /** The memory paths and events pass through. */
     readonly ram: RAM,
   ) {}
 
@@ -51,7 +57,10 @@ export class Inotify {
     }
   }
 
-  /** Internal: reads events while some watch waits for them. */
+  /**
+   * Internal: reads events while some watch waits for them.
+   * @internal
+   */
   pump(): void {
     if (this.#reader) return;
     this.#reader = this.#read().finally(() => {
@@ -102,9 +111,13 @@ export class Watch {
   #waiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
   #removed = false;
 
+  /** @internal Watches come from `inotify.add`. */
   constructor(
+    /** The instance whose fd this watch's events come through. */
     readonly inotify: Inotify,
+    /** The kernel's number for the watch, as events carry it. */
     readonly wd: WatchDescriptor,
+    /** The path watched, as it was given to `add`. */
     readonly path: string,
   ) {}
 
@@ -151,14 +164,20 @@ export class Watch {
     await this.remove();
   }
 
-  /** Internal: an event for this watch arrived. */
+  /**
+   * Internal: an event for this watch arrived.
+   * @internal
+   */
   deliver(event: InotifyEvent): void {
     this.#queue.push(event);
     if (event.mask & IN.IGNORED) this.#removed = true;
     for (const w of this.#waiters.splice(0)) w.resolve();
   }
 
-  /** Internal: reading failed. */
+  /**
+   * Internal: reading failed.
+   * @internal
+   */
   fail(e: unknown): void {
     for (const w of this.#waiters.splice(0)) w.reject(e);
   }

@@ -22,6 +22,7 @@ import type { FileDescriptor } from "./task.js";
 /** The name (comm) a syscall server gives itself: exec gives a process a name without a slash. */
 export const SERVER_COMM = "rsyscall/server";
 
+/** How a child was made, for its AsyncChildProcess. */
 export interface ChildOptions {
   /** For a child of another process of ours (in its own pid namespace): that parent's pidfd. */
   parentPidfd?: FileDescriptor;
@@ -31,6 +32,11 @@ export interface ChildOptions {
   pidIsOurs?: boolean;
 }
 
+/**
+ * A child process we can wait for and signal without blocking: `thr.spawn` returns one, and so does
+ * `child.exec`. Its pidfd waits in the epoller, and the child is reaped the moment it dies, so
+ * `waitpid` can be asked again and again, and no zombie waits for a caller who dropped it.
+ */
 export class AsyncChildProcess {
   #death: ChildState | undefined;
   #command: Command | undefined;
@@ -48,11 +54,13 @@ export class AsyncChildProcess {
   /** The pidfd waitid and pidfd_send_signal go through: the parent's (our own unless given). */
   readonly #parentPidfd: FileDescriptor;
 
+  /** @internal Children come from `thr.spawn`, `child.exec` and the like. */
   constructor(
     /** The child's pid, in the pid namespace of the process that made it. */
     readonly pid: number,
     /** Our pidfd for the child, registered with the epoller: it says when the child exits. */
     readonly pidfd: AsyncFileDescriptor,
+    /** The memory waitid's siginfo is read through. */
     readonly ram: RAM,
     options: ChildOptions = {},
   ) {
@@ -75,7 +83,10 @@ export class AsyncChildProcess {
   /** Our end of the child's stderr, when `thr.spawn` made it a pipe. */
   stderr: AsyncFileDescriptor | undefined;
 
-  /** Internal: our ends of the pipes `thr.spawn` made for fds 0, 1 and 2. */
+  /**
+   * Internal: our ends of the pipes `thr.spawn` made for fds 0, 1 and 2.
+   * @internal
+   */
   attachPipes(pipes: readonly (AsyncFileDescriptor | undefined)[]): void {
     [this.stdin, this.stdout, this.stderr] = pipes;
   }
@@ -90,7 +101,10 @@ export class AsyncChildProcess {
     return this.#death !== undefined;
   }
 
-  /** Internal: the child exec'd `command`. */
+  /**
+   * Internal: the child exec'd `command`.
+   * @internal
+   */
   didExec(command: Command | undefined): void {
     this.#command = command;
     this.#server = false;
@@ -102,6 +116,7 @@ export class AsyncChildProcess {
    * closed, which happens past the point of no return of an exec, or in an exit (do_exit sets
    * PF_EXITING before either). So a process that is not exiting exec'd; one that is exiting had
    * exec'd if it bears its program's name (which has no slash), not SERVER_COMM.
+   * @internal
    */
   diedBeforeExec(): boolean {
     if (this.#death || this.#reaping) return this.#diedAsServer;
@@ -271,6 +286,7 @@ export class AsyncChildProcess {
     }
   }
 
+  /** For messages: `AsyncChildProcess(pid 1234)`. */
   toString(): string {
     return `AsyncChildProcess(pid ${this.pid})`;
   }

@@ -19,7 +19,14 @@ import { AF, type CmsgList, SOCK, type Sockaddr, Sockbuf, Socketpair } from "./s
 import type { FileDescriptor, Task } from "./task.js";
 import { Pipe, UTS_NAME_MAX } from "./unistd/index.js";
 
+/**
+ * Everything needed to work with one process: its Task (every syscall), its memory, environment,
+ * stdio and epoller, with helpers for what is done often (allocating, pipes, sockets, children).
+ * `localThread` is the Node process; the others come from `clone`, `fork`, `stdinBootstrap`, stubs,
+ * persistent servers and ssh, and are used the same way.
+ */
 export class Thread {
+  /** @internal Threads come from `localThread`, `clone`, `fork` and the other ways to reach a process. */
   constructor(
     /** The Task: every syscall of this process is a method on it. */
     readonly task: Task,
@@ -285,6 +292,7 @@ export class Thread {
     await this.task.setgroups(await this.ptr(new GidList(gids)));
   }
 
+  /** For messages: `Thread(Task(pid 1234))`. */
   toString(): string {
     return `Thread(${this.task})`;
   }

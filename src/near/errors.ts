@@ -2,6 +2,7 @@
 // the process serving it went away.
 import { errnoMessages, errnoNames } from "../gen/errno.js";
 
+/** What a SyscallError says about the syscall's arguments, for its message. */
 export interface SyscallErrorContext {
   /** The path the syscall was given, when there was one. */
   path?: string;
@@ -18,12 +19,18 @@ export interface SyscallErrorContext {
  * `os.constants.errno` and `rsyscall`'s `ERRNO` table.
  */
 export class SyscallError extends Error {
+  /** The positive errno value (`ERRNO.ENOENT`, 2). */
   readonly errno: number;
+  /** The errno's name, as Node names it (`"ENOENT"`). */
   readonly code: string;
+  /** The syscall's name (`"openat"`). */
   readonly syscall: string;
   // Declared, not defined: absent context stays absent, as on Node's errors.
+  /** The path the syscall was given, when there was one. */
   declare path?: string;
+  /** The second path (rename, link, symlink). */
   declare dest?: string;
+  /** The file descriptor the syscall was made on, when it matters to the message. */
   declare fd?: number;
 
   constructor(errno: number, syscall: string, context: SyscallErrorContext = {}) {
@@ -62,6 +69,7 @@ export class SyscallError extends Error {
  * whether the syscall ran is unknown. For `execve` and `exit`, this is the success case.
  */
 export class SyscallHangupError extends Error {
+  /** The syscall's name. */
   readonly syscall: string;
   constructor(syscall: string, reason: string, message?: string) {
     super(
@@ -74,6 +82,7 @@ export class SyscallHangupError extends Error {
 
 /** A syscall was refused before it was sent: the interface is closed. It did not run. */
 export class SyscallSendError extends Error {
+  /** The syscall's name. */
   readonly syscall: string;
   constructor(syscall: string, reason: string) {
     super(`${syscall}: not sent, ${reason}`);

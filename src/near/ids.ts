@@ -10,7 +10,10 @@ export type Pid = number & { readonly __near: "Pid" };
 export type Address = number & { readonly __near: "Address" };
 
 /** An inotify watch descriptor, in some inotify instance. */
-export type WatchDescriptor = number & { readonly __near: "WatchDescriptor" };
+export type WatchDescriptor = number & {
+  /** The brand; no such property exists at run time. */
+  readonly __near: "WatchDescriptor";
+};
 
 export const asFd = (n: number): Fd => n as Fd;
 export const asPid = (n: number): Pid => n as Pid;

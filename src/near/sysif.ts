@@ -5,6 +5,10 @@ import { SYS } from "../gen/sys.js";
 /** A syscall argument: a number (exact below 2^53, negatives sign-extended) or a full 64-bit bigint. */
 export type SyscallArg = number | bigint;
 
+/**
+ * How syscalls reach one process (`task.sysif`): by number, with raw arguments. The syscall
+ * methods are built on it; it is for a syscall that has no method yet.
+ */
 export interface SyscallInterface {
   /**
    * Performs syscall `nr` in the target process. Resolves with the result when it is not an

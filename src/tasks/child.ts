@@ -25,6 +25,7 @@ export class ChildThread extends ConnectedThread {
   /** The program an exec under way is for. */
   #execing: string | undefined;
 
+  /** @internal Children come from `thr.clone` and `thr.fork`. */
   constructor(
     thread: Thread,
     /** The child, for waiting and signalling. */

@@ -92,6 +92,7 @@ declare module "../thread.js" {
   }
 }
 
+/** What `thr.clone` and `thr.fork` take besides the flags: how a new user namespace's ids map. */
 export interface CloneOptions {
   /** With CLONE.NEWUSER: write uid and gid maps (our ids, to `inNamespaceUid`/`Gid`). Default true. */
   writeUserMappings?: boolean;

@@ -68,6 +68,7 @@ export function canPass(thread: Thread): boolean {
 export class ConnectedThread extends Thread {
   #connection: SyscallConnection;
 
+  /** @internal Connected threads come from clone, fork, stdinBootstrap, stubs and ssh. */
   constructor(
     thread: Thread,
     connection: SyscallConnection,
@@ -87,7 +88,10 @@ export class ConnectedThread extends Thread {
     return this.#connection;
   }
 
-  /** Internal: the fd-passing socket as it is now (it changes when a persistent thread reconnects). */
+  /**
+   * Internal: the fd-passing socket as it is now (it changes when a persistent thread reconnects).
+   * @internal
+   */
   get currentPassing(): Passing | undefined {
     return this.passing;
   }
@@ -182,6 +186,7 @@ export class ConnectedThread extends Thread {
     });
   }
 
+  /** For messages: the class and the task, `ChildThread(Task(pid 1234))`. */
   override toString(): string {
     return `${this.constructor.name}(${this.task})`;
   }

@@ -104,6 +104,11 @@ class Fifo<T> {
   }
 }
 
+/**
+ * The link to a process that runs the syscall server: the `sysif` of its task. Requests are queued
+ * in call order and written in batches, and replies come in the same order, so many calls can be
+ * outstanding at once; when the process goes away they reject at once instead of waiting forever.
+ */
 export class SyscallConnection implements SyscallInterface {
   readonly #afd: AsyncFileDescriptor;
   readonly #ram: RAM;
@@ -137,7 +142,10 @@ export class SyscallConnection implements SyscallInterface {
   readonly hungUp: Promise<string>;
   #settleHungUp: (reason: string) => void = () => {};
 
-  /** `afd` is our end of the socket, in our own process; `ram` is our own memory (the Node process's). */
+  /**
+   * `afd` is our end of the socket, in our own process; `ram` is our own memory (the Node process's).
+   * @internal Connections are made with the threads that use them.
+   */
   constructor(afd: AsyncFileDescriptor, ram: RAM) {
     this.#afd = afd;
     this.#ram = ram;

@@ -52,7 +52,10 @@ export class PersistentThread extends ConnectedThread {
   /** The current link was dropped on purpose (disconnect): its windows wait for a reconnect. */
   #disconnected = false;
 
-  /** Internal: watch `connection` (the current link) for a break that ends the windows' use. */
+  /**
+   * Internal: watch `connection` (the current link) for a break that ends the windows' use.
+   * @internal
+   */
   watchLink(connection: SyscallConnection, releaseWindows: (() => void) | undefined): void {
     this.#releaseWindows = releaseWindows ?? this.#releaseWindows;
     const weak = new WeakRef(this);
@@ -62,6 +65,7 @@ export class PersistentThread extends ConnectedThread {
     });
   }
 
+  /** @internal Persistent threads come from `clonePersistent` and `PersistentThread.connect`. */
   constructor(
     thread: Thread,
     connection: SyscallConnection,

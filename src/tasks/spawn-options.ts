@@ -17,6 +17,7 @@ import { closeAll } from "./connected.js";
  */
 export type Stdio = "inherit" | "pipe" | "ignore" | FileDescriptor;
 
+/** What `thr.spawn` takes besides the program: every option is checked before any syscall. */
 export interface SpawnOptions {
   /** The child's fds 0, 1 and 2: one setting for all three, or one each; `"inherit"` by default. */
   stdio?: Stdio | readonly [Stdio?, Stdio?, Stdio?];
@@ -28,6 +29,7 @@ export interface SpawnOptions {
   env?: Readonly<Record<string, string>>;
 }
 
+/** What `thr.run` takes: `spawn`'s options, and what to do with the child's output and status. */
 export interface RunOptions<E extends "utf8" | "buffer" = "utf8" | "buffer"> extends SpawnOptions {
   /** Reject with CalledProcessError unless the child exits 0 (default true). */
   check?: boolean;

@@ -51,6 +51,7 @@ declare module "../thread.js" {
      * await proc.kill();
      */
     spawn(command: Command, options?: SpawnOptions): Promise<AsyncChildProcess>;
+    /** `spawn` of a program by name or path, with its arguments (argv[0] is `file`). */
     spawn(file: string, args?: readonly string[], options?: SpawnOptions): Promise<AsyncChildProcess>;
     /**
      * Runs a program (as `spawn` takes it) to its end. Rejects with CalledProcessError unless it
@@ -63,6 +64,7 @@ declare module "../thread.js" {
       command: Command,
       options?: RunOptions<E>,
     ): Promise<ChildState<Output<E>>>;
+    /** `run` of a program by name or path, with its arguments (argv[0] is `file`). */
     run<E extends "utf8" | "buffer" = "utf8">(
       file: string,
       args?: readonly string[],

@@ -120,17 +120,22 @@ export class SSHThread extends ConnectedThread {
   /** The ssh process the thread is reached through (set once ssh() has it). */
   sshProcess: AsyncChildProcess | undefined;
 
+  /** @internal SSH threads come from `SSHHost.ssh`. */
   constructor(
     thread: Thread,
     connection: SyscallConnection,
     root: Thread,
     passing: Passing | undefined,
+    /** @internal Where channels are forwarded from and to. */
     readonly forward: Forward,
   ) {
     super(thread, connection, root, passing);
   }
 
-  /** Internal: makes the remote end of the forward, in a directory only this thread's user can enter. */
+  /**
+   * Internal: makes the remote end of the forward, in a directory only this thread's user can enter.
+   * @internal
+   */
   async listen(): Promise<void> {
     const { dir, socket } = this.forward.remote;
     if (!this.forward.listening) await this.mkdir(dir, 0o700);
@@ -292,9 +297,16 @@ export class SSHThread extends ConnectedThread {
   }
 }
 
+/**
+ * A host reached with the real OpenSSH client: the Command that runs ssh, with the user's options
+ * and the host last. Each `ssh(thread)` starts a new ssh and returns a thread on the host.
+ */
 export class SSHHost {
   /** `command`: `ssh [options...] HOST`, the host last. */
-  constructor(readonly command: Command) {
+  constructor(
+    /** The ssh command, run as it is with the bootstrap script appended after the host. */
+    readonly command: Command,
+  ) {
     if (!(command instanceof Command))
       throw new TypeError(`SSHHost: command must be a Command, got ${describe(command)}`);
     if (command.arguments.length < 2) throw new TypeError("SSHHost: the command must end with the host");

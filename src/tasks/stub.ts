@@ -44,15 +44,22 @@ export async function peerCredentials(thread: Thread, sock: FileDescriptor): Pro
   return got.buf.read();
 }
 
+/**
+ * A stub executable and the socket it connects back to: each program that runs the stub becomes a
+ * thread of ours (`accept`), so a test or a tool can stand in for a program that something else
+ * runs (a sendmail, an editor) and act in that program's own process.
+ */
 export class StubServer {
   private constructor(
     /** The Node process's thread: the listening socket is its. */
     readonly root: Thread,
+    /** The socket stubs connect to, read without blocking. */
     readonly listening: AsyncFileDescriptor,
     /** The private directory the socket is in. */
     readonly socketDir: string,
     /** The stub executable. */
     readonly path: string,
+    /** Our uid: a stub run by another user (root aside) is turned away. */
     readonly uid: number,
   ) {}
 
@@ -128,6 +135,7 @@ export class StubServer {
     rmSync(this.path, { force: true });
   }
 
+  /** For `await using`: `close()`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
