@@ -26,10 +26,13 @@ export type DT = Flag<"DT">;
 /** One `struct linux_dirent64`. */
 export class Dirent {
   constructor(
+    /** `d_ino`: the entry's inode number. */
     readonly inode: bigint,
     /** The opaque position after this entry, for lseek. */
     readonly offset: bigint,
+    /** `d_type`: the file's type, or DT.UNKNOWN where the file system does not say. */
     readonly type: DT,
+    /** `d_name`: the entry's name (`.` and `..` included). */
     readonly name: string,
   ) {}
 }
@@ -38,11 +41,12 @@ const nameOffset = layouts.linux_dirent64.fields.d_name[0];
 
 /** The records one getdents64 call returns. Allocate with `malloc(DirentList, size)`. */
 export class DirentList extends Array<Dirent> {
-  // map, filter and slice give plain arrays.
+  /** So that map, filter and slice give plain arrays, not DirentLists. */
   static override get [Symbol.species]() {
     return Array;
   }
 
+  /** The serializer `malloc(DirentList)` uses: how its bytes become a DirentList and back. */
   static getSerializer(): Serializer<DirentList> {
     return direntListSerializer;
   }

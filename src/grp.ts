@@ -17,6 +17,7 @@ const GID_SIZE = 4;
 
 /** An array of `gid_t` (32-bit) as setgroups takes it. */
 export class GidList {
+  /** The group ids, in order. */
   readonly gids: readonly number[];
   constructor(gids: Iterable<number>) {
     this.gids = [...gids];
@@ -24,6 +25,7 @@ export class GidList {
       if (!Number.isInteger(gid) || gid < 0 || gid > 0xfffffffe) throw new TypeError(`not a group id: ${gid}`);
   }
 
+  /** The serializer `malloc(GidList)` uses: how its bytes become a GidList and back. */
   static getSerializer(): Serializer<GidList> {
     return {
       toBytes(list) {

@@ -31,6 +31,7 @@ const CPU_SET_SIZE = layouts.cpu_set_t.size;
 
 /** `cpu_set_t`: a set of CPU numbers (0 to 1023). */
 export class CpuSet extends Set<number> {
+  /** Its size in bytes, always the same: `malloc(CpuSet)` needs no size. */
   static readonly sizeof = CPU_SET_SIZE;
   constructor(cpus: Iterable<number> = []) {
     super();
@@ -40,6 +41,7 @@ export class CpuSet extends Set<number> {
     }
   }
 
+  /** The serializer `malloc(CpuSet)` uses: how its bytes become a CpuSet and back. */
   static getSerializer(): Serializer<CpuSet> {
     return {
       toBytes(set) {

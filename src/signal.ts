@@ -35,7 +35,12 @@ export const HowSIG = family("HowSIG", gen.HowSIG);
 export type HowSIG = Flag<"HowSIG">;
 
 /** The handler values that are not addresses. */
-export const Sighandler = { DFL: 0, IGN: 1 } as const;
+export const Sighandler = {
+  /** `SIG_DFL`: the signal's default action. */
+  DFL: 0,
+  /** `SIG_IGN`: ignore the signal. */
+  IGN: 1,
+} as const;
 
 const SIGSET_SIZE = layouts.kernel_sigaction.fields.sa_mask[1];
 const MAX_SIGNAL = SIGSET_SIZE * 8;
@@ -47,23 +52,27 @@ function checkSignal(sig: number): number {
 
 /** The kernel's signal set (64 bits on x86_64), as a set of signal numbers. */
 export class Sigset extends Set<SIG> {
+  /** Its size in bytes, always the same: `malloc(Sigset)` needs no size. */
   static readonly sizeof = SIGSET_SIZE;
   constructor(signals: Iterable<SIG | number> = []) {
     super([...signals].map((s) => checkSignal(s) as SIG));
   }
 
+  /** The set as the kernel's mask: bit `sig - 1` for each signal. */
   toBigInt(): bigint {
     let mask = 0n;
     for (const sig of this) mask |= 1n << BigInt(sig - 1);
     return mask;
   }
 
+  /** The set a kernel mask holds (bit `sig - 1` for each signal). */
   static fromBigInt(mask: bigint): Sigset {
     const set = new Sigset();
     for (let sig = 1; sig <= MAX_SIGNAL; sig++) if ((mask >> BigInt(sig - 1)) & 1n) set.add(sig as SIG);
     return set;
   }
 
+  /** The serializer `malloc(Sigset)` uses: how its bytes become a Sigset and back. */
   static getSerializer(): Serializer<Sigset> {
     return sigsetSerializer;
   }
@@ -80,14 +89,20 @@ const sigsetSerializer: Serializer<Sigset> = {
 
 /** The kernel's `struct sigaction` for rt_sigaction. `handler` is an address, or Sighandler.DFL/IGN. */
 export class Sigaction {
+  /** Its size in bytes, always the same: `malloc(Sigaction)` needs no size. */
   static readonly sizeof = layouts.kernel_sigaction.size;
   constructor(
+    /** `sa_handler`: the handler's address in the target process, or Sighandler.DFL or IGN. */
     readonly handler: number | bigint,
+    /** `sa_flags`. */
     readonly flags: SA = 0 as SA,
+    /** `sa_mask`: signals blocked while the handler runs. */
     readonly mask: Sigset = new Sigset(),
+    /** `sa_restorer`: the address a handler returns to (with SA.RESTORER); 0 for none. */
     readonly restorer: number | bigint = 0,
   ) {}
 
+  /** The serializer `malloc(Sigaction)` uses: how its bytes become a Sigaction and back. */
   static getSerializer(): Serializer<Sigaction> {
     return sigactionSerializer;
   }
@@ -196,8 +211,11 @@ export class SignalTask extends BaseTask {
 export class SignalBlock {
   #blocked = true;
   private constructor(
+    /** The task whose calling thread blocked the signals. */
     readonly task: SignalTask,
+    /** The memory the masks pass through. */
     readonly ram: RAM,
+    /** The signals this block owns. */
     readonly mask: Sigset,
   ) {}
 

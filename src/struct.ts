@@ -25,16 +25,19 @@ export type { HasPointers, Serializer };
 
 /** A class that knows how to serialize its instances (for tasks of type K). */
 export interface SerializableClass<T, K extends BaseTask = BaseTask> {
+  /** The serializer for instances in `task` (reading some makes handles there: a pipe's fds). */
   getSerializer(task: K): Serializer<T>;
 }
 
 /** A serializable class whose instances all take `sizeof` bytes. */
 export interface FixedSizeClass<T, K extends BaseTask = BaseTask> extends SerializableClass<T, K> {
+  /** The size of every instance in bytes: `malloc(cls)` needs no size. */
   readonly sizeof: number;
 }
 
 /** A value that provides its own serializer. */
 export interface HasSerializer {
+  /** The serializer for this very value, whose layout depends on it (its length, its parts). */
   getSelfSerializer(task: BaseTask): Serializer<this>;
 }
 
@@ -98,14 +101,18 @@ function checkBig(name: string, value: bigint | number, bits: number, signed: bo
 
 /** A C `int32_t`. */
 export class Int32 {
+  /** `sizeof(int32_t)`: `malloc(Int32)` needs no size. */
   static readonly sizeof = 4;
+  /** The integer. */
   readonly value: number;
   constructor(value: number) {
     this.value = checkInteger("Int32", value, -(2 ** 31), 2 ** 31 - 1);
   }
+  /** How `malloc(Int32)` and `ptr(new Int32(n))` turn it into bytes and back. */
   static getSerializer(): Serializer<Int32> {
     return int32Serializer;
   }
+  /** The integer, so that arithmetic and comparisons work on the object itself. */
   valueOf(): number {
     return this.value;
   }
@@ -120,14 +127,18 @@ const int32Serializer = fixedInteger(
 
 /** A C `uint32_t`. */
 export class UInt32 {
+  /** `sizeof(uint32_t)`: `malloc(UInt32)` needs no size. */
   static readonly sizeof = 4;
+  /** The integer. */
   readonly value: number;
   constructor(value: number) {
     this.value = checkInteger("UInt32", value, 0, 2 ** 32 - 1);
   }
+  /** How `malloc(UInt32)` and `ptr(new UInt32(n))` turn it into bytes and back. */
   static getSerializer(): Serializer<UInt32> {
     return uint32Serializer;
   }
+  /** The integer, so that arithmetic and comparisons work on the object itself. */
   valueOf(): number {
     return this.value;
   }
@@ -142,14 +153,18 @@ const uint32Serializer = fixedInteger(
 
 /** A C `int64_t`; the value is a bigint (a number is accepted). */
 export class Int64 {
+  /** `sizeof(int64_t)`: `malloc(Int64)` needs no size. */
   static readonly sizeof = 8;
+  /** The integer. */
   readonly value: bigint;
   constructor(value: bigint | number) {
     this.value = checkBig("Int64", value, 64, true);
   }
+  /** How `malloc(Int64)` and `ptr(new Int64(n))` turn it into bytes and back. */
   static getSerializer(): Serializer<Int64> {
     return int64Serializer;
   }
+  /** The integer, so that arithmetic and comparisons work on the object itself. */
   valueOf(): bigint {
     return this.value;
   }
@@ -164,14 +179,18 @@ const int64Serializer = fixedInteger(
 
 /** A C `uint64_t`; the value is a bigint (a number is accepted). */
 export class UInt64 {
+  /** `sizeof(uint64_t)`: `malloc(UInt64)` needs no size. */
   static readonly sizeof = 8;
+  /** The integer. */
   readonly value: bigint;
   constructor(value: bigint | number) {
     this.value = checkBig("UInt64", value, 64, false);
   }
+  /** How `malloc(UInt64)` and `ptr(new UInt64(n))` turn it into bytes and back. */
   static getSerializer(): Serializer<UInt64> {
     return uint64Serializer;
   }
+  /** The integer, so that arithmetic and comparisons work on the object itself. */
   valueOf(): bigint {
     return this.value;
   }
@@ -249,14 +268,18 @@ function describe(v: unknown): string {
 
 /** A struct layout from src/gen/layouts.ts: its size, and [offset, size] per field. */
 export interface Layout {
+  /** `sizeof` the struct. */
   readonly size: number;
+  /** Each field's `[offsetof, sizeof]`, by its C name. */
   readonly fields: { readonly [name: string]: readonly [number, number] };
 }
 
 /** Reads a struct's fields from bytes by name, with widths from the generated layout. */
 export class StructReader<L extends Layout> {
   constructor(
+    /** The struct's bytes (at least `layout.size` of them). */
     readonly bytes: Buffer,
+    /** Where each field is. */
     readonly layout: L,
   ) {
     if (bytes.length < layout.size) throw new RangeError(`struct needs ${layout.size} bytes, got ${bytes.length}`);
@@ -297,14 +320,17 @@ export class StructReader<L extends Layout> {
 
 /** Writes a struct's fields by name into zeroed bytes, with widths from the generated layout. */
 export class StructWriter<L extends Layout> {
+  /** The struct's bytes, zeroed at first: what is not written stays 0. */
   readonly bytes: Buffer;
   constructor(
+    /** Where each field is. */
     readonly layout: L,
     size: number = layout.size,
   ) {
     this.bytes = Buffer.alloc(size);
   }
 
+  /** Writes an unsigned integer field, at the field's width. */
   uint(field: keyof L["fields"] & string, value: number | bigint): this {
     const [off, size] = this.#field(field);
     if (size === 8) this.bytes.writeBigUInt64LE(BigInt(value), off);
@@ -312,6 +338,7 @@ export class StructWriter<L extends Layout> {
     return this;
   }
 
+  /** Writes a signed integer field, at the field's width. */
   int(field: keyof L["fields"] & string, value: number | bigint): this {
     const [off, size] = this.#field(field);
     if (size === 8) this.bytes.writeBigInt64LE(BigInt(value), off);

@@ -16,9 +16,12 @@ const NS_PER_S = 1_000_000_000;
 
 /** `struct timespec`: seconds and nanoseconds. */
 export class Timespec {
+  /** Its size in bytes, always the same: `malloc(Timespec)` needs no size. */
   static readonly sizeof = layouts.timespec.size;
   constructor(
+    /** Whole seconds. */
     readonly sec: number,
+    /** Nanoseconds, 0 to 999,999,999. */
     readonly nsec: number,
   ) {
     if (!Number.isSafeInteger(sec) || !Number.isInteger(nsec) || nsec < 0 || nsec >= NS_PER_S) {
@@ -37,6 +40,7 @@ export class Timespec {
     return this.sec + this.nsec / NS_PER_S;
   }
 
+  /** The serializer `malloc(Timespec)` uses: how its bytes become a Timespec and back. */
   static getSerializer(): Serializer<Timespec> {
     return timespecSerializer;
   }
@@ -57,8 +61,11 @@ export type CLOCK = Flag<"CLOCK">;
 
 /** `struct itimerspec`: a first expiration (`value`) and a period after it (`interval`, 0: once). */
 export class Itimerspec {
+  /** Its size in bytes, always the same: `malloc(Itimerspec)` needs no size. */
   static readonly sizeof = layouts.itimerspec.size;
+  /** The period after the first expiration; zero for a one-shot timer. */
   readonly interval: Timespec;
+  /** The time to the first expiration (or when it is, with TFD_TIMER.ABSTIME). */
   readonly value: Timespec;
 
   /** Times are Timespecs or seconds. A zero `value` disarms a timer. */
@@ -67,6 +74,7 @@ export class Itimerspec {
     this.value = typeof value === "number" ? Timespec.fromSeconds(value) : value;
   }
 
+  /** The serializer `malloc(Itimerspec)` uses: how its bytes become an Itimerspec and back. */
   static getSerializer(): Serializer<Itimerspec> {
     return itimerspecSerializer;
   }

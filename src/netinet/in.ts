@@ -40,9 +40,13 @@ function be32(n: number): Buffer {
 
 /** `struct sockaddr_in`: an IPv4 address and port (host order here, network order in memory). */
 export class SockaddrIn extends Sockaddr {
+  /** Its size in bytes, always the same: `malloc(SockaddrIn)` needs no size. */
   static readonly sizeof = layouts.sockaddr_in.size;
+  /** Always `AF.INET`. */
   readonly family = AF.INET;
+  /** The port, 0 to 65535 (0 at bind: the kernel picks one). */
   readonly port: number;
+  /** The address in dotted-quad text (`"127.0.0.1"`). */
   readonly addr: string;
 
   constructor(port: number, addr = "0.0.0.0") {
@@ -59,12 +63,14 @@ export class SockaddrIn extends Sockaddr {
       .raw("sin_addr", Buffer.from(this.addr.split(".").map(Number))).bytes;
   }
 
+  /** Reads a `struct sockaddr_in`; throws unless its family is AF_INET. */
   static fromBytes(bytes: Buffer): SockaddrIn {
     const r = new StructReader(bytes, layouts.sockaddr_in);
     if (r.uint("sin_family") !== AF.INET) throw new TypeError("not an AF_INET address");
     return new SockaddrIn(r.raw("sin_port").readUInt16BE(0), [...r.raw("sin_addr")].join("."));
   }
 
+  /** The serializer `malloc(SockaddrIn)` uses: how its bytes become a SockaddrIn and back. */
   static getSerializer(): Serializer<SockaddrIn> {
     return { toBytes: (a) => a.toBytes(), fromBytes: (b) => SockaddrIn.fromBytes(b) };
   }
@@ -76,15 +82,21 @@ export class SockaddrIn extends Sockaddr {
 
 /** `struct sockaddr_in6`: an IPv6 address, port, flow info and scope id. */
 export class SockaddrIn6 extends Sockaddr {
+  /** Its size in bytes, always the same: `malloc(SockaddrIn6)` needs no size. */
   static readonly sizeof = layouts.sockaddr_in6.size;
+  /** Always `AF.INET6`. */
   readonly family = AF.INET6;
+  /** The port, 0 to 65535 (0 at bind: the kernel picks one). */
   readonly port: number;
+  /** The address in its canonical text (RFC 5952: `"::1"`, `"fe80::1"`). */
   readonly addr: string;
 
   constructor(
     port: number,
     addr = "::",
+    /** `sin6_flowinfo`, in host order. */
     readonly flowinfo = 0,
+    /** `sin6_scope_id`: the interface index a link-local address is on. */
     readonly scopeId = 0,
   ) {
     super();
@@ -102,6 +114,7 @@ export class SockaddrIn6 extends Sockaddr {
       .uint("sin6_scope_id", this.scopeId).bytes;
   }
 
+  /** Reads a `struct sockaddr_in6`; throws unless its family is AF_INET6. */
   static fromBytes(bytes: Buffer): SockaddrIn6 {
     const r = new StructReader(bytes, layouts.sockaddr_in6);
     if (r.uint("sin6_family") !== AF.INET6) throw new TypeError("not an AF_INET6 address");
@@ -113,6 +126,7 @@ export class SockaddrIn6 extends Sockaddr {
     );
   }
 
+  /** The serializer `malloc(SockaddrIn6)` uses: how its bytes become a SockaddrIn6 and back. */
   static getSerializer(): Serializer<SockaddrIn6> {
     return { toBytes: (a) => a.toBytes(), fromBytes: (b) => SockaddrIn6.fromBytes(b) };
   }

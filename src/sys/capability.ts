@@ -27,8 +27,13 @@ const D = layouts.cap_data;
 
 /** `struct __user_cap_header_struct`, version 3, for `pid` (0: this process). */
 export class CapHeader {
+  /** Its size in bytes, always the same: `malloc(CapHeader)` needs no size. */
   static readonly sizeof = layouts.cap_header.size;
-  constructor(readonly pid = 0) {}
+  constructor(
+    /** The process whose capabilities capget reads or capset writes. */
+    readonly pid = 0,
+  ) {}
+  /** The serializer `malloc(CapHeader)` uses: how its bytes become a CapHeader and back. */
   static getSerializer(): Serializer<CapHeader> {
     return {
       toBytes: (h) =>
@@ -40,13 +45,18 @@ export class CapHeader {
 
 /** The three capability sets, as sets of CAP numbers. */
 export class CapData {
+  /** Its size in bytes, always the same: `malloc(CapData)` needs no size. */
   static readonly sizeof = D.size * WORDS;
   constructor(
+    /** What the process can use now. */
     readonly effective: ReadonlySet<CAP> = new Set(),
+    /** What it may make effective. */
     readonly permitted: ReadonlySet<CAP> = new Set(),
+    /** What may pass on across an exec. */
     readonly inheritable: ReadonlySet<CAP> = new Set(),
   ) {}
 
+  /** The serializer `malloc(CapData)` uses: how its bytes become a CapData and back. */
   static getSerializer(): Serializer<CapData> {
     const fields = ["effective", "permitted", "inheritable"] as const;
     return {

@@ -39,13 +39,16 @@ const L = layouts.epoll_event;
 
 /** `struct epoll_event` (packed on x86_64): the events and a 64-bit cookie. */
 export class EpollEvent {
+  /** Its size in bytes, always the same: `malloc(EpollEvent)` needs no size. */
   static readonly sizeof = L.size;
   constructor(
     /** The cookie given back with each event; a safe integer. */
     readonly data: number,
+    /** The events: what to wait for, in epoll_ctl; what happened, from epoll_wait. */
     readonly events: EPOLL,
   ) {}
 
+  /** The serializer `malloc(EpollEvent)` uses: how its bytes become an EpollEvent and back. */
   static getSerializer(): Serializer<EpollEvent> {
     return epollEventSerializer;
   }
@@ -61,11 +64,12 @@ const epollEventSerializer: Serializer<EpollEvent> = {
 
 /** What epoll_wait fills: as many events as fit. Allocate with `malloc(EpollEventList, n * EpollEvent.sizeof)`. */
 export class EpollEventList extends Array<EpollEvent> {
-  // map, filter and slice give plain arrays.
+  /** So that map, filter and slice give plain arrays, not EpollEventLists. */
   static override get [Symbol.species]() {
     return Array;
   }
 
+  /** The serializer `malloc(EpollEventList)` uses: how its bytes become an EpollEventList and back. */
   static getSerializer(): Serializer<EpollEventList> {
     return epollEventListSerializer;
   }

@@ -32,20 +32,25 @@ const NAME_OFFSET = L.fields.name[0];
 /** One `struct inotify_event`; `name` is empty for events on the watched object itself. */
 export class InotifyEvent {
   constructor(
+    /** The watch the event came through (-1 for IN.Q_OVERFLOW). */
     readonly wd: WatchDescriptor,
+    /** What happened, with IN.ISDIR when it happened to a directory. */
     readonly mask: IN,
+    /** Pairs the IN.MOVED_FROM and IN.MOVED_TO of one rename; 0 otherwise. */
     readonly cookie: number,
+    /** The entry in the watched directory it happened to. */
     readonly name: string,
   ) {}
 }
 
 /** The events one read returns. Allocate with `malloc(InotifyEventList, size)` (4096 is plenty). */
 export class InotifyEventList extends Array<InotifyEvent> {
-  // map, filter and slice give plain arrays.
+  /** So that map, filter and slice give plain arrays, not InotifyEventLists. */
   static override get [Symbol.species]() {
     return Array;
   }
 
+  /** The serializer `malloc(InotifyEventList)` uses: how its bytes become an InotifyEventList and back. */
   static getSerializer(): Serializer<InotifyEventList> {
     return {
       toBytes() {

@@ -31,14 +31,18 @@ export const RLIM_INFINITY = 2n ** 64n - 1n;
 
 /** `struct rlimit64`: the soft and hard limits (bigints; RLIM_INFINITY for none). */
 export class Rlimit {
+  /** Its size in bytes, always the same: `malloc(Rlimit)` needs no size. */
   static readonly sizeof = layouts.rlimit64.size;
+  /** `rlim_cur`: the soft limit, the one enforced. */
   readonly cur: bigint;
+  /** `rlim_max`: the hard limit, the ceiling for the soft one. */
   readonly max: bigint;
   constructor(cur: bigint | number, max: bigint | number) {
     this.cur = BigInt(cur);
     this.max = BigInt(max);
   }
 
+  /** The serializer `malloc(Rlimit)` uses: how its bytes become a Rlimit and back. */
   static getSerializer(): Serializer<Rlimit> {
     return {
       toBytes: (r) => new StructWriter(layouts.rlimit64).uint("rlim_cur", r.cur).uint("rlim_max", r.max).bytes,

@@ -28,16 +28,24 @@ const L = layouts.signalfd_siginfo;
 
 /** `struct signalfd_siginfo`: one signal read from a signalfd. */
 export class SignalfdSiginfo {
+  /** Its size in bytes, always the same: `malloc(SignalfdSiginfo)` needs no size. */
   static readonly sizeof = L.size;
   constructor(
+    /** `ssi_signo`: the signal. */
     readonly signo: SIG,
+    /** `ssi_errno`: an error number some signals carry (usually 0). */
     readonly errno: number,
+    /** `ssi_code`: where the signal came from (SI_USER, a CLD code for SIGCHLD, ...). */
     readonly code: number,
+    /** `ssi_pid`: the pid of the sender (or of the child, for SIGCHLD). */
     readonly pid: number,
+    /** `ssi_uid`: the real uid of the sender. */
     readonly uid: number,
+    /** `ssi_status`: for SIGCHLD, the exit status or the signal. */
     readonly status: number,
   ) {}
 
+  /** The serializer `malloc(SignalfdSiginfo)` uses: how its bytes become a SignalfdSiginfo and back. */
   static getSerializer(): Serializer<SignalfdSiginfo> {
     return {
       toBytes: () => {

@@ -27,20 +27,34 @@ export type S_IF = Flag<"S_IF">;
 
 /** `struct stat`, as the kernel fills it. */
 export class Stat {
+  /** Its size in bytes, always the same: `malloc(Stat)` needs no size. */
   static readonly sizeof = layouts.stat.size;
   constructor(
+    /** `st_dev`: the device the file is on. */
     readonly dev: bigint,
+    /** `st_ino`: its inode number on that device (with `dev`, the file's identity). */
     readonly ino: bigint,
+    /** `st_mode`: the file type bits and the permissions. */
     readonly mode: number,
+    /** `st_nlink`: how many hard links name it. */
     readonly nlink: number,
+    /** `st_uid`: the owner. */
     readonly uid: number,
+    /** `st_gid`: the group. */
     readonly gid: number,
+    /** `st_rdev`: the device a device file stands for. */
     readonly rdev: bigint,
+    /** `st_size`: the size in bytes (a symlink's: the length of its target). */
     readonly size: number,
+    /** `st_blksize`: the block size for efficient IO. */
     readonly blksize: number,
+    /** `st_blocks`: 512-byte blocks allocated. */
     readonly blocks: number,
+    /** `st_atim`: the last access. */
     readonly atime: Timespec,
+    /** `st_mtim`: the last change of the contents. */
     readonly mtime: Timespec,
+    /** `st_ctim`: the last change of the inode (contents, owner, mode, links). */
     readonly ctime: Timespec,
   ) {}
 
@@ -52,16 +66,20 @@ export class Stat {
   get permissions(): number {
     return this.mode & 0o7777;
   }
+  /** Whether it is a regular file. */
   isFile(): boolean {
     return this.type === S_IF.REG;
   }
+  /** Whether it is a directory. */
   isDirectory(): boolean {
     return this.type === S_IF.DIR;
   }
+  /** Whether it is a symbolic link (fstat of an O_PATH | O_NOFOLLOW fd, say). */
   isSymbolicLink(): boolean {
     return this.type === S_IF.LNK;
   }
 
+  /** The serializer `malloc(Stat)` uses: how its bytes become a Stat and back. */
   static getSerializer(): Serializer<Stat> {
     return statSerializer;
   }

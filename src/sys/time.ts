@@ -14,9 +14,12 @@ const US_PER_S = 1_000_000;
 
 /** `struct timeval`: seconds and microseconds (`SO_RCVTIMEO`, `SO_SNDTIMEO`; 0 means no timeout). */
 export class Timeval {
+  /** Its size in bytes, always the same: `malloc(Timeval)` needs no size. */
   static readonly sizeof = layouts.timeval.size;
   constructor(
+    /** Whole seconds. */
     readonly sec: number,
+    /** Microseconds, 0 to 999,999. */
     readonly usec: number,
   ) {
     if (!Number.isSafeInteger(sec) || !Number.isInteger(usec) || usec < 0 || usec >= US_PER_S) {
@@ -35,6 +38,7 @@ export class Timeval {
     return this.sec + this.usec / US_PER_S;
   }
 
+  /** The serializer `malloc(Timeval)` uses: how its bytes become a Timeval and back. */
   static getSerializer(): Serializer<Timeval> {
     return timevalSerializer;
   }

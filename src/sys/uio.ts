@@ -29,6 +29,7 @@ const IOV_MAX = gen.LIMITS.IOV_MAX;
 
 /** An array of `struct iovec`: the buffers of one readv or writev, in order. */
 export class IovecList<T> implements HasSerializer, HasPointers {
+  /** The buffers, in the order the data fills or leaves them. */
   readonly buffers: readonly Pointer<T>[];
   constructor(buffers: readonly Pointer<T>[]) {
     if (buffers.length === 0 || buffers.length > IOV_MAX)

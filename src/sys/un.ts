@@ -23,13 +23,20 @@ const PATH_OFFSET = layouts.sockaddr_un.fields.sun_path[0];
 
 /** What `SockaddrUn.fromPath` needs: a thread's `ptr` and its task's `open`. */
 export interface PathOpener {
+  /** Writes `path` into the thread's memory. */
   ptr(path: string): Promise<PathPointer>;
-  readonly task: { open(path: PathPointer, flags: Flag<"O">): Promise<BaseFileDescriptor> };
+  /** The task that opens the directory. */
+  readonly task: {
+    /** `open`, as Task has it. */
+    open(path: PathPointer, flags: Flag<"O">): Promise<BaseFileDescriptor>;
+  };
 }
 
 /** `struct sockaddr_un`: a path (bytes), an abstract name (first byte NUL), or unnamed (empty). */
 export class SockaddrUn extends Sockaddr {
+  /** Always `AF.UNIX`. */
   readonly family = AF.UNIX;
+  /** The path (or abstract name, starting with NUL) as text; empty for an unnamed socket. */
   readonly path: string;
   readonly #bytes: Buffer;
 
@@ -58,6 +65,7 @@ export class SockaddrUn extends Sockaddr {
     return new StructWriter(layouts.sockaddr_un, size).uint("sun_family", AF.UNIX).raw("sun_path", this.#bytes).bytes;
   }
 
+  /** Reads a `struct sockaddr_un` (as long as the kernel said); throws unless its family is AF_UNIX. */
   static fromBytes(bytes: Buffer): SockaddrUn {
     const r = new StructReader(bytes, { size: PATH_OFFSET, fields: layouts.sockaddr_un.fields });
     if (r.uint("sun_family") !== AF.UNIX) throw new TypeError("not an AF_UNIX address");
@@ -67,6 +75,7 @@ export class SockaddrUn extends Sockaddr {
     return new SockaddrUn(Buffer.from(end < 0 ? path : path.subarray(0, end)));
   }
 
+  /** The serializer `malloc(SockaddrUn)` uses: how its bytes become a SockaddrUn and back. */
   static getSerializer(): Serializer<SockaddrUn> {
     return { toBytes: (a) => a.toBytes(), fromBytes: (b) => SockaddrUn.fromBytes(b) };
   }
@@ -91,7 +100,9 @@ export class SockaddrUn extends Sockaddr {
 /** A SockaddrUn that reaches its socket through an open directory fd. */
 export class SockaddrUnProcFd extends SockaddrUn {
   constructor(
+    /** The socket's directory, opened O_PATH: the path goes through its `/proc/self/fd` entry. */
     readonly dir: BaseFileDescriptor,
+    /** The socket's name in `dir`. */
     readonly name: string,
   ) {
     super(`/proc/self/fd/${dir.near}/${name}`);

@@ -34,15 +34,22 @@ const L = layouts.siginfo;
 
 /** The part of `siginfo_t` that waitid fills. */
 export class Siginfo {
+  /** Its size in bytes, always the same: `malloc(Siginfo)` needs no size. */
   static readonly sizeof = L.size;
   constructor(
+    /** `si_signo`: SIGCHLD, for a child's change of state. */
     readonly signo: number,
+    /** `si_code`: what happened (a CLD value). */
     readonly code: number,
+    /** `si_pid`: the child's pid; 0 when WNOHANG found nothing. */
     readonly pid: number,
+    /** `si_uid`: the child's real uid. */
     readonly uid: number,
+    /** `si_status`: the exit status, or the signal. */
     readonly status: number,
   ) {}
 
+  /** The serializer `malloc(Siginfo)` uses: how its bytes become a Siginfo and back. */
   static getSerializer(): Serializer<Siginfo> {
     return {
       toBytes: () => Buffer.alloc(L.size),
@@ -62,8 +69,11 @@ export class Siginfo {
  */
 export class ChildState<Output extends string | Buffer = string | Buffer> {
   constructor(
+    /** What happened: exited, killed, dumped, stopped, trapped or continued. */
     readonly code: CLD,
+    /** The child's pid. */
     readonly pid: number,
+    /** The child's real uid. */
     readonly uid: number,
     /** The exit status, or the signal number. */
     readonly status: number,
@@ -73,6 +83,7 @@ export class ChildState<Output extends string | Buffer = string | Buffer> {
     readonly stderr?: Output,
   ) {}
 
+  /** The state a siginfo from waitid reports. */
   static fromSiginfo(info: Siginfo): ChildState {
     return new ChildState(info.code as CLD, info.pid, info.uid, info.status);
   }
@@ -108,6 +119,7 @@ export class ChildState<Output extends string | Buffer = string | Buffer> {
     return sig === undefined ? null : signalName(sig);
   }
 
+  /** For messages: `pid 1234 exited with status 1`, `pid 1234 killed by signal 9`. */
   toString(): string {
     const what =
       CLD.describe(this.code) === String(this.code) ? `code ${this.code}` : CLD.describe(this.code).toLowerCase();
@@ -126,9 +138,12 @@ function signalName(sig: number): string {
  * `exitCode`, `signal`, and the output `thr.run` captured (the end of stderr is in the message).
  */
 export class CalledProcessError<Output extends string | Buffer = string | Buffer> extends Error {
+  /** The class's name, which Node shows before the message. */
   override name = "CalledProcessError";
   constructor(
+    /** How the child ended, with what `thr.run` captured of its output. */
     readonly state: ChildState<Output>,
+    /** The program it ran, when known. */
     readonly command?: Command,
   ) {
     const stderr = state.stderr === undefined ? "" : String(state.stderr).trimEnd();

@@ -18,7 +18,10 @@ import { type HasPointers, type HasSerializer, type Serializer, stringSerializer
  *   const argv = await thr.ptr(new ArgList(["sh", "-c", "echo hi"]));
  */
 export class ArgList implements HasSerializer, HasPointers {
-  constructor(readonly strings: readonly (string | WrittenPointer<string>)[]) {
+  constructor(
+    /** The strings, each as text or as a pointer to one already written. */
+    readonly strings: readonly (string | WrittenPointer<string>)[],
+  ) {
     if (!Array.isArray(strings)) throw new TypeError(`ArgList takes an array, got ${describe(strings)}`);
     for (const s of strings) {
       if (typeof s === "string")

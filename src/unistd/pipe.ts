@@ -13,12 +13,16 @@ import { fdPairSerializer } from "../struct.js";
 
 /** The two ends `pipe2` makes. Reading a `Pipe` from memory makes the fd handles. */
 export class Pipe<F extends BaseFileDescriptor = BaseFileDescriptor> {
+  /** Its size in bytes, always the same: `malloc(Pipe)` needs no size. */
   static readonly sizeof = 8;
   constructor(
+    /** The read end (`pipefd[0]`). */
     readonly read: F,
+    /** The write end (`pipefd[1]`). */
     readonly write: F,
   ) {}
 
+  /** The serializer `malloc(Pipe)` uses: how its bytes become a Pipe and back. */
   static getSerializer<T extends BaseTask>(task: T): Serializer<Pipe<T["_fd"]>> {
     return fdPairSerializer(
       task,

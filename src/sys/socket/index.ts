@@ -68,6 +68,7 @@ export type SCM = Flag<"SCM">;
 
 /** A socket address. Subclasses (SockaddrUn, SockaddrIn, SockaddrIn6) register a parser per family. */
 export abstract class Sockaddr {
+  /** The address family (`sa_family`), which says how the rest of the bytes read. */
   abstract readonly family: AF;
   /** The bytes of the `struct sockaddr_*`, exactly as long as the address needs. */
   abstract toBytes(): Buffer;
@@ -86,6 +87,7 @@ export abstract class Sockaddr {
     return parse ? parse(bytes) : new SockaddrStorage(bytes);
   }
 
+  /** Writes `toBytes()`; reading parses whatever family the kernel filled in. */
   getSelfSerializer(): Serializer<this> {
     return { toBytes: (a) => a.toBytes(), fromBytes: (b) => Sockaddr.parse(b) as this };
   }
@@ -93,10 +95,15 @@ export abstract class Sockaddr {
 
 /** Room for any address (`struct sockaddr_storage`); `parse()` reads the concrete one. */
 export class SockaddrStorage extends Sockaddr {
+  /** Its size in bytes, always the same: `malloc(SockaddrStorage)` needs no size. */
   static readonly sizeof = layouts.sockaddr_storage.size;
-  constructor(readonly bytes: Buffer) {
+  constructor(
+    /** The address's bytes, as the kernel filled them. */
+    readonly bytes: Buffer,
+  ) {
     super();
   }
+  /** The family in the first two bytes (`AF.UNSPEC` when there are fewer). */
   get family(): AF {
     return (this.bytes.length >= 2 ? this.bytes.readUInt16LE(0) : gen.AF.UNSPEC) as AF;
   }
@@ -107,6 +114,7 @@ export class SockaddrStorage extends Sockaddr {
   parse(): Sockaddr {
     return Sockaddr.parse(this.bytes);
   }
+  /** The serializer `malloc(SockaddrStorage)` uses: how its bytes become a SockaddrStorage and back. */
   static getSerializer(): Serializer<SockaddrStorage> {
     return { toBytes: (s) => s.bytes, fromBytes: (b) => new SockaddrStorage(Buffer.from(b)) };
   }
@@ -118,6 +126,7 @@ export class SockaddrStorage extends Sockaddr {
  */
 export class Sockbuf<T> implements HasSerializer, HasPointers {
   constructor(
+    /** The value's memory: all of it before the syscall, the filled part after. */
     readonly buf: Pointer<T>,
     /** What is left of the buffer past the filled part, after the syscall. */
     readonly rest?: Pointer<T>,
@@ -149,12 +158,16 @@ export class Sockbuf<T> implements HasSerializer, HasPointers {
 
 /** The two connected ends `socketpair` makes. Reading one from memory makes the fd handles. */
 export class Socketpair<F extends BaseFileDescriptor = BaseFileDescriptor> {
+  /** Its size in bytes, always the same: `malloc(Socketpair)` needs no size. */
   static readonly sizeof = 8;
   constructor(
+    /** One end (`sv[0]`). */
     readonly first: F,
+    /** The other end (`sv[1]`). */
     readonly second: F,
   ) {}
 
+  /** The serializer `malloc(Socketpair)` uses: how its bytes become a Socketpair and back. */
   static getSerializer<T extends BaseTask>(task: T): Serializer<Socketpair<T["_fd"]>> {
     return fdPairSerializer(
       task,
@@ -166,13 +179,18 @@ export class Socketpair<F extends BaseFileDescriptor = BaseFileDescriptor> {
 
 /** `struct ucred`: who is at the other end of a unix socket (getsockopt SO_PEERCRED). */
 export class Ucred {
+  /** Its size in bytes, always the same: `malloc(Ucred)` needs no size. */
   static readonly sizeof = layouts.ucred.size;
   constructor(
+    /** The peer's pid, in the pid namespace of the process that asked. */
     readonly pid: number,
+    /** Its uid, as this user namespace sees it. */
     readonly uid: number,
+    /** Its gid, as this user namespace sees it. */
     readonly gid: number,
   ) {}
 
+  /** The serializer `malloc(Ucred)` uses: how its bytes become a Ucred and back. */
   static getSerializer(): Serializer<Ucred> {
     return ucredSerializer;
   }

@@ -32,25 +32,35 @@ const align = (n: number) => Math.ceil(n / 8) * 8;
 /** A control message we do not interpret: its level, type and data. */
 export class Cmsg {
   constructor(
+    /** `cmsg_level`: the protocol it belongs to (`SOL.SOCKET`, `IPPROTO.IP`, ...). */
     readonly level: number,
+    /** `cmsg_type`, which the level gives meaning to. */
     readonly type: number,
+    /** The data after the header, unpadded. */
     readonly data: Buffer,
   ) {}
 }
 
 /** SCM_RIGHTS: file descriptors to pass. Received ones are handles in the receiving task. */
 export class CmsgSCMRights<F extends BaseFileDescriptor = BaseFileDescriptor> {
-  constructor(readonly fds: readonly F[]) {}
+  constructor(
+    /** The fds to send, or the handles received (in the task that read the message). */
+    readonly fds: readonly F[],
+  ) {}
 }
 
 /** The control messages of one sendmsg or recvmsg. Allocate room with `malloc(CmsgList, size)`. */
 export class CmsgList<F extends BaseFileDescriptor = BaseFileDescriptor> implements HasSerializer {
-  constructor(readonly messages: readonly (Cmsg | CmsgSCMRights<F>)[]) {}
+  constructor(
+    /** The messages, in order. */
+    readonly messages: readonly (Cmsg | CmsgSCMRights<F>)[],
+  ) {}
 
   getSelfSerializer(task: BaseTask): Serializer<this> {
     return CmsgList.getSerializer(task) as Serializer<this>;
   }
 
+  /** The serializer `malloc(CmsgList)` uses: how its bytes become a CmsgList and back. */
   static getSerializer<T extends BaseTask>(task: T): Serializer<CmsgList<T["_fd"]>> {
     return {
       toBytes(list) {
@@ -98,8 +108,11 @@ export class CmsgList<F extends BaseFileDescriptor = BaseFileDescriptor> impleme
 /** `struct msghdr` for sendmsg: the data (an IovecList), control messages, and an address. */
 export class SendMsghdr<T> implements HasSerializer, HasPointers {
   constructor(
+    /** The buffers whose bytes are sent, in order. */
     readonly iov: WrittenPointer<IovecList<T>>,
+    /** Control messages to send with the data (SCM_RIGHTS fds). */
     readonly control?: WrittenPointer<CmsgList>,
+    /** Where to send, for an unconnected socket. */
     readonly name?: WrittenPointer<Sockaddr>,
   ) {}
 
@@ -115,11 +128,21 @@ export class SendMsghdr<T> implements HasSerializer, HasPointers {
 /** `struct msghdr` for recvmsg: buffers for the data, room for control messages and an address. */
 export class RecvMsghdr<T, F extends BaseFileDescriptor = BaseFileDescriptor> implements HasSerializer, HasPointers {
   /** After recvmsg, read back from memory: the lengths the kernel used, and msg_flags. */
-  received?: { namelen: number; controllen: number; flags: number };
+  received?: {
+    /** How many bytes of `name` the sender's address took. */
+    namelen: number;
+    /** How many bytes of `control` the control messages took. */
+    controllen: number;
+    /** msg_flags: MSG.TRUNC, MSG.CTRUNC, ... */
+    flags: number;
+  };
 
   constructor(
+    /** The buffers the data is received into, in order. */
     readonly iov: WrittenPointer<IovecList<T>>,
+    /** Room for control messages (`malloc(CmsgList, size)`). */
     readonly control?: Pointer<CmsgList<F>>,
+    /** Room for the sender's address. */
     readonly name?: Pointer<Sockaddr>,
   ) {}
 
@@ -170,9 +193,11 @@ function msghdrSerializer<M>(
   };
 }
 
+/** What `recvmsg` gives back: the filled buffers, the rest, control messages and flags. */
 export interface Received<T, F extends BaseFileDescriptor = BaseFileDescriptor> {
   /** The buffers the data filled, and the rest (a buffer on the boundary split between them). */
   filled: ReadablePointer<T>[];
+  /** The buffers (or the part of one) the data did not reach, to reuse or free. */
   rest: Pointer<T>[];
   /** The control messages received, to read once: reading makes the handles of passed fds. */
   control: LinearPointer<CmsgList<F>> | undefined;
