@@ -86,8 +86,8 @@ const direntListSerializer: Serializer<DirentList> = {
  */
 export class DirentFileDescriptor extends BaseFileDescriptor {
   /**
-   * `getdents64(fd, dirp, count)`: read directory entries into `buf`. Returns the filled part and
-   * the rest; the filled part is empty at the end of the directory.
+   * `ssize_t getdents64(int fd, void *dirp, size_t count)`: read directory entries into `buf`.
+   * Returns the filled part and the rest; the filled part is empty at the end of the directory.
    * @see https://man7.org/linux/man-pages/man2/getdents64.2.html
    */
   async getdents(buf: Pointer<DirentList>): Promise<[ReadablePointer<DirentList>, Pointer<DirentList>]> {

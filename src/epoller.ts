@@ -551,17 +551,22 @@ export class AsyncFileDescriptor {
     return new AsyncFileDescriptor(ram, fd, await epoller.register(fd, ram));
   }
 
-  /** `read(2)` without blocking: waits until readable. Returns [filled, rest]; filled is empty at EOF. */
+  /**
+   * `ssize_t read(int fd, void *buf, size_t count)` without blocking: waits until readable. Returns
+   * [filled, rest]; filled is empty at EOF.
+   * @see https://man7.org/linux/man-pages/man2/read.2.html
+   */
   read<T>(buf: Pointer<T>): Promise<[ReadablePointer<T>, Pointer<T>]> {
     return this.epolled.retryUntilDefined(READ_EVENTS, () => this.handle.tryRead(buf));
   }
 
   /**
-   * `read(2)` into `buf` without consuming it: resolves with the number of bytes read (0 at end of
-   * file), which sit at the start of `buf`. For loops that reuse one buffer. With `drainedWhenShort`
-   * (true of pipes and stream sockets, not of terminals), a short read is taken to mean nothing is
-   * left, which saves the read that would only say EAGAIN. Unless `keepAlive`, waiting does not
-   * keep Node's event loop alive.
+   * `ssize_t read(int fd, void *buf, size_t count)` into `buf` without consuming it: resolves with
+   * the number of bytes read (0 at end of file), which sit at the start of `buf`. For loops that
+   * reuse one buffer. With `drainedWhenShort` (true of pipes and stream sockets, not of terminals),
+   * a short read is taken to mean nothing is left, which saves the read that would only say EAGAIN.
+   * Unless `keepAlive`, waiting does not keep Node's event loop alive.
+   * @see https://man7.org/linux/man-pages/man2/read.2.html
    */
   readInto(buf: Pointer<unknown>, drainedWhenShort = false, keepAlive = true, length = buf.size()): Promise<number> {
     const fd = this.handle;
@@ -581,7 +586,11 @@ export class AsyncFileDescriptor {
     );
   }
 
-  /** `write(2)` without blocking: waits until writable. Returns [written, rest]; may be partial. */
+  /**
+   * `ssize_t write(int fd, const void *buf, size_t count)` without blocking: waits until writable.
+   * Returns [written, rest]; may be partial.
+   * @see https://man7.org/linux/man-pages/man2/write.2.html
+   */
   write<T>(buf: Pointer<T>): Promise<[Pointer<T>, Pointer<T>]> {
     return this.epolled.retryUntilDefined(WRITE_EVENTS, () => this.handle.tryWrite(buf));
   }
@@ -732,7 +741,11 @@ export class AsyncFileDescriptor {
     };
   }
 
-  /** `accept4(2)` without blocking: waits for a connection. Close-on-exec is always added. */
+  /**
+   * `int accept4(int sockfd, struct sockaddr *addr, socklen_t *addrlen, int flags)` without
+   * blocking: waits for a connection. Close-on-exec is always added.
+   * @see https://man7.org/linux/man-pages/man2/accept.2.html
+   */
   accept(flags: SOCK = 0 as SOCK): Promise<FileDescriptor> {
     return this.epolled.retry(READ_EVENTS, () => this.handle.accept(flags));
   }
@@ -748,8 +761,10 @@ export class AsyncFileDescriptor {
   }
 
   /**
-   * `connect(2)` without blocking: a connection in progress is waited for, then its outcome read
-   * with `getsockopt(SO_ERROR)`; a failure rejects with SyscallError as connect would.
+   * `int connect(int sockfd, const struct sockaddr *addr, socklen_t addrlen)` without blocking: a
+   * connection in progress is waited for, then its outcome read with `getsockopt(SO_ERROR)`; a
+   * failure rejects with SyscallError as connect would.
+   * @see https://man7.org/linux/man-pages/man2/connect.2.html
    */
   async connect(addr: WrittenPointer<Sockaddr>): Promise<void> {
     const generation = this.epolled.generation;
@@ -773,7 +788,10 @@ export class AsyncFileDescriptor {
     }
   }
 
-  /** `bind(2)`, which never blocks. */
+  /**
+   * `int bind(int sockfd, const struct sockaddr *addr, socklen_t addrlen)`, which never blocks.
+   * @see https://man7.org/linux/man-pages/man2/bind.2.html
+   */
   bind(addr: WrittenPointer<Sockaddr>): Promise<void> {
     return this.handle.bind(addr);
   }

@@ -54,6 +54,7 @@ export type PathPointer = WrittenPointer<string> | WrittenPointer<Buffer>;
  */
 export class FcntlTask extends BaseTask {
   /**
+   * `int openat(int dirfd, const char *pathname, int flags, mode_t mode)`, as
    * `openat(AT_FDCWD, pathname, flags, mode)`: open a file relative to the current directory.
    * Close-on-exec is always added.
    * @see https://man7.org/linux/man-pages/man2/openat.2.html
@@ -76,8 +77,8 @@ export class FcntlTask extends BaseTask {
  */
 export class FcntlFileDescriptor extends BaseFileDescriptor {
   /**
-   * `openat(dirfd, pathname, flags, mode)`: open a file relative to this directory.
-   * Close-on-exec is always added.
+   * `int openat(int dirfd, const char *pathname, int flags, mode_t mode)`: open a file relative to
+   * this directory. Close-on-exec is always added.
    * @see https://man7.org/linux/man-pages/man2/openat.2.html
    */
   async openat(path: PathPointer, flags: O, mode = 0o644): Promise<this["task"]["_fd"]> {
@@ -93,8 +94,8 @@ export class FcntlFileDescriptor extends BaseFileDescriptor {
   }
 
   /**
-   * `fcntl(fd, cmd, arg)`: the integer-argument commands (F.GETFD, F.SETFD, F.GETFL, F.SETFL,
-   * F.DUPFD_CLOEXEC, F.ADD_SEALS, ...). Returns the result.
+   * `int fcntl(int fd, int cmd, ...)`, as `fcntl(fd, cmd, arg)`: the integer-argument commands
+   * (F.GETFD, F.SETFD, F.GETFL, F.SETFL, F.DUPFD_CLOEXEC, F.ADD_SEALS, ...). Returns the result.
    * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
    */
   async fcntl(cmd: F, arg: number = 0): Promise<number> {
@@ -104,15 +105,20 @@ export class FcntlFileDescriptor extends BaseFileDescriptor {
     return withContext(raw.fcntl(task.sysif, this.borrow(task), cmd, arg), { fd: this.near });
   }
 
-  /** `fcntl(fd, F_SETFD, 0)`: let this fd survive exec. Refuses while other handles name it.
-   *  @see https://man7.org/linux/man-pages/man2/fcntl.2.html */
+  /**
+   * `int fcntl(int fd, int cmd, ...)`, as `fcntl(fd, F_SETFD, 0)`: let this fd survive exec.
+   * Refuses while other handles name it.
+   * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
+   */
   async disableCloexec(): Promise<void> {
     if (!this.isOnlyHandle()) throw new Error(`${this}: other handles name this fd; cannot make it inheritable`);
     await this.fcntl(F.SETFD, 0);
   }
 
-  /** `fcntl(fd, F_SETFD, FD_CLOEXEC)`: close this fd at exec.
-   *  @see https://man7.org/linux/man-pages/man2/fcntl.2.html */
+  /**
+   * `int fcntl(int fd, int cmd, ...)`, as `fcntl(fd, F_SETFD, FD_CLOEXEC)`: close this fd at exec.
+   * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
+   */
   async enableCloexec(): Promise<void> {
     await this.fcntl(F.SETFD, FD.CLOEXEC);
   }

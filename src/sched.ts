@@ -65,8 +65,8 @@ export class CpuSet extends Set<number> {
  */
 export class SchedTask extends BaseTask {
   /**
-   * `unshare(flags)`: move this process into new namespaces (`CLONE.NEWNS`, `NEWUTS`, `NEWNET`,
-   * ...), or stop sharing what it shared. The task's namespace identities follow: with
+   * `int unshare(int flags)`: move this process into new namespaces (`CLONE.NEWNS`, `NEWUTS`,
+   * `NEWNET`, ...), or stop sharing what it shared. The task's namespace identities follow: with
    * `CLONE.FILES` it gets a copy of its fd table, a new identity, and its handles move there. The
    * Node process may not unshare `CLONE.FILES`: only its main thread would move, away from the fd
    * table libuv's threads keep using.
@@ -86,6 +86,7 @@ export class SchedTask extends BaseTask {
   }
 
   /**
+   * `int sched_setaffinity(pid_t pid, size_t cpusetsize, const cpu_set_t *mask)`, as
    * `sched_setaffinity(pid, sizeof(cpu_set_t), mask)`: the CPUs `pid` (0: this process) may run on.
    * @see https://man7.org/linux/man-pages/man2/sched_setaffinity.2.html
    */
@@ -96,6 +97,7 @@ export class SchedTask extends BaseTask {
   }
 
   /**
+   * `int sched_getaffinity(pid_t pid, size_t cpusetsize, cpu_set_t *mask)`, as
    * `sched_getaffinity(pid, sizeof(cpu_set_t), mask)`: the CPUs `pid` (0: this process) may run on.
    * @see https://man7.org/linux/man-pages/man2/sched_getaffinity.2.html
    */
@@ -113,8 +115,8 @@ export class SchedTask extends BaseTask {
  */
 export class SchedFileDescriptor extends BaseFileDescriptor {
   /**
-   * `setns(fd, nstype)`: move the task into the namespace this fd (from /proc/<pid>/ns/*) names;
-   * `nstype` 0 accepts any kind.
+   * `int setns(int fd, int nstype)`: move the task into the namespace this fd (from
+   * /proc/<pid>/ns/*) names; `nstype` 0 accepts any kind.
    * @see https://man7.org/linux/man-pages/man2/setns.2.html
    */
   async setns(nstype: CLONE = 0 as CLONE): Promise<void> {

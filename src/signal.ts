@@ -134,8 +134,8 @@ const sigactionSerializer: Serializer<Sigaction> = {
  */
 export class SignalTask extends BaseTask {
   /**
-   * `kill(pid, sig)`: send a signal. `pid` is a number in this task's pid namespace (0: this
-   * process group; -1: every process we may signal; -pgid: that group). A pid can be reused
+   * `int kill(pid_t pid, int sig)`: send a signal. `pid` is a number in this task's pid namespace
+   * (0: this process group; -1: every process we may signal; -pgid: that group). A pid can be reused
    * once its process is reaped: prefer a child process handle's `kill` for children.
    * @see https://man7.org/linux/man-pages/man2/kill.2.html
    */
@@ -146,7 +146,7 @@ export class SignalTask extends BaseTask {
   }
 
   /**
-   * `tgkill(tgid, tid, sig)`: send a signal to one thread of a process.
+   * `int tgkill(pid_t tgid, pid_t tid, int sig)`: send a signal to one thread of a process.
    * @see https://man7.org/linux/man-pages/man2/tgkill.2.html
    */
   async tgkill(tgid: number, tid: number, sig: SIG): Promise<void> {
@@ -157,7 +157,9 @@ export class SignalTask extends BaseTask {
   }
 
   /**
-   * `rt_sigaction(signum, act, oldact, sizeof(sigset_t))`: change (with `act`) and/or read (into
+   * `int rt_sigaction(int signum, const struct sigaction *act, struct sigaction *oldact,
+   * size_t sigsetsize)`,
+   * as `rt_sigaction(signum, act, oldact, sizeof(sigset_t))`: change (with `act`) and/or read (into
    * `oldact`) the action for a signal. Returns `oldact`, filled, when given.
    * @see https://man7.org/linux/man-pages/man2/sigaction.2.html
    */
@@ -181,7 +183,9 @@ export class SignalTask extends BaseTask {
   }
 
   /**
-   * `rt_sigprocmask(how, set, oldset, sizeof(sigset_t))`: change the signal mask of the calling
+   * `int rt_sigprocmask(int how, const kernel_sigset_t *set, kernel_sigset_t *oldset,
+   * size_t sigsetsize)`,
+   * as `rt_sigprocmask(how, set, oldset, sizeof(sigset_t))`: change the signal mask of the calling
    * thread (for our own process: Node's main thread only) and/or read the old one into `oldset`.
    * @see https://man7.org/linux/man-pages/man2/sigprocmask.2.html
    */

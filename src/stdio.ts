@@ -41,8 +41,12 @@ async function renameat2(
  * Composed onto every {@link rsyscall!Task}: call them as `thr.task.rename(...)`.
  */
 export class StdioTask extends BaseTask {
-  /** `renameat2(AT_FDCWD, oldpath, AT_FDCWD, newpath, flags)`: rename a file.
-   *  @see https://man7.org/linux/man-pages/man2/renameat2.2.html */
+  /**
+   * `int renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath,
+   * unsigned int flags)`,
+   * as `renameat2(AT_FDCWD, oldpath, AT_FDCWD, newpath, flags)`: rename a file.
+   * @see https://man7.org/linux/man-pages/man2/renameat2.2.html
+   */
   async rename(oldpath: PathPointer, newpath: PathPointer, flags: RENAME = 0 as RENAME): Promise<void> {
     await renameat2(this, AT_FDCWD, oldpath, AT_FDCWD, newpath, flags);
   }
@@ -53,8 +57,12 @@ export class StdioTask extends BaseTask {
  * Composed onto every {@link rsyscall!FileDescriptor}: call them as `fd.renameat(...)`.
  */
 export class StdioFileDescriptor extends BaseFileDescriptor {
-  /** `renameat2(olddirfd, oldpath, newdirfd, newpath, flags)`, with this fd as olddirfd.
-   *  @see https://man7.org/linux/man-pages/man2/renameat2.2.html */
+  /**
+   * `int renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath,
+   * unsigned int flags)`,
+   * with this fd as olddirfd.
+   * @see https://man7.org/linux/man-pages/man2/renameat2.2.html
+   */
   async renameat(
     oldpath: PathPointer,
     newdirfd: BaseFileDescriptor,

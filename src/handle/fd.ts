@@ -425,8 +425,8 @@ export class BaseFileDescriptor {
   }
 
   /**
-   * `close(fd)`: close the fd, owned or borrowed. Throws if other handles still name it (invalidate
-   * this one with `invalidate()` instead, and the last one closes it).
+   * `int close(int fd)`: close the fd, owned or borrowed. Throws if other handles still name it
+   * (invalidate this one with `invalidate()` instead, and the last one closes it).
    * @see https://man7.org/linux/man-pages/man2/close.2.html
    */
   async close(): Promise<void> {

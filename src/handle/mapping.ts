@@ -29,8 +29,10 @@ export class MemoryMapping {
     return this.#mapped;
   }
 
-  /** `munmap(addr, length)`: remove the mapping.
-   *  @see https://man7.org/linux/man-pages/man2/munmap.2.html */
+  /**
+   * `int munmap(void *addr, size_t length)`: remove the mapping.
+   * @see https://man7.org/linux/man-pages/man2/munmap.2.html
+   */
   async munmap(): Promise<void> {
     if (!this.#mapped) return;
     this.#mapped = false;
@@ -38,8 +40,8 @@ export class MemoryMapping {
   }
 
   /**
-   * `mprotect(addr + offset, length, prot)`: change the protection of whole pages of the mapping
-   * (all of it by default).
+   * `int mprotect(void *addr, size_t len, int prot)`, as `mprotect(addr + offset, length, prot)`:
+   * change the protection of whole pages of the mapping (all of it by default).
    * @see https://man7.org/linux/man-pages/man2/mprotect.2.html
    */
   async mprotect(prot: Flag<"PROT">, offset = 0, length = this.length - offset): Promise<void> {
@@ -50,8 +52,10 @@ export class MemoryMapping {
     await raw.mprotect(this.task.sysif, (this.address + offset) as Address, length, prot);
   }
 
-  /** `madvise(addr, length, advice)`: advise the kernel about the whole mapping.
-   *  @see https://man7.org/linux/man-pages/man2/madvise.2.html */
+  /**
+   * `int madvise(void *addr, size_t length, int advice)`: advise the kernel about the whole mapping.
+   * @see https://man7.org/linux/man-pages/man2/madvise.2.html
+   */
   async madvise(advice: Flag<"MADV">): Promise<void> {
     await raw.madvise(this.task.sysif, this.address, this.length, advice);
   }

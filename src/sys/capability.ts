@@ -90,7 +90,8 @@ export class CapData {
  */
 export class CapabilityTask extends BaseTask {
   /**
-   * `capget(hdrp, datap)`: read the capability sets of the header's pid into `data`.
+   * `int capget(cap_user_header_t hdrp, cap_user_data_t datap)`: read the capability sets of the
+   * header's pid into `data`.
    * @see https://man7.org/linux/man-pages/man2/capget.2.html
    */
   async capget(header: WrittenPointer<CapHeader>, data: Pointer<CapData>): Promise<ReadablePointer<CapData>> {
@@ -102,7 +103,8 @@ export class CapabilityTask extends BaseTask {
   }
 
   /**
-   * `capset(hdrp, datap)`: set this process's capability sets.
+   * `int capset(cap_user_header_t hdrp, const cap_user_data_t datap)`: set this process's capability
+   * sets.
    * @see https://man7.org/linux/man-pages/man2/capset.2.html
    */
   async capset(header: WrittenPointer<CapHeader>, data: WrittenPointer<CapData>): Promise<void> {

@@ -92,7 +92,7 @@ const epollEventListSerializer: Serializer<EpollEventList> = {
  */
 export class EpollTask extends BaseTask {
   /**
-   * `epoll_create1(flags)`: make an epoll instance. Close-on-exec is always added.
+   * `int epoll_create1(int flags)`: make an epoll instance. Close-on-exec is always added.
    * @see https://man7.org/linux/man-pages/man2/epoll_create1.2.html
    */
   async epollCreate(flags: EPOLL_CREATE = 0 as EPOLL_CREATE): Promise<this["_fd"]> {
@@ -108,8 +108,8 @@ export class EpollTask extends BaseTask {
  */
 export class EpollFileDescriptor extends BaseFileDescriptor {
   /**
-   * `epoll_ctl(epfd, op, fd, event)`: add, modify or delete `fd` in this epoll instance.
-   * `event` is required except for `EPOLL_CTL.DEL`.
+   * `int epoll_ctl(int epfd, int op, int fd, struct epoll_event *event)`: add, modify or delete `fd`
+   * in this epoll instance. `event` is required except for `EPOLL_CTL.DEL`.
    * @see https://man7.org/linux/man-pages/man2/epoll_ctl.2.html
    */
   async epollCtl(op: EPOLL_CTL, fd: BaseFileDescriptor, event?: WrittenPointer<EpollEvent>): Promise<void> {
@@ -123,8 +123,9 @@ export class EpollFileDescriptor extends BaseFileDescriptor {
   }
 
   /**
-   * `epoll_wait(epfd, events, maxevents, timeout)`: wait up to `timeout` ms (-1: forever, 0:
-   * not at all) for events, as many as fit `events`. Returns the filled part and the rest.
+   * `int epoll_wait(int epfd, struct epoll_event *events, int maxevents, int timeout)`: wait up to
+   * `timeout` ms (-1: forever, 0: not at all) for events, as many as fit `events`. Returns the
+   * filled part and the rest.
    * @see https://man7.org/linux/man-pages/man2/epoll_wait.2.html
    */
   async epollWait(

@@ -25,8 +25,8 @@ export type EFD = Flag<"EFD">;
  */
 export class EventfdTask extends BaseTask {
   /**
-   * `eventfd2(initval, flags)`: make an event counter fd; read and write it as an Int64.
-   * Close-on-exec is always added.
+   * `int eventfd(unsigned int initval, int flags)`, as `eventfd2(initval, flags)`: make an event
+   * counter fd; read and write it as an Int64. Close-on-exec is always added.
    * @see https://man7.org/linux/man-pages/man2/eventfd.2.html
    */
   async eventfd(initval: number, flags: EFD = 0 as EFD): Promise<this["_fd"]> {

@@ -85,7 +85,7 @@ export class InotifyEventList extends Array<InotifyEvent> {
  */
 export class InotifyTask extends BaseTask {
   /**
-   * `inotify_init1(flags)`: make an inotify instance. Close-on-exec is always added.
+   * `int inotify_init1(int flags)`: make an inotify instance. Close-on-exec is always added.
    * @see https://man7.org/linux/man-pages/man2/inotify_init1.2.html
    */
   async inotifyInit(flags: IN = 0 as IN): Promise<this["_fd"]> {
@@ -101,7 +101,8 @@ export class InotifyTask extends BaseTask {
  */
 export class InotifyFileDescriptor extends BaseFileDescriptor {
   /**
-   * `inotify_add_watch(fd, pathname, mask)`: watch a path for the events in `mask`.
+   * `int inotify_add_watch(int fd, const char *pathname, uint32_t mask)`: watch a path for the
+   * events in `mask`.
    * @see https://man7.org/linux/man-pages/man2/inotify_add_watch.2.html
    */
   async inotifyAddWatch(path: PathPointer, mask: IN): Promise<WatchDescriptor> {
@@ -115,7 +116,7 @@ export class InotifyFileDescriptor extends BaseFileDescriptor {
   }
 
   /**
-   * `inotify_rm_watch(fd, wd)`: stop a watch; an `IN.IGNORED` event follows.
+   * `int inotify_rm_watch(int fd, int wd)`: stop a watch; an `IN.IGNORED` event follows.
    * @see https://man7.org/linux/man-pages/man2/inotify_rm_watch.2.html
    */
   async inotifyRmWatch(wd: WatchDescriptor): Promise<void> {

@@ -48,6 +48,7 @@ function checkLength(length: number): number {
  */
 export class MmanTask extends BaseTask {
   /**
+   * `void *mmap(void *addr, size_t length, int prot, int flags, int fd, off_t offset)`, as
    * `mmap(NULL, length, prot, flags | MAP_ANONYMOUS, -1, 0)`: map anonymous memory.
    * @see https://man7.org/linux/man-pages/man2/mmap.2.html
    */
@@ -60,7 +61,8 @@ export class MmanTask extends BaseTask {
   }
 
   /**
-   * `memfd_create(name, flags)`: make an anonymous file. Close-on-exec is always added.
+   * `int memfd_create(const char *name, unsigned int flags)`: make an anonymous file. Close-on-exec
+   * is always added.
    * @see https://man7.org/linux/man-pages/man2/memfd_create.2.html
    */
   async memfdCreate(name: PathPointer, flags: MFD = 0 as MFD): Promise<this["_fd"]> {
@@ -80,6 +82,7 @@ export class MmanTask extends BaseTask {
  */
 export class MmanFileDescriptor extends BaseFileDescriptor {
   /**
+   * `void *mmap(void *addr, size_t length, int prot, int flags, int fd, off_t offset)`, as
    * `mmap(NULL, length, prot, flags, fd, offset)`: map this file.
    * @see https://man7.org/linux/man-pages/man2/mmap.2.html
    */

@@ -29,7 +29,8 @@ export type MNT = Flag<"MNT">;
  */
 export class MountTask extends BaseTask {
   /**
-   * `mount(source, target, filesystemtype, mountflags, data)`.
+   * `int mount(const char *source, const char *target, const char *filesystemtype,
+   * unsigned long mountflags, const void *data)`.
    * @see https://man7.org/linux/man-pages/man2/mount.2.html
    */
   async mount(
@@ -59,7 +60,7 @@ export class MountTask extends BaseTask {
   }
 
   /**
-   * `umount2(target, flags)`.
+   * `int umount2(const char *target, int flags)`.
    * @see https://man7.org/linux/man-pages/man2/umount2.2.html
    */
   async umount(target: PathPointer, flags: MNT = 0 as MNT): Promise<void> {

@@ -15,8 +15,8 @@ import type { SIG } from "../signal.js";
  */
 export class PidfdTask extends BaseTask {
   /**
-   * `pidfd_open(pid, flags)`: an fd naming process `pid`, safe against pid reuse from then on.
-   * Close-on-exec is set by the kernel.
+   * `int pidfd_open(pid_t pid, unsigned int flags)`: an fd naming process `pid`, safe against pid
+   * reuse from then on. Close-on-exec is set by the kernel.
    * @see https://man7.org/linux/man-pages/man2/pidfd_open.2.html
    */
   async pidfdOpen(pid: number, flags = 0): Promise<this["_fd"]> {
@@ -33,8 +33,9 @@ export class PidfdTask extends BaseTask {
  */
 export class PidfdFileDescriptor extends BaseFileDescriptor {
   /**
-   * `pidfd_send_signal(pidfd, sig, NULL, 0)`: signal the process this pidfd names; ESRCH once it
-   * has been reaped, never another process that took its pid.
+   * `int pidfd_send_signal(int pidfd, int sig, siginfo_t *info, unsigned int flags)`, as
+   * `pidfd_send_signal(pidfd, sig, NULL, 0)`: signal the process this pidfd names; ESRCH once it has
+   * been reaped, never another process that took its pid.
    * @see https://man7.org/linux/man-pages/man2/pidfd_send_signal.2.html
    */
   async pidfdSendSignal(sig: SIG): Promise<void> {

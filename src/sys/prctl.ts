@@ -29,7 +29,8 @@ const NAME_SIZE = 16;
  */
 export class PrctlTask extends BaseTask {
   /**
-   * `prctl(option, arg2, arg3, arg4, arg5)`, untyped: any option; returns the result.
+   * `int prctl(int op, ...)`, as `prctl(option, arg2, arg3, arg4, arg5)`, untyped: any option;
+   * returns the result.
    * @see https://man7.org/linux/man-pages/man2/prctl.2.html
    */
   async prctl(
@@ -43,13 +44,20 @@ export class PrctlTask extends BaseTask {
     return raw.prctl(this.sysif, option, arg2, arg3, arg4, arg5);
   }
 
-  /** `prctl(PR_SET_NAME, name)`: the thread's name (15 bytes at most), as /proc/<pid>/comm shows it. */
+  /**
+   * `int prctl(int op, ...)`, as `prctl(PR_SET_NAME, name)`: the thread's name (15 bytes at most), as
+   * /proc/<pid>/comm shows it.
+   * @see https://man7.org/linux/man-pages/man2/prctl.2.html
+   */
   async prctlSetName(name: WrittenPointer<string>): Promise<void> {
     checkPath("name", name);
     await raw.prctl(this.sysif, PR.SET_NAME, name.borrow(this), 0, 0, 0);
   }
 
-  /** `prctl(PR_GET_NAME, buf)`: the thread's name, into 16 bytes of `buf`. */
+  /**
+   * `int prctl(int op, ...)`, as `prctl(PR_GET_NAME, buf)`: the thread's name, into 16 bytes of `buf`.
+   * @see https://man7.org/linux/man-pages/man2/prctl.2.html
+   */
   async prctlGetName(buf: Pointer<string>): Promise<ReadablePointer<string>> {
     checkPointer("buf", buf);
     if (buf.size() < NAME_SIZE) throw new TypeError(`prctlGetName: buf needs ${NAME_SIZE} bytes`);
@@ -57,13 +65,21 @@ export class PrctlTask extends BaseTask {
     return buf.readableSplit(NAME_SIZE)[0];
   }
 
-  /** `prctl(PR_SET_PDEATHSIG, sig)`: the signal this process gets when its parent thread dies (0: none). */
+  /**
+   * `int prctl(int op, ...)`, as `prctl(PR_SET_PDEATHSIG, sig)`: the signal this process gets when its
+   * parent thread dies (0: none).
+   * @see https://man7.org/linux/man-pages/man2/prctl.2.html
+   */
   async prctlSetPdeathsig(sig: SIG | 0): Promise<void> {
     checkInt("sig", sig);
     await raw.prctl(this.sysif, PR.SET_PDEATHSIG, sig, 0, 0, 0);
   }
 
-  /** `prctl(PR_CAP_AMBIENT, op, cap)`: raise, lower or test an ambient capability, or clear them all. */
+  /**
+   * `int prctl(int op, ...)`, as `prctl(PR_CAP_AMBIENT, op, cap)`: raise, lower or test an ambient
+   * capability, or clear them all.
+   * @see https://man7.org/linux/man-pages/man2/prctl.2.html
+   */
   async prctlCapAmbient(op: PR_CAP_AMBIENT, cap = 0): Promise<number> {
     checkInt("op", op);
     checkInt("cap", cap);

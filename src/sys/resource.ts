@@ -60,7 +60,8 @@ export class Rlimit {
  */
 export class ResourceTask extends BaseTask {
   /**
-   * `prlimit64(pid, resource, new_limit, old_limit)`: set (with `newLimit`) and/or read (into
+   * `int prlimit(pid_t pid, int resource, const struct rlimit *new_limit, struct rlimit *old_limit)`,
+   * as `prlimit64(pid, resource, new_limit, old_limit)`: set (with `newLimit`) and/or read (into
    * `oldLimit`) a limit of `pid` (0: this process). Returns `oldLimit`, filled, when given.
    * @see https://man7.org/linux/man-pages/man2/prlimit.2.html
    */
@@ -85,7 +86,8 @@ export class ResourceTask extends BaseTask {
   }
 
   /**
-   * `getpriority(which, who)`: the nice value (-20..19) of a process, group or user (who 0: ours).
+   * `int getpriority(int which, id_t who)`: the nice value (-20..19) of a process, group or user
+   * (who 0: ours).
    * @see https://man7.org/linux/man-pages/man2/getpriority.2.html
    */
   async getpriority(which: PRIO, who = 0): Promise<number> {
@@ -96,7 +98,7 @@ export class ResourceTask extends BaseTask {
   }
 
   /**
-   * `setpriority(which, who, prio)`: set the nice value.
+   * `int setpriority(int which, id_t who, int prio)`: set the nice value.
    * @see https://man7.org/linux/man-pages/man2/setpriority.2.html
    */
   async setpriority(which: PRIO, who: number, prio: number): Promise<void> {

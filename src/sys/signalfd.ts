@@ -78,6 +78,7 @@ function checkMask(mask: WrittenPointer<Sigset>): void {
  */
 export class SignalfdTask extends BaseTask {
   /**
+   * `int signalfd(int fd, const sigset_t *mask, int flags)`, as
    * `signalfd4(-1, mask, sizeof(sigset_t), flags)`: make an fd that reads the signals in `mask`
    * (which should be blocked, or they are delivered as usual). Close-on-exec is always added.
    * @see https://man7.org/linux/man-pages/man2/signalfd.2.html
@@ -97,6 +98,7 @@ export class SignalfdTask extends BaseTask {
  */
 export class SignalfdFileDescriptor extends BaseFileDescriptor {
   /**
+   * `int signalfd(int fd, const sigset_t *mask, int flags)`, as
    * `signalfd4(fd, mask, sizeof(sigset_t), flags)`: change the signals this signalfd reads.
    * @see https://man7.org/linux/man-pages/man2/signalfd.2.html
    */

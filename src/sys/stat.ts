@@ -114,8 +114,11 @@ const statSerializer: Serializer<Stat> = {
  * Composed onto every {@link rsyscall!Task}: call them as `thr.task.mkdir(...)`.
  */
 export class StatTask extends BaseTask {
-  /** `mkdirat(AT_FDCWD, pathname, mode)`: make a directory.
-   *  @see https://man7.org/linux/man-pages/man2/mkdirat.2.html */
+  /**
+   * `int mkdirat(int dirfd, const char *pathname, mode_t mode)`, as
+   * `mkdirat(AT_FDCWD, pathname, mode)`: make a directory.
+   * @see https://man7.org/linux/man-pages/man2/mkdirat.2.html
+   */
   async mkdir(path: PathPointer, mode = 0o755): Promise<void> {
     checkPath("path", path);
     checkInt("mode", mode);
@@ -128,8 +131,10 @@ export class StatTask extends BaseTask {
  * Composed onto every {@link rsyscall!FileDescriptor}: call them as `fd.fstat(...)`.
  */
 export class StatFileDescriptor extends BaseFileDescriptor {
-  /** `fstat(fd, statbuf)`: this file's status, into `buf`.
-   *  @see https://man7.org/linux/man-pages/man2/fstat.2.html */
+  /**
+   * `int fstat(int fd, struct stat *statbuf)`: this file's status, into `buf`.
+   * @see https://man7.org/linux/man-pages/man2/fstat.2.html
+   */
   async fstat(buf: Pointer<Stat>): Promise<ReadablePointer<Stat>> {
     checkPointer("buf", buf);
     if (buf.size() < Stat.sizeof) throw new TypeError(`fstat: buf has ${buf.size()} bytes, needs ${Stat.sizeof}`);
@@ -137,8 +142,10 @@ export class StatFileDescriptor extends BaseFileDescriptor {
     return buf.filled();
   }
 
-  /** `mkdirat(dirfd, pathname, mode)`: make a directory in this directory.
-   *  @see https://man7.org/linux/man-pages/man2/mkdirat.2.html */
+  /**
+   * `int mkdirat(int dirfd, const char *pathname, mode_t mode)`: make a directory in this directory.
+   * @see https://man7.org/linux/man-pages/man2/mkdirat.2.html
+   */
   async mkdirat(path: PathPointer, mode = 0o755): Promise<void> {
     checkPath("path", path);
     checkInt("mode", mode);
@@ -146,8 +153,10 @@ export class StatFileDescriptor extends BaseFileDescriptor {
     await withContext(raw.mkdirat(task.sysif, this.borrow(task), path.borrow(task), mode), { path: pathOf(path) });
   }
 
-  /** `fchmod(fd, mode)`: change this file's permission bits.
-   *  @see https://man7.org/linux/man-pages/man2/fchmod.2.html */
+  /**
+   * `int fchmod(int fd, mode_t mode)`: change this file's permission bits.
+   * @see https://man7.org/linux/man-pages/man2/fchmod.2.html
+   */
   async fchmod(mode: number): Promise<void> {
     checkInt("mode", mode);
     await withContext(raw.fchmod(this.task.sysif, this.borrow(this.task), mode), { fd: this.near });

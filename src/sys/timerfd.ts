@@ -41,7 +41,7 @@ function checkRoom(name: string, ptr: Pointer<Itimerspec>): void {
  */
 export class TimerfdTask extends BaseTask {
   /**
-   * `timerfd_create(clockid, flags)`: make a timer fd. Close-on-exec is always added.
+   * `int timerfd_create(int clockid, int flags)`: make a timer fd. Close-on-exec is always added.
    * @see https://man7.org/linux/man-pages/man2/timerfd_create.2.html
    */
   async timerfdCreate(clockid: CLOCK, flags: TFD = 0 as TFD): Promise<this["_fd"]> {
@@ -58,8 +58,10 @@ export class TimerfdTask extends BaseTask {
  */
 export class TimerfdFileDescriptor extends BaseFileDescriptor {
   /**
-   * `timerfd_settime(fd, flags, new_value, old_value)`: arm (or, with a zero value, disarm) the
-   * timer. With `oldValue`, also returns the previous setting read into it.
+   * `int timerfd_settime(int fd, int flags, const struct itimerspec *new_value,
+   * struct itimerspec *old_value)`:
+   * arm (or, with a zero value, disarm) the timer. With `oldValue`, also returns the previous
+   * setting read into it.
    * @see https://man7.org/linux/man-pages/man2/timerfd_settime.2.html
    */
   timerfdSettime(flags: TFD_TIMER, newValue: WrittenPointer<Itimerspec>): Promise<undefined>;
@@ -85,7 +87,8 @@ export class TimerfdFileDescriptor extends BaseFileDescriptor {
   }
 
   /**
-   * `timerfd_gettime(fd, curr_value)`: the time left until the next expiration, and the interval.
+   * `int timerfd_gettime(int fd, struct itimerspec *curr_value)`: the time left until the next
+   * expiration, and the interval.
    * @see https://man7.org/linux/man-pages/man2/timerfd_gettime.2.html
    */
   async timerfdGettime(curr: Pointer<Itimerspec>): Promise<ReadablePointer<Itimerspec>> {

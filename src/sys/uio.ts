@@ -107,6 +107,7 @@ async function transfer<T>(
  */
 export class UioFileDescriptor extends BaseFileDescriptor {
   /**
+   * `ssize_t preadv2(int fd, const struct iovec *iov, int iovcnt, off_t offset, int flags)`, as
    * `preadv2(fd, iov, iovcnt, -1, flags)`: read into several buffers in order. Consumes `iov` and
    * its buffers; returns the filled buffers and the untouched rest.
    * @see https://man7.org/linux/man-pages/man2/readv.2.html
@@ -126,6 +127,7 @@ export class UioFileDescriptor extends BaseFileDescriptor {
   }
 
   /**
+   * `ssize_t pwritev2(int fd, const struct iovec *iov, int iovcnt, off_t offset, int flags)`, as
    * `pwritev2(fd, iov, iovcnt, -1, flags)`: write several buffers in order. Consumes `iov` and its
    * buffers; returns the written buffers and the unwritten rest.
    * @see https://man7.org/linux/man-pages/man2/writev.2.html

@@ -180,9 +180,10 @@ function brief(text: string, max = 200): string {
  */
 export class WaitFileDescriptor extends BaseFileDescriptor {
   /**
-   * `waitid(P_PIDFD, pidfd, infop, options, NULL)`: wait for a state change of the child this
-   * pidfd names. With `W.NOHANG` and nothing to report, resolves undefined. Consumes (and frees)
-   * `infop`: the state comes back as a value.
+   * `int waitid(idtype_t idtype, id_t id, siginfo_t *infop, int options)`, as
+   * `waitid(P_PIDFD, pidfd, infop, options, NULL)`: wait for a state change of the child this pidfd
+   * names. With `W.NOHANG` and nothing to report, resolves undefined. Consumes (and frees) `infop`:
+   * the state comes back as a value.
    * @see https://man7.org/linux/man-pages/man2/waitid.2.html
    */
   async waitid(options: W, infop: Pointer<Siginfo>): Promise<ChildState | undefined> {

@@ -52,7 +52,8 @@ export class ChildThread extends ConnectedThread {
   }
 
   /**
-   * Replaces the child's program: `execve(path, argv, environ + envUpdates)`. Its stdio (fds 0-2)
+   * `int execve(const char *pathname, char *const argv[], char *const envp[])`, as
+   * `execve(path, argv, environ + envUpdates)`: replaces the child's program. Its stdio (fds 0-2)
    * is made inheritable first (Node marks them close-on-exec). Resolves once the exec happened;
    * a failed exec rejects with SyscallError and leaves the child usable.
    * @see https://man7.org/linux/man-pages/man2/execve.2.html

@@ -173,8 +173,9 @@ export class ConnectedThread extends Thread {
   }
 
   /**
-   * `exit(status)`: ends the process (exit(2) of its only thread). Rejects with SyscallSendError if
-   * it had already exec'd or exited.
+   * `void _exit(int status)`, as `exit(status)`: ends the process (exit(2) of its only thread).
+   * Rejects with SyscallSendError if it had already exec'd or exited.
+   * @see https://man7.org/linux/man-pages/man2/_exit.2.html
    */
   async exit(status = 0): Promise<void> {
     checkInt("status", status);

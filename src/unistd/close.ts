@@ -10,9 +10,9 @@ import * as raw from "../near/syscalls.js";
  */
 export class CloseTask extends BaseTask {
   /**
-   * `close_range(first, last, flags)`: close every fd from `first` to `last`, or with
-   * `CLOSE_RANGE.CLOEXEC` mark them close-on-exec. Refuses a range with a live handle in it,
-   * since that handle would then name a closed number.
+   * `int close_range(unsigned int first, unsigned int last, int flags)`: close every fd from `first`
+   * to `last`, or with `CLOSE_RANGE.CLOEXEC` mark them close-on-exec. Refuses a range with a live
+   * handle in it, since that handle would then name a closed number.
    * @see https://man7.org/linux/man-pages/man2/close_range.2.html
    */
   async closeRange(first: number, last: number, flags: CLOSE_RANGE = 0 as CLOSE_RANGE): Promise<void> {

@@ -11,15 +11,19 @@ import * as raw from "../near/syscalls.js";
  * Composed onto every {@link rsyscall!Task}: call them as `thr.task.chdir(...)`.
  */
 export class CwdTask extends BaseTask {
-  /** `chdir(path)`: change the working directory.
-   *  @see https://man7.org/linux/man-pages/man2/chdir.2.html */
+  /**
+   * `int chdir(const char *path)`: change the working directory.
+   * @see https://man7.org/linux/man-pages/man2/chdir.2.html
+   */
   async chdir(path: PathPointer): Promise<void> {
     checkPath("path", path);
     await withContext(raw.chdir(this.sysif, path.borrow(this)), { path: pathOf(path) });
   }
 
-  /** `chroot(path)`: change the root directory.
-   *  @see https://man7.org/linux/man-pages/man2/chroot.2.html */
+  /**
+   * `int chroot(const char *path)`: change the root directory.
+   * @see https://man7.org/linux/man-pages/man2/chroot.2.html
+   */
   async chroot(path: PathPointer): Promise<void> {
     checkPath("path", path);
     await withContext(raw.chroot(this.sysif, path.borrow(this)), { path: pathOf(path) });
@@ -47,8 +51,10 @@ export class CwdTask extends BaseTask {
  * Composed onto every {@link rsyscall!FileDescriptor}: call them as `fd.fchdir(...)`.
  */
 export class CwdFileDescriptor extends BaseFileDescriptor {
-  /** `fchdir(fd)`: make this directory the working directory.
-   *  @see https://man7.org/linux/man-pages/man2/fchdir.2.html */
+  /**
+   * `int fchdir(int fd)`: make this directory the working directory.
+   * @see https://man7.org/linux/man-pages/man2/fchdir.2.html
+   */
   async fchdir(): Promise<void> {
     await withContext(raw.fchdir(this.task.sysif, this.borrow(this.task)), { fd: this.near });
   }

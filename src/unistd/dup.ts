@@ -12,9 +12,9 @@ import * as raw from "../near/syscalls.js";
  */
 export class DupFileDescriptor extends BaseFileDescriptor {
   /**
-   * `dup2(oldfd, newfd)`: make `newfd` name this fd's open file; `newfd` (which must be the only
-   * handle to its number) is returned and now names it. The copy is inheritable. When both are
-   * the same number this does nothing, as dup2 does (close-on-exec is not cleared).
+   * `int dup2(int oldfd, int newfd)`: make `newfd` name this fd's open file; `newfd` (which must be
+   * the only handle to its number) is returned and now names it. The copy is inheritable. When both
+   * are the same number this does nothing, as dup2 does (close-on-exec is not cleared).
    * @see https://man7.org/linux/man-pages/man2/dup2.2.html
    */
   async dup2<F extends BaseFileDescriptor>(newfd: F): Promise<F> {
@@ -26,8 +26,8 @@ export class DupFileDescriptor extends BaseFileDescriptor {
   }
 
   /**
-   * `dup3(oldfd, newfd, flags)`: like dup2, with `O.CLOEXEC` allowed in flags; the same number
-   * for both is EINVAL.
+   * `int dup3(int oldfd, int newfd, int flags)`: like dup2, with `O.CLOEXEC` allowed in flags; the
+   * same number for both is EINVAL.
    * @see https://man7.org/linux/man-pages/man2/dup3.2.html
    */
   async dup3<F extends BaseFileDescriptor>(newfd: F, flags: O): Promise<F> {

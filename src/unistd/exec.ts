@@ -91,8 +91,9 @@ function checkLists(task: BaseTask, argv: WrittenPointer<ArgList>, envp: Written
  */
 export class ExecFileDescriptor extends BaseFileDescriptor {
   /**
-   * `execveat(dirfd, pathname, argv, envp, flags)`: like execve, with `path` relative to this
-   * directory fd; with `AT.EMPTY_PATH` and an empty path, executes this fd itself.
+   * `int execveat(int dirfd, const char *pathname, char *const argv[], char *const envp[], int flags)`:
+   * like execve, with `path` relative to this directory fd; with `AT.EMPTY_PATH` and an empty path,
+   * executes this fd itself.
    * @see https://man7.org/linux/man-pages/man2/execveat.2.html
    */
   async execveat(
@@ -118,9 +119,10 @@ export class ExecFileDescriptor extends BaseFileDescriptor {
  */
 export class ExecTask extends BaseTask {
   /**
-   * `execve(pathname, argv, envp)`: replace this process's program. Resolves when the process
-   * went away under the call (the success case for a child: it exec'd); a failed exec rejects
-   * with SyscallError and leaves the process as it was. For our own process it never returns.
+   * `int execve(const char *pathname, char *const argv[], char *const envp[])`: replace this
+   * process's program. Resolves when the process went away under the call (the success case for a
+   * child: it exec'd); a failed exec rejects with SyscallError and leaves the process as it was. For
+   * our own process it never returns.
    * @see https://man7.org/linux/man-pages/man2/execve.2.html
    */
   async execve(path: PathPointer, argv: WrittenPointer<ArgList>, envp: WrittenPointer<ArgList>): Promise<void> {

@@ -60,39 +60,57 @@ async function faccessat(task: BaseTask, dirfd: Fd, path: PathPointer, mode: OK,
  * Composed onto every {@link rsyscall!Task}: call them as `thr.task.unlink(...)`.
  */
 export class FsTask extends BaseTask {
-  /** `unlinkat(AT_FDCWD, pathname, 0)`: remove a name.
-   *  @see https://man7.org/linux/man-pages/man2/unlinkat.2.html */
+  /**
+   * `int unlinkat(int dirfd, const char *pathname, int flags)`, as
+   * `unlinkat(AT_FDCWD, pathname, 0)`: remove a name.
+   * @see https://man7.org/linux/man-pages/man2/unlinkat.2.html
+   */
   async unlink(path: PathPointer): Promise<void> {
     await unlinkat(this, AT_FDCWD, path, NO_FLAGS);
   }
 
-  /** `unlinkat(AT_FDCWD, pathname, AT_REMOVEDIR)`: remove an empty directory.
-   *  @see https://man7.org/linux/man-pages/man2/unlinkat.2.html */
+  /**
+   * `int unlinkat(int dirfd, const char *pathname, int flags)`, as
+   * `unlinkat(AT_FDCWD, pathname, AT_REMOVEDIR)`: remove an empty directory.
+   * @see https://man7.org/linux/man-pages/man2/unlinkat.2.html
+   */
   async rmdir(path: PathPointer): Promise<void> {
     await unlinkat(this, AT_FDCWD, path, AT.REMOVEDIR);
   }
 
-  /** `linkat(AT_FDCWD, oldpath, AT_FDCWD, newpath, flags)`: make a hard link.
-   *  @see https://man7.org/linux/man-pages/man2/linkat.2.html */
+  /**
+   * `int linkat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, int flags)`,
+   * as `linkat(AT_FDCWD, oldpath, AT_FDCWD, newpath, flags)`: make a hard link.
+   * @see https://man7.org/linux/man-pages/man2/linkat.2.html
+   */
   async link(oldpath: PathPointer, newpath: PathPointer, flags: AT = NO_FLAGS): Promise<void> {
     await linkat(this, AT_FDCWD, oldpath, AT_FDCWD, newpath, flags);
   }
 
-  /** `symlinkat(target, AT_FDCWD, linkpath)`: make a symbolic link at linkpath pointing to target.
-   *  @see https://man7.org/linux/man-pages/man2/symlinkat.2.html */
+  /**
+   * `int symlinkat(const char *target, int newdirfd, const char *linkpath)`, as
+   * `symlinkat(target, AT_FDCWD, linkpath)`: make a symbolic link at linkpath pointing to target.
+   * @see https://man7.org/linux/man-pages/man2/symlinkat.2.html
+   */
   async symlink(target: PathPointer, linkpath: PathPointer): Promise<void> {
     await symlinkat(this, target, AT_FDCWD, linkpath);
   }
 
-  /** `readlinkat(AT_FDCWD, pathname, buf, bufsiz)`: read a symlink's target (not NUL-terminated)
-   *  into buf; returns the filled part and the rest.
-   *  @see https://man7.org/linux/man-pages/man2/readlinkat.2.html */
+  /**
+   * `ssize_t readlinkat(int dirfd, const char *pathname, char *buf, size_t bufsiz)`, as
+   * `readlinkat(AT_FDCWD, pathname, buf, bufsiz)`: read a symlink's target (not NUL-terminated) into
+   * buf; returns the filled part and the rest.
+   * @see https://man7.org/linux/man-pages/man2/readlinkat.2.html
+   */
   readlink<T>(path: PathPointer, buf: Pointer<T>): Promise<[ReadablePointer<T>, Pointer<T>]> {
     return readlinkat(this, AT_FDCWD, path, buf);
   }
 
-  /** `faccessat2(AT_FDCWD, pathname, mode, flags)`: check permissions; throws if denied.
-   *  @see https://man7.org/linux/man-pages/man2/faccessat2.2.html */
+  /**
+   * `int faccessat2(int dirfd, const char *pathname, int mode, int flags)`, as
+   * `faccessat2(AT_FDCWD, pathname, mode, flags)`: check permissions; throws if denied.
+   * @see https://man7.org/linux/man-pages/man2/faccessat2.2.html
+   */
   async access(path: PathPointer, mode: OK, flags: AT = NO_FLAGS): Promise<void> {
     await faccessat(this, AT_FDCWD, path, mode, flags);
   }
@@ -103,14 +121,20 @@ export class FsTask extends BaseTask {
  * Composed onto every {@link rsyscall!FileDescriptor}: call them as `fd.unlinkat(...)`.
  */
 export class FsFileDescriptor extends BaseFileDescriptor {
-  /** `unlinkat(dirfd, pathname, flags)`: remove a name in this directory (`AT.REMOVEDIR` for a directory).
-   *  @see https://man7.org/linux/man-pages/man2/unlinkat.2.html */
+  /**
+   * `int unlinkat(int dirfd, const char *pathname, int flags)`: remove a name in this directory
+   * (`AT.REMOVEDIR` for a directory).
+   * @see https://man7.org/linux/man-pages/man2/unlinkat.2.html
+   */
   async unlinkat(path: PathPointer, flags: AT = NO_FLAGS): Promise<void> {
     await unlinkat(this.task, this.borrow(this.task), path, flags);
   }
 
-  /** `linkat(olddirfd, oldpath, newdirfd, newpath, flags)`, with this fd as olddirfd.
-   *  @see https://man7.org/linux/man-pages/man2/linkat.2.html */
+  /**
+   * `int linkat(int olddirfd, const char *oldpath, int newdirfd, const char *newpath, int flags)`,
+   * with this fd as olddirfd.
+   * @see https://man7.org/linux/man-pages/man2/linkat.2.html
+   */
   async linkat(
     oldpath: PathPointer,
     newdirfd: BaseFileDescriptor,
@@ -121,26 +145,36 @@ export class FsFileDescriptor extends BaseFileDescriptor {
     await linkat(this.task, this.borrow(this.task), oldpath, newdirfd.borrow(this.task), newpath, flags);
   }
 
-  /** `symlinkat(target, newdirfd, linkpath)`, with this fd as newdirfd.
-   *  @see https://man7.org/linux/man-pages/man2/symlinkat.2.html */
+  /**
+   * `int symlinkat(const char *target, int newdirfd, const char *linkpath)`, with this fd as
+   * newdirfd.
+   * @see https://man7.org/linux/man-pages/man2/symlinkat.2.html
+   */
   async symlinkat(target: PathPointer, linkpath: PathPointer): Promise<void> {
     await symlinkat(this.task, target, this.borrow(this.task), linkpath);
   }
 
-  /** `readlinkat(dirfd, pathname, buf, bufsiz)`, with this fd as dirfd.
-   *  @see https://man7.org/linux/man-pages/man2/readlinkat.2.html */
+  /**
+   * `ssize_t readlinkat(int dirfd, const char *pathname, char *buf, size_t bufsiz)`, with this fd as
+   * dirfd.
+   * @see https://man7.org/linux/man-pages/man2/readlinkat.2.html
+   */
   readlinkat<T>(path: PathPointer, buf: Pointer<T>): Promise<[ReadablePointer<T>, Pointer<T>]> {
     return readlinkat(this.task, this.borrow(this.task), path, buf);
   }
 
-  /** `faccessat2(dirfd, pathname, mode, flags)`, with this fd as dirfd.
-   *  @see https://man7.org/linux/man-pages/man2/faccessat2.2.html */
+  /**
+   * `int faccessat2(int dirfd, const char *pathname, int mode, int flags)`, with this fd as dirfd.
+   * @see https://man7.org/linux/man-pages/man2/faccessat2.2.html
+   */
   async faccessat(path: PathPointer, mode: OK, flags: AT = NO_FLAGS): Promise<void> {
     await faccessat(this.task, this.borrow(this.task), path, mode, flags);
   }
 
-  /** `ftruncate(fd, length)`: set the file's size.
-   *  @see https://man7.org/linux/man-pages/man2/ftruncate.2.html */
+  /**
+   * `int ftruncate(int fd, off_t length)`: set the file's size.
+   * @see https://man7.org/linux/man-pages/man2/ftruncate.2.html
+   */
   async ftruncate(length: number | bigint): Promise<void> {
     checkInt64("length", length);
     await withContext(raw.ftruncate(this.task.sysif, this.borrow(this.task), length), { fd: this.near });

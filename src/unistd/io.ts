@@ -24,8 +24,8 @@ export type SEEK = Flag<"SEEK">;
  */
 export class IoFileDescriptor extends BaseFileDescriptor {
   /**
-   * `read(fd, buf, count)`: read at most `buf.size()` bytes. Returns the filled part and the rest;
-   * at end of file the filled part is empty.
+   * `ssize_t read(int fd, void *buf, size_t count)`: read at most `buf.size()` bytes. Returns the
+   * filled part and the rest; at end of file the filled part is empty.
    * @see https://man7.org/linux/man-pages/man2/read.2.html
    */
   async read<T>(buf: Pointer<T>): Promise<[ReadablePointer<T>, Pointer<T>]> {
@@ -38,7 +38,8 @@ export class IoFileDescriptor extends BaseFileDescriptor {
   }
 
   /**
-   * `write(fd, buf, count)`: write `buf`. Returns the written part and the unwritten rest.
+   * `ssize_t write(int fd, const void *buf, size_t count)`: write `buf`. Returns the written part
+   * and the unwritten rest.
    * @see https://man7.org/linux/man-pages/man2/write.2.html
    */
   async write<T>(buf: Pointer<T>): Promise<[Pointer<T>, Pointer<T>]> {
@@ -51,8 +52,8 @@ export class IoFileDescriptor extends BaseFileDescriptor {
   }
 
   /**
-   * `read(fd, buf, count)`, for non-blocking loops: like `read`, but resolves undefined where read
-   * would reject with EAGAIN (no exception per wait).
+   * `ssize_t read(int fd, void *buf, size_t count)`, for non-blocking loops: like `read`, but
+   * resolves undefined where read would reject with EAGAIN (no exception per wait).
    * @see https://man7.org/linux/man-pages/man2/read.2.html
    */
   async tryRead<T>(buf: Pointer<T>): Promise<[ReadablePointer<T>, Pointer<T>] | undefined> {
@@ -65,8 +66,8 @@ export class IoFileDescriptor extends BaseFileDescriptor {
   }
 
   /**
-   * `write(fd, buf, count)`, for non-blocking loops: like `write`, but resolves undefined where
-   * write would reject with EAGAIN.
+   * `ssize_t write(int fd, const void *buf, size_t count)`, for non-blocking loops: like `write`,
+   * but resolves undefined where write would reject with EAGAIN.
    * @see https://man7.org/linux/man-pages/man2/write.2.html
    */
   async tryWrite<T>(buf: Pointer<T>): Promise<[Pointer<T>, Pointer<T>] | undefined> {
@@ -79,6 +80,7 @@ export class IoFileDescriptor extends BaseFileDescriptor {
   }
 
   /**
+   * `ssize_t pread(int fd, void *buf, size_t count, off_t offset)`, as
    * `pread64(fd, buf, count, offset)`: read at `offset` without moving the file offset.
    * @see https://man7.org/linux/man-pages/man2/pread.2.html
    */
@@ -93,6 +95,7 @@ export class IoFileDescriptor extends BaseFileDescriptor {
   }
 
   /**
+   * `ssize_t pwrite(int fd, const void *buf, size_t count, off_t offset)`, as
    * `pwrite64(fd, buf, count, offset)`: write at `offset` without moving the file offset.
    * @see https://man7.org/linux/man-pages/man2/pwrite.2.html
    */
@@ -107,7 +110,7 @@ export class IoFileDescriptor extends BaseFileDescriptor {
   }
 
   /**
-   * `lseek(fd, offset, whence)`: move the file offset; returns the new offset.
+   * `off_t lseek(int fd, off_t offset, int whence)`: move the file offset; returns the new offset.
    * @see https://man7.org/linux/man-pages/man2/lseek.2.html
    */
   async lseek(offset: number | bigint, whence: SEEK): Promise<number> {

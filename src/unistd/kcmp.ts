@@ -12,9 +12,9 @@ import * as raw from "../near/syscalls.js";
  */
 export class KcmpTask extends BaseTask {
   /**
-   * `kcmp(pid1, pid2, type, idx1, idx2)`: whether two processes share a kernel resource (`KCMP.VM`:
-   * their memory; `KCMP.FILE`: fds `idx1` and `idx2`). 0 means the same; 1 and 2 order them; 3,
-   * different but unordered.
+   * `int kcmp(pid_t pid1, pid_t pid2, int type, unsigned long idx1, unsigned long idx2)`: whether
+   * two processes share a kernel resource (`KCMP.VM`: their memory; `KCMP.FILE`: fds `idx1` and
+   * `idx2`). 0 means the same; 1 and 2 order them; 3, different but unordered.
    * @see https://man7.org/linux/man-pages/man2/kcmp.2.html
    */
   async kcmp(pid1: number, pid2: number, type: KCMP, idx1 = 0, idx2 = 0): Promise<number> {

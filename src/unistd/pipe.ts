@@ -38,8 +38,8 @@ export class Pipe<F extends BaseFileDescriptor = BaseFileDescriptor> {
  */
 export class PipeTask extends BaseTask {
   /**
-   * `pipe2(pipefd, flags)`: make a pipe; its two fd numbers land in `buf`, which must then be
-   * read once to get the handles. Close-on-exec is always added.
+   * `int pipe2(int pipefd[2], int flags)`: make a pipe; its two fd numbers land in `buf`, which must
+   * then be read once to get the handles. Close-on-exec is always added.
    * @see https://man7.org/linux/man-pages/man2/pipe2.2.html
    */
   async pipe(buf: Pointer<Pipe<this["_fd"]>>, flags: O = 0 as O): Promise<LinearPointer<Pipe<this["_fd"]>>> {

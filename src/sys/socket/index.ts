@@ -212,7 +212,7 @@ const NO_MSG = 0 as MSG;
  */
 export class SocketTask extends BaseTask {
   /**
-   * `socket(domain, type, protocol)`: make a socket. Close-on-exec is always added.
+   * `int socket(int domain, int type, int protocol)`: make a socket. Close-on-exec is always added.
    * @see https://man7.org/linux/man-pages/man2/socket.2.html
    */
   async socket(domain: AF, type: SOCK, protocol = 0): Promise<this["_fd"]> {
@@ -224,8 +224,8 @@ export class SocketTask extends BaseTask {
   }
 
   /**
-   * `socketpair(domain, type, protocol, sv)`: make two connected sockets; their numbers land in
-   * `buf`, to be read once for the handles. Close-on-exec is always added.
+   * `int socketpair(int domain, int type, int protocol, int sv[2])`: make two connected sockets;
+   * their numbers land in `buf`, to be read once for the handles. Close-on-exec is always added.
    * @see https://man7.org/linux/man-pages/man2/socketpair.2.html
    */
   async socketpair(
@@ -250,24 +250,30 @@ export class SocketTask extends BaseTask {
  * Composed onto every {@link rsyscall!FileDescriptor}: call them as `fd.bind(...)`.
  */
 export class SocketFileDescriptor extends BaseFileDescriptor {
-  /** `bind(sockfd, addr, addrlen)`: give this socket an address.
-   *  @see https://man7.org/linux/man-pages/man2/bind.2.html */
+  /**
+   * `int bind(int sockfd, const struct sockaddr *addr, socklen_t addrlen)`: give this socket an
+   * address.
+   * @see https://man7.org/linux/man-pages/man2/bind.2.html
+   */
   async bind(addr: WrittenPointer<Sockaddr>): Promise<void> {
     checkPointer("addr", addr, true);
     const task = this.task;
     await withContext(raw.bind(task.sysif, this.borrow(task), addr.borrow(task), addr.size()), addrContext(addr));
   }
 
-  /** `listen(sockfd, backlog)`: accept connections.
-   *  @see https://man7.org/linux/man-pages/man2/listen.2.html */
+  /**
+   * `int listen(int sockfd, int backlog)`: accept connections.
+   * @see https://man7.org/linux/man-pages/man2/listen.2.html
+   */
   async listen(backlog: number): Promise<void> {
     checkInt("backlog", backlog);
     await withContext(raw.listen(this.task.sysif, this.borrow(this.task), backlog), { fd: this.near });
   }
 
   /**
-   * `accept4(sockfd, addr, addrlen, flags)`: take a connection. Close-on-exec is always added.
-   * With `addr`, also returns it, filled with the peer's address.
+   * `int accept4(int sockfd, struct sockaddr *addr, socklen_t *addrlen, int flags)`: take a
+   * connection. Close-on-exec is always added. With `addr`, also returns it, filled with the peer's
+   * address.
    * @see https://man7.org/linux/man-pages/man2/accept4.2.html
    */
   accept(flags?: SOCK): Promise<this["task"]["_fd"]>;
@@ -295,35 +301,49 @@ export class SocketFileDescriptor extends BaseFileDescriptor {
     return task.makeFd(n);
   }
 
-  /** `connect(sockfd, addr, addrlen)`: connect to an address.
-   *  @see https://man7.org/linux/man-pages/man2/connect.2.html */
+  /**
+   * `int connect(int sockfd, const struct sockaddr *addr, socklen_t addrlen)`: connect to an
+   * address.
+   * @see https://man7.org/linux/man-pages/man2/connect.2.html
+   */
   async connect(addr: WrittenPointer<Sockaddr>): Promise<void> {
     checkPointer("addr", addr, true);
     const task = this.task;
     await withContext(raw.connect(task.sysif, this.borrow(task), addr.borrow(task), addr.size()), addrContext(addr));
   }
 
-  /** `shutdown(sockfd, how)`: shut down one or both directions.
-   *  @see https://man7.org/linux/man-pages/man2/shutdown.2.html */
+  /**
+   * `int shutdown(int sockfd, int how)`: shut down one or both directions.
+   * @see https://man7.org/linux/man-pages/man2/shutdown.2.html
+   */
   async shutdown(how: SHUT): Promise<void> {
     checkInt("how", how);
     await withContext(raw.shutdown(this.task.sysif, this.borrow(this.task), how), { fd: this.near });
   }
 
-  /** `getsockname(sockfd, addr, addrlen)`: this socket's address, into `addr`'s buffer.
-   *  @see https://man7.org/linux/man-pages/man2/getsockname.2.html */
+  /**
+   * `int getsockname(int sockfd, struct sockaddr *addr, socklen_t *addrlen)`: this socket's address,
+   * into `addr`'s buffer.
+   * @see https://man7.org/linux/man-pages/man2/getsockname.2.html
+   */
   async getsockname<T>(addr: WrittenPointer<Sockbuf<T>>): Promise<ReadablePointer<Sockbuf<T>>> {
     return sockbufCall(this, raw.getsockname, addr);
   }
 
-  /** `getpeername(sockfd, addr, addrlen)`: the connected peer's address, into `addr`'s buffer.
-   *  @see https://man7.org/linux/man-pages/man2/getpeername.2.html */
+  /**
+   * `int getpeername(int sockfd, struct sockaddr *addr, socklen_t *addrlen)`: the connected peer's
+   * address, into `addr`'s buffer.
+   * @see https://man7.org/linux/man-pages/man2/getpeername.2.html
+   */
   async getpeername<T>(addr: WrittenPointer<Sockbuf<T>>): Promise<ReadablePointer<Sockbuf<T>>> {
     return sockbufCall(this, raw.getpeername, addr);
   }
 
-  /** `getsockopt(sockfd, level, optname, optval, optlen)`: read an option into `optval`'s buffer.
-   *  @see https://man7.org/linux/man-pages/man2/getsockopt.2.html */
+  /**
+   * `int getsockopt(int sockfd, int level, int optname, void *optval, socklen_t *optlen)`: read an
+   * option into `optval`'s buffer.
+   * @see https://man7.org/linux/man-pages/man2/getsockopt.2.html
+   */
   async getsockopt<T>(
     level: SOL,
     optname: SO | number,
@@ -334,8 +354,11 @@ export class SocketFileDescriptor extends BaseFileDescriptor {
     return sockbufCall(this, (s, fd, buf, len) => raw.getsockopt(s, fd, level, optname, buf, len), optval);
   }
 
-  /** `setsockopt(sockfd, level, optname, optval, optlen)`: set an option (`optval` is often an Int32).
-   *  @see https://man7.org/linux/man-pages/man2/setsockopt.2.html */
+  /**
+   * `int setsockopt(int sockfd, int level, int optname, const void *optval, socklen_t optlen)`: set
+   * an option (`optval` is often an Int32).
+   * @see https://man7.org/linux/man-pages/man2/setsockopt.2.html
+   */
   async setsockopt(level: SOL, optname: SO | number, optval: WrittenPointer<unknown>): Promise<void> {
     checkInt("level", level);
     checkInt("optname", optname);
@@ -345,14 +368,22 @@ export class SocketFileDescriptor extends BaseFileDescriptor {
     await withContext(call, { fd: this.near });
   }
 
-  /** `sendto(sockfd, buf, len, flags, NULL, 0)`: send on a connected socket; returns [sent, rest].
-   *  @see https://man7.org/linux/man-pages/man2/sendto.2.html */
+  /**
+   * `ssize_t sendto(int sockfd, const void *buf, size_t len, int flags,
+   * const struct sockaddr *dest_addr, socklen_t addrlen)`,
+   * as `sendto(sockfd, buf, len, flags, NULL, 0)`: send on a connected socket; returns [sent, rest].
+   * @see https://man7.org/linux/man-pages/man2/sendto.2.html
+   */
   async send<T>(buf: Pointer<T>, flags: MSG = NO_MSG): Promise<[Pointer<T>, Pointer<T>]> {
     return this.sendto(buf, flags);
   }
 
-  /** `sendto(sockfd, buf, len, flags, dest_addr, addrlen)`: send, to `addr` when given; returns [sent, rest].
-   *  @see https://man7.org/linux/man-pages/man2/sendto.2.html */
+  /**
+   * `ssize_t sendto(int sockfd, const void *buf, size_t len, int flags,
+   * const struct sockaddr *dest_addr, socklen_t addrlen)`:
+   * send, to `addr` when given; returns [sent, rest].
+   * @see https://man7.org/linux/man-pages/man2/sendto.2.html
+   */
   async sendto<T>(
     buf: Pointer<T>,
     flags: MSG = NO_MSG,
@@ -374,8 +405,12 @@ export class SocketFileDescriptor extends BaseFileDescriptor {
     return buf.split(await withContext(call, { fd: this.near }));
   }
 
-  /** `recvfrom(sockfd, buf, len, flags, NULL, NULL)`: receive; returns [filled, rest].
-   *  @see https://man7.org/linux/man-pages/man2/recvfrom.2.html */
+  /**
+   * `ssize_t recvfrom(int sockfd, void *buf, size_t len, int flags, struct sockaddr *src_addr,
+   * socklen_t *addrlen)`,
+   * as `recvfrom(sockfd, buf, len, flags, NULL, NULL)`: receive; returns [filled, rest].
+   * @see https://man7.org/linux/man-pages/man2/recvfrom.2.html
+   */
   async recv<T>(buf: Pointer<T>, flags: MSG = NO_MSG): Promise<[ReadablePointer<T>, Pointer<T>]> {
     checkPointer("buf", buf);
     checkInt("flags", flags);
@@ -384,9 +419,12 @@ export class SocketFileDescriptor extends BaseFileDescriptor {
     return buf.readableSplit(await withContext(call, { fd: this.near }));
   }
 
-  /** `recvfrom(sockfd, buf, len, flags, src_addr, addrlen)`: receive, with the sender's address
-   *  in `addr`'s buffer; returns [filled, rest, addr].
-   *  @see https://man7.org/linux/man-pages/man2/recvfrom.2.html */
+  /**
+   * `ssize_t recvfrom(int sockfd, void *buf, size_t len, int flags, struct sockaddr *src_addr,
+   * socklen_t *addrlen)`:
+   * receive, with the sender's address in `addr`'s buffer; returns [filled, rest, addr].
+   * @see https://man7.org/linux/man-pages/man2/recvfrom.2.html
+   */
   async recvfrom<T, A>(
     buf: Pointer<T>,
     flags: MSG,

@@ -211,8 +211,8 @@ export interface Received<T, F extends BaseFileDescriptor = BaseFileDescriptor> 
  */
 export class MsgFileDescriptor extends BaseFileDescriptor {
   /**
-   * `sendmsg(sockfd, msg, flags)`: send data and control messages. Consumes the data buffers and
-   * returns them split into [sent, rest].
+   * `ssize_t sendmsg(int sockfd, const struct msghdr *msg, int flags)`: send data and control
+   * messages. Consumes the data buffers and returns them split into [sent, rest].
    * @see https://man7.org/linux/man-pages/man2/sendmsg.2.html
    */
   async sendmsg<T>(msg: WrittenPointer<SendMsghdr<T>>, flags: MSG = 0 as MSG): Promise<[Pointer<T>[], Pointer<T>[]]> {
@@ -229,8 +229,9 @@ export class MsgFileDescriptor extends BaseFileDescriptor {
   }
 
   /**
-   * `recvmsg(sockfd, msg, flags | MSG_CMSG_CLOEXEC)`: receive data and control messages; passed
-   * fds arrive close-on-exec.
+   * `ssize_t recvmsg(int sockfd, struct msghdr *msg, int flags)`, as
+   * `recvmsg(sockfd, msg, flags | MSG_CMSG_CLOEXEC)`: receive data and control messages; passed fds
+   * arrive close-on-exec.
    * @see https://man7.org/linux/man-pages/man2/recvmsg.2.html
    */
   async recvmsg<T, F extends BaseFileDescriptor>(
