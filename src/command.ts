@@ -3,7 +3,18 @@
 //   const cmd = new Command("/bin/sh", ["sh", "-c", "echo $X"], {}).env({ X: "1" });
 //   cmd.inShellForm();   // "X=1 /bin/sh -c 'echo $X'"
 
-/** The arguments to execve, built up immutably. `argv[0]` is the program's name for itself. */
+/**
+ * The arguments to execve, built up immutably. `argv[0]` is the program's name for itself.
+ * @example
+ * ```js
+ * import { Command, localThread as thr } from "rsyscall";
+ *
+ * const hello = new Command("/bin/echo", ["echo", "hello"], {});
+ * const cmd = hello.args("world").env({ LANG: "C" }); // new Commands; `hello` is unchanged
+ * console.log(cmd.inShellForm()); // "LANG=C /bin/echo hello world"
+ * await thr.run(cmd); // prints "hello world"
+ * ```
+ */
 export class Command {
   /** The file execve runs: a path, not looked up in PATH (`thr.environ.which` does that). */
   readonly executablePath: string;

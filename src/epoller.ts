@@ -531,6 +531,18 @@ const SCRATCH_MAX = 1 << 20;
  * A file descriptor whose IO waits for readiness in the event loop instead of blocking its
  * thread. Each method waits for the events it needs, then makes the non-blocking syscall, and
  * waits again after EAGAIN. The fd must be O_NONBLOCK (`thr.makeAfd(fd, true)` sets it).
+ * @example
+ * ```js
+ * import { localThread as thr } from "rsyscall";
+ * import { AF, SOCK } from "rsyscall/sys/socket";
+ *
+ * const { first, second } = await thr.socketpair(AF.UNIX, SOCK.STREAM);
+ * const [a, b] = [await thr.makeAfd(first, true), await thr.makeAfd(second, true)];
+ * const answer = b.readSomeBytes(); // waits for data without blocking Node
+ * await a.writeAllBytes(Buffer.from("ping"));
+ * console.log((await answer).toString()); // "ping"
+ * await Promise.all([a.close(), b.close()]);
+ * ```
  */
 export class AsyncFileDescriptor {
   private constructor(

@@ -23,6 +23,23 @@ export interface InotifyThread {
 /**
  * A file system watcher: one inotify fd, read through the event loop only while some Watch waits,
  * its events sorted to a Watch per watched path.
+ * @example
+ * ```js
+ * import { mkdtempSync } from "node:fs";
+ * import { tmpdir } from "node:os";
+ * import { join } from "node:path";
+ * import { Inotify, localThread as thr } from "rsyscall";
+ * import { IN } from "rsyscall/sys/inotify";
+ *
+ * const dir = mkdtempSync(join(tmpdir(), "watched-"));
+ * const inotify = await Inotify.make(thr);
+ * const watch = await inotify.add(dir, IN.of(IN.CREATE, IN.DELETE));
+ * const created = watch.waitUntilEvent(IN.CREATE, "new-file");
+ * await thr.spit(join(dir, "new-file"), "");
+ * console.log((await created).name); // "new-file"
+ * await watch.remove();
+ * await inotify.close();
+ * ```
  */
 export class Inotify {
   readonly #watches = new Map<number, Watch>();

@@ -24,6 +24,16 @@ import { Pipe, UTS_NAME_MAX } from "./unistd/index.js";
  * stdio and epoller, with helpers for what is done often (allocating, pipes, sockets, children).
  * `localThread` is the Node process; the others come from `clone`, `fork`, `stdinBootstrap`, stubs,
  * persistent servers and ssh, and are used the same way.
+ * @example
+ * ```js
+ * import { localThread as thr } from "rsyscall";
+ * import { CLONE } from "rsyscall/sched";
+ *
+ * const child = await thr.clone(CLONE.of(CLONE.NEWUSER, CLONE.NEWPID));
+ * // The same calls, made in the Node process and in the child (pid 1 of its own namespace).
+ * console.log(await thr.task.getpid(), await child.task.getpid()); // process.pid, 1
+ * await child.exit(0);
+ * ```
  */
 export class Thread {
   /** @internal Threads come from `localThread`, `clone`, `fork` and the other ways to reach a process. */
@@ -50,6 +60,17 @@ export class Thread {
    * Makes an AsyncFileDescriptor of `fd`, registered with this thread's epoller. The fd must be
    * O_NONBLOCK (checked: a blocking read would stall its whole process, and a remote one for good);
    * pass `setNonblock` true to have that set first.
+   * @example
+   * ```js
+   * import { localThread as thr } from "rsyscall";
+   *
+   * const { read, write } = await thr.pipe();
+   * const afd = await thr.makeAfd(read, true); // true: set O_NONBLOCK first
+   * const reading = afd.readToEof(); // waits in the event loop, not in read(2)
+   * await thr.spit(write, "written later"); // writes, then closes the write end
+   * console.log((await reading).toString()); // "written later"
+   * await afd.close();
+   * ```
    */
   async makeAfd(fd: FileDescriptor, setNonblock = false): Promise<AsyncFileDescriptor> {
     checkFd("fd", fd);
@@ -63,6 +84,17 @@ export class Thread {
   /**
    * Allocates memory for a type: `malloc(Int32)` for a fixed-size type, `malloc(Buffer, n)`,
    * `malloc(String, n)` or `malloc(cls, n)` otherwise. The contents are unspecified.
+   * @example
+   * ```js
+   * import { localThread as thr } from "rsyscall";
+   * import { O } from "rsyscall/fcntl";
+   *
+   * const fd = await thr.task.open(await thr.ptr("/proc/version"), O.RDONLY);
+   * const [valid, rest] = await fd.read(await thr.malloc(Buffer, 4096)); // a partial read splits
+   * console.log((await valid.read()).toString());
+   * valid.merge(rest).free();
+   * await fd.close();
+   * ```
    */
   malloc(cls: BufferConstructor, size: number): Promise<Pointer<Buffer>>;
   malloc(cls: StringConstructor, size: number): Promise<Pointer<string>>;
@@ -86,6 +118,17 @@ export class Thread {
   /**
    * Allocates memory for `data` and writes it there: a string (NUL-terminated), a Buffer
    * (bytes as they are), or any value with a serializer (`new Int32(7)`, a Sockaddr).
+   * @example
+   * ```js
+   * import { localThread as thr } from "rsyscall";
+   * import { Int32 } from "rsyscall/struct";
+   *
+   * const path = await thr.ptr("/tmp"); // a WrittenPointer<string>, what path arguments take
+   * const seven = await thr.ptr(new Int32(7));
+   * console.log((await seven.read()).value); // 7, read back from memory
+   * path.free();
+   * seven.free();
+   * ```
    */
   ptr(data: string): Promise<WrittenPointer<string>>;
   ptr(data: Buffer): Promise<WrittenPointer<Buffer>>;
@@ -98,7 +141,18 @@ export class Thread {
     }
   }
 
-  /** Makes a pipe: `{ read, write }`, both close-on-exec. */
+  /**
+   * Makes a pipe: `{ read, write }`, both close-on-exec.
+   * @example
+   * ```js
+   * import { localThread as thr } from "rsyscall";
+   *
+   * const { read, write } = await thr.pipe();
+   * await thr.spit(write, "through the pipe"); // writes, then closes the write end
+   * console.log((await thr.readToEof(read)).toString()); // "through the pipe"
+   * await read.close();
+   * ```
+   */
   async pipe(): Promise<Pipe<FileDescriptor>> {
     return (await this.task.pipe(await this.malloc(Pipe))).read();
   }

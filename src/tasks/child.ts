@@ -41,7 +41,19 @@ export class ChildThread extends ConnectedThread {
     super(thread, connection, root, passing, sharedTable);
   }
 
-  /** Replaces the child's program with `command`. */
+  /**
+   * Replaces the child's program with `command`: `execve` with the Command's path, argv and
+   * environment updates. Resolves once the exec happened, with the process to wait for.
+   * @example
+   * ```js
+   * import { localThread as thr } from "rsyscall";
+   *
+   * const child = await thr.clone();
+   * await child.task.chdir(await child.ptr("/tmp")); // the child's working directory, not ours
+   * const proc = await child.exec(await child.environ.which("pwd"));
+   * await proc.check(); // pwd printed "/tmp"
+   * ```
+   */
   exec(command: Command): Promise<AsyncChildProcess> {
     return this.execve(command.executablePath, [...command.arguments], command.envUpdates, command);
   }

@@ -78,6 +78,16 @@ declare module "../thread.js" {
      * Node or our bookkeeping of the child, and is refused with a TypeError naming it, before any
      * syscall.
      * @see https://man7.org/linux/man-pages/man2/clone.2.html
+     * @example
+     * ```js
+     * import { Command, localThread as thr } from "rsyscall";
+     * import { CLONE } from "rsyscall/sched";
+     *
+     * const child = await thr.clone(CLONE.of(CLONE.NEWUSER, CLONE.NEWUTS));
+     * await child.sethostname("sandbox"); // its own UTS namespace: ours is untouched
+     * const proc = await child.exec(new Command("/bin/uname", ["uname", "-n"], {}));
+     * await proc.check(); // uname printed "sandbox"
+     * ```
      */
     clone(flags?: CLONE, options?: CloneOptions): Promise<ChildThread>;
     /**

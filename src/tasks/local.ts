@@ -44,5 +44,17 @@ async function makeLocalThread(): Promise<Thread> {
   return new Thread(task, ram, new Environment(task, ram, env), ...stdio, await Epoller.make(task, ram));
 }
 
-/** The Node process, as a Thread. */
+/**
+ * The Node process, as a Thread: its syscalls go straight through the addon, and its memory is ours.
+ * @example
+ * ```js
+ * import { localThread as thr } from "rsyscall";
+ * import { O } from "rsyscall/fcntl";
+ *
+ * console.log((await thr.task.getpid()) === process.pid); // true: the syscall ran in this process
+ * const fd = await thr.task.open(await thr.ptr("/proc/version"), O.RDONLY);
+ * console.log((await thr.readToEof(fd)).toString()); // "Linux version ..."
+ * await fd.close();
+ * ```
+ */
 export const localThread: Thread = await makeLocalThread();

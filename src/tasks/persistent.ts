@@ -43,7 +43,25 @@ import type { SyscallConnection } from "./connection.js";
 import { entriesOf, localEntries } from "./entries.js";
 import { type AttachOptions, attachProgram, ByteReader, fileIdentity, openLink, readHello } from "./program.js";
 
-/** A thread in a persistent server process, reachable through the unix socket at `path`. */
+/**
+ * A thread in a persistent server process, reachable through the unix socket at `path`.
+ * @example
+ * ```js
+ * import { mkdtempSync } from "node:fs";
+ * import { tmpdir } from "node:os";
+ * import { join } from "node:path";
+ * import { localThread as thr } from "rsyscall";
+ * import { O } from "rsyscall/fcntl";
+ * import { clonePersistent } from "rsyscall/tasks/persistent";
+ *
+ * const worker = await clonePersistent(thr, join(mkdtempSync(join(tmpdir(), "worker-")), "sock"));
+ * const fd = await worker.task.open(await worker.ptr("/dev/null"), O.RDONLY);
+ * worker.disconnect(); // calls made now reject with SyscallSendError
+ * await worker.reconnect(); // the same thread again, its fds as they were
+ * await fd.close();
+ * await worker.exit(0);
+ * ```
+ */
 export class PersistentThread extends ConnectedThread {
   /** The server process, when this Node process made it (clonePersistent). */
   process: AsyncChildProcess | undefined;
@@ -223,6 +241,24 @@ function serverProgramFor(thread: Thread): string {
  * `thread`, listening on a new unix socket at `path` (in a directory of ours closed to others,
  * checked first). Returns a thread in it, linked to us; it dies with `thread` until
  * `makePersistent`.
+ * @example
+ * ```js
+ * import { mkdtempSync } from "node:fs";
+ * import { tmpdir } from "node:os";
+ * import { join } from "node:path";
+ * import { localThread as thr } from "rsyscall";
+ * import { clonePersistent, PersistentThread } from "rsyscall/tasks/persistent";
+ *
+ * const path = join(mkdtempSync(join(tmpdir(), "worker-")), "sock"); // mkdtemp: mode 0700, ours
+ * const worker = await clonePersistent(thr, path);
+ * await worker.makePersistent(); // now it would outlive this Node process
+ * const pid = await worker.task.getpid();
+ * worker.disconnect();
+ * // Later, from this Node process or another one of the same user:
+ * const again = await PersistentThread.connect(thr, path);
+ * console.log((await again.task.getpid()) === pid); // true: the same process
+ * await again.exit(0);
+ * ```
  */
 export async function clonePersistent(thread: Thread, path: string): Promise<PersistentThread> {
   checkPath(path);

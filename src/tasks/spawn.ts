@@ -47,8 +47,14 @@ declare module "../thread.js" {
      * unless `stdio` says otherwise, the rest of a local thread's fds are close-on-exec. Pipes asked
      * for are on the returned process (`proc.stdout`). From a child or remote thread: clone, then exec.
      * @example
-     * const proc = await thr.spawn("sleep", ["10"]);
+     * ```js
+     * import { localThread as thr } from "rsyscall";
+     * import { W } from "rsyscall/sys/wait";
+     *
+     * const proc = await thr.spawn("sleep", ["10"]); // looked up in PATH
      * await proc.kill();
+     * console.log((await proc.waitpid(W.EXITED)).signal); // "SIGKILL"
+     * ```
      */
     spawn(command: Command, options?: SpawnOptions): Promise<AsyncChildProcess>;
     /** `spawn` of a program by name or path, with its arguments (argv[0] is `file`). */
@@ -58,7 +64,14 @@ declare module "../thread.js" {
      * exits 0 (`check: false` resolves all the same). The output of a stdout or stderr given as
      * `"pipe"` is read, and is on the state returned (and on the error).
      * @example
+     * ```js
+     * import { localThread as thr } from "rsyscall";
+     *
      * const { stdout } = await thr.run("uname", ["-r"], { stdio: ["inherit", "pipe", "inherit"] });
+     * console.log(`kernel ${stdout.trim()}`);
+     * const { exitCode } = await thr.run("sh", ["-c", "exit 3"], { check: false }); // no CalledProcessError
+     * console.log(exitCode); // 3
+     * ```
      */
     run<E extends "utf8" | "buffer" = "utf8">(
       command: Command,

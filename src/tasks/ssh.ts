@@ -300,6 +300,18 @@ export class SSHThread extends ConnectedThread {
 /**
  * A host reached with the real OpenSSH client: the Command that runs ssh, with the user's options
  * and the host last. Each `ssh(thread)` starts a new ssh and returns a thread on the host.
+ * @example
+ * ```js
+ * import { Command, localThread as thr } from "rsyscall";
+ * import { SSHHost } from "rsyscall/tasks/ssh";
+ *
+ * const config = "/path/to/ssh_config"; // any ssh options go in the command, the host last
+ * const host = new SSHHost(new Command("/usr/bin/ssh", ["ssh", "-F", config, "build-box"], {}));
+ * const [, remote] = await host.ssh(thr);
+ * const { stdout } = await remote.run("uname", ["-sr"], { stdio: ["inherit", "pipe", "inherit"] });
+ * console.log(`remote: ${stdout.trim()}`); // run there: clone, then exec, on build-box
+ * await remote.exit(0); // ends ssh too
+ * ```
  */
 export class SSHHost {
   /** `command`: `ssh [options...] HOST`, the host last. */

@@ -82,6 +82,18 @@ exit 98`;
  * (`sudo -n`, `unshare -r`, `setpriv ...`, `nsenter -t PID -a`, `sh -c 'exec "$@"' sh`). The target
  * needs sh, head and mktemp, a mounted /proc, and a directory it may write and exec in. A command
  * that fails first rejects with what it printed on stderr.
+ * @example
+ * ```js
+ * import { Command, localThread as thr } from "rsyscall";
+ * import { W } from "rsyscall/sys/wait";
+ * import { stdinBootstrap } from "rsyscall/tasks/stdin-bootstrap";
+ *
+ * const unshare = new Command("/usr/bin/unshare", ["unshare", "-r"], {}); // a new user namespace
+ * const [proc, root] = await stdinBootstrap(thr, unshare);
+ * console.log(`uid ${await root.task.getuid()} in there`); // "uid 0 in there"
+ * await root.exit(0);
+ * await proc.waitpid(W.EXITED);
+ * ```
  */
 export function stdinBootstrap(parent: Thread, command: Command): Promise<[AsyncChildProcess, ConnectedThread]> {
   if (!(command instanceof Command))
