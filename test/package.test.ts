@@ -36,6 +36,28 @@ test("npm pack ships the built code, the native sources and what source maps poi
   }
 });
 
+test("the API reference has a page for every subpath the package exports, named as it is imported", () => {
+  const { exports } = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as {
+    exports: Record<string, { default: string }>;
+  };
+  // typedoc.json may have whole-line comments.
+  const config = JSON.parse(readFileSync(join(root, "typedoc.json"), "utf8").replace(/^\s*\/\/.*$/gm, "")) as {
+    entryPoints: string[];
+  };
+  const source = (built: string) => built.replace(/^\.\/dist\//, "src/").replace(/\.js$/, ".ts");
+  assert.deepEqual(
+    [...config.entryPoints].sort(),
+    Object.values(exports)
+      .map((e) => source(e.default))
+      .sort(),
+  );
+  for (const [subpath, e] of Object.entries(exports)) {
+    const name = `rsyscall${subpath.slice(1)}`;
+    const text = readFileSync(join(root, source(e.default)), "utf8");
+    assert.ok(text.startsWith("/**") && text.includes(` * @module ${name}\n`), `${source(e.default)}: @module ${name}`);
+  }
+});
+
 test("installs from git build dist/ (prepare), and installing builds the native core", () => {
   const { scripts } = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
   assert.match(scripts.prepare, /npm run build/);
