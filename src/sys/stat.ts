@@ -54,6 +54,18 @@ export class Stat {
   isSymbolicLink(): boolean {
     return this.type === S_IF.LNK;
   }
+  isFIFO(): boolean {
+    return this.type === S_IF.IFO;
+  }
+  isSocket(): boolean {
+    return this.type === S_IF.SOCK;
+  }
+  isCharacterDevice(): boolean {
+    return this.type === S_IF.CHR;
+  }
+  isBlockDevice(): boolean {
+    return this.type === S_IF.BLK;
+  }
 
   static getSerializer(): Serializer<Stat> {
     return statSerializer;
