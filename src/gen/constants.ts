@@ -504,6 +504,177 @@ export const PR = {
   CAPBSET_DROP: 24,
 } as const;
 
+export const NETLINK = {
+  ROUTE: 0,
+  USERSOCK: 2,
+  SOCK_DIAG: 4,
+  AUDIT: 9,
+  KOBJECT_UEVENT: 15,
+  GENERIC: 16,
+} as const;
+
+export const NLM_F = {
+  REQUEST: 1,
+  MULTI: 2,
+  ACK: 4,
+  ECHO: 8,
+  DUMP_INTR: 16,
+  DUMP_FILTERED: 32,
+  ROOT: 256,
+  MATCH: 512,
+  ATOMIC: 1024,
+  DUMP: 768,
+  REPLACE: 256,
+  EXCL: 512,
+  CREATE: 1024,
+  APPEND: 2048,
+  CAPPED: 256,
+  ACK_TLVS: 512,
+} as const;
+
+export const NLMSG = {
+  NOOP: 1,
+  ERROR: 2,
+  DONE: 3,
+  OVERRUN: 4,
+  ALIGNTO: 4,
+} as const;
+
+export const NLA_F = {
+  NESTED: 32768,
+  NET_BYTEORDER: 16384,
+} as const;
+
+export const RTM = {
+  NEWLINK: 16,
+  DELLINK: 17,
+  GETLINK: 18,
+  SETLINK: 19,
+  NEWADDR: 20,
+  DELADDR: 21,
+  GETADDR: 22,
+  NEWROUTE: 24,
+  DELROUTE: 25,
+  GETROUTE: 26,
+} as const;
+
+export const IFLA = {
+  UNSPEC: 0,
+  ADDRESS: 1,
+  BROADCAST: 2,
+  IFNAME: 3,
+  MTU: 4,
+  LINK: 5,
+  QDISC: 6,
+  STATS: 7,
+  MASTER: 10,
+  OPERSTATE: 16,
+  LINKMODE: 17,
+  LINKINFO: 18,
+  NET_NS_PID: 19,
+  NET_NS_FD: 28,
+  IFALIAS: 20,
+  GROUP: 27,
+  PROMISCUITY: 30,
+  CARRIER: 33,
+} as const;
+
+export const IFLA_INFO = {
+  UNSPEC: 0,
+  KIND: 1,
+  DATA: 2,
+  XSTATS: 3,
+  SLAVE_KIND: 4,
+  SLAVE_DATA: 5,
+} as const;
+
+export const VETH_INFO = {
+  UNSPEC: 0,
+  PEER: 1,
+} as const;
+
+export const IFA = {
+  UNSPEC: 0,
+  ADDRESS: 1,
+  LOCAL: 2,
+  LABEL: 3,
+  BROADCAST: 4,
+  ANYCAST: 5,
+  CACHEINFO: 6,
+  MULTICAST: 7,
+  FLAGS: 8,
+} as const;
+
+export const RTA = {
+  UNSPEC: 0,
+  DST: 1,
+  SRC: 2,
+  IIF: 3,
+  OIF: 4,
+  GATEWAY: 5,
+  PRIORITY: 6,
+  PREFSRC: 7,
+  METRICS: 8,
+  TABLE: 15,
+} as const;
+
+export const RTN = {
+  UNSPEC: 0,
+  UNICAST: 1,
+  LOCAL: 2,
+  BROADCAST: 3,
+  ANYCAST: 4,
+  MULTICAST: 5,
+  BLACKHOLE: 6,
+  UNREACHABLE: 7,
+  PROHIBIT: 8,
+} as const;
+
+export const RT_SCOPE = {
+  UNIVERSE: 0,
+  SITE: 200,
+  LINK: 253,
+  HOST: 254,
+  NOWHERE: 255,
+} as const;
+
+export const RTPROT = {
+  UNSPEC: 0,
+  REDIRECT: 1,
+  KERNEL: 2,
+  BOOT: 3,
+  STATIC: 4,
+} as const;
+
+export const RT_TABLE = {
+  UNSPEC: 0,
+  DEFAULT: 253,
+  MAIN: 254,
+  LOCAL: 255,
+} as const;
+
+export const IFF = {
+  UP: 1,
+  BROADCAST: 2,
+  DEBUG: 4,
+  LOOPBACK: 8,
+  POINTOPOINT: 16,
+  NOTRAILERS: 32,
+  RUNNING: 64,
+  NOARP: 128,
+  PROMISC: 256,
+  ALLMULTI: 512,
+  MASTER: 1024,
+  SLAVE: 2048,
+  MULTICAST: 4096,
+  PORTSEL: 8192,
+  AUTOMEDIA: 16384,
+  DYNAMIC: 32768,
+  LOWER_UP: 65536,
+  DORMANT: 131072,
+  ECHO: 262144,
+} as const;
+
 export const MNT = {
   FORCE: 1,
   DETACH: 2,

@@ -157,6 +157,87 @@ export const kernel_sigaction = {
   },
 } as const;
 
+export const sockaddr_nl = {
+  size: 12,
+  fields: {
+    nl_family: [0, 2],
+    nl_pid: [4, 4],
+    nl_groups: [8, 4],
+  },
+} as const;
+
+export const nlmsghdr = {
+  size: 16,
+  fields: {
+    nlmsg_len: [0, 4],
+    nlmsg_type: [4, 2],
+    nlmsg_flags: [6, 2],
+    nlmsg_seq: [8, 4],
+    nlmsg_pid: [12, 4],
+  },
+} as const;
+
+export const nlmsgerr = {
+  size: 20,
+  fields: {
+    error: [0, 4],
+    msg: [4, 16],
+  },
+} as const;
+
+export const nlattr = {
+  size: 4,
+  fields: {
+    nla_len: [0, 2],
+    nla_type: [2, 2],
+  },
+} as const;
+
+export const rtattr = {
+  size: 4,
+  fields: {
+    rta_len: [0, 2],
+    rta_type: [2, 2],
+  },
+} as const;
+
+export const ifinfomsg = {
+  size: 16,
+  fields: {
+    ifi_family: [0, 1],
+    ifi_type: [2, 2],
+    ifi_index: [4, 4],
+    ifi_flags: [8, 4],
+    ifi_change: [12, 4],
+  },
+} as const;
+
+export const ifaddrmsg = {
+  size: 8,
+  fields: {
+    ifa_family: [0, 1],
+    ifa_prefixlen: [1, 1],
+    ifa_flags: [2, 1],
+    ifa_scope: [3, 1],
+    ifa_index: [4, 4],
+  },
+} as const;
+
+export const rtmsg = {
+  size: 12,
+  fields: {
+    rtm_family: [0, 1],
+    rtm_dst_len: [1, 1],
+    rtm_src_len: [2, 1],
+    rtm_tos: [3, 1],
+    rtm_table: [4, 1],
+    rtm_protocol: [5, 1],
+    rtm_scope: [6, 1],
+    rtm_type: [7, 1],
+    rtm_flags: [8, 4],
+  },
+} as const;
+
 export const ucred = {
   size: 12,
   fields: {
