@@ -343,9 +343,13 @@ export const RWF = {
 export const FUTEX = {
   WAIT: 0,
   WAKE: 1,
+  WAIT_BITSET: 9,
+  WAKE_BITSET: 10,
   PRIVATE_FLAG: 128,
+  CLOCK_REALTIME: 256,
   OWNER_DIED: 1073741824,
   WAITERS: 2147483648,
+  TID_MASK: 1073741823,
   BITSET_MATCH_ANY: 4294967295,
 } as const;
 
@@ -504,6 +508,43 @@ export const PR = {
   CAPBSET_DROP: 24,
 } as const;
 
+export const F_LOCK = {
+  RDLCK: 0,
+  WRLCK: 1,
+  UNLCK: 2,
+} as const;
+
+export const STATX = {
+  TYPE: 1,
+  MODE: 2,
+  NLINK: 4,
+  UID: 8,
+  GID: 16,
+  ATIME: 32,
+  MTIME: 64,
+  CTIME: 128,
+  INO: 256,
+  SIZE: 512,
+  BLOCKS: 1024,
+  BASIC_STATS: 2047,
+  BTIME: 2048,
+  MNT_ID: 4096,
+  DIOALIGN: 8192,
+  ALL: 4095,
+} as const;
+
+export const STATX_ATTR = {
+  COMPRESSED: 4,
+  IMMUTABLE: 16,
+  APPEND: 32,
+  NODUMP: 64,
+  ENCRYPTED: 2048,
+  AUTOMOUNT: 4096,
+  MOUNT_ROOT: 8192,
+  VERITY: 1048576,
+  DAX: 2097152,
+} as const;
+
 export const NETLINK = {
   ROUTE: 0,
   USERSOCK: 2,
@@ -651,6 +692,47 @@ export const RT_TABLE = {
   DEFAULT: 253,
   MAIN: 254,
   LOCAL: 255,
+} as const;
+
+export const TUN = {
+  SETIFF: 1074025674,
+  GETIFF: 2147767506,
+  SETPERSIST: 1074025675,
+  SETOWNER: 1074025676,
+  SETGROUP: 1074025678,
+  GETFEATURES: 2147767503,
+} as const;
+
+export const IFF_TUN = {
+  TUN: 1,
+  TAP: 2,
+  NAPI: 16,
+  NAPI_FRAGS: 32,
+  NO_PI: 4096,
+  ONE_QUEUE: 8192,
+  VNET_HDR: 16384,
+  TUN_EXCL: 32768,
+  MULTI_QUEUE: 256,
+  ATTACH_QUEUE: 512,
+  DETACH_QUEUE: 1024,
+  PERSIST: 2048,
+  NOFILTER: 4096,
+} as const;
+
+export const SIOC = {
+  GIFNAME: 35088,
+  GIFCONF: 35090,
+  GIFFLAGS: 35091,
+  SIFFLAGS: 35092,
+  GIFADDR: 35093,
+  SIFADDR: 35094,
+  GIFNETMASK: 35099,
+  SIFNETMASK: 35100,
+  GIFMTU: 35105,
+  SIFMTU: 35106,
+  GIFHWADDR: 35111,
+  GIFINDEX: 35123,
+  SIFNAME: 35107,
 } as const;
 
 export const IFF = {
@@ -897,4 +979,56 @@ export const LIMITS = {
   PATH_MAX: 4096,
   NAME_MAX: 255,
   IOV_MAX: 1024,
+} as const;
+
+export const LOCK = {
+  SH: 1,
+  EX: 2,
+  NB: 4,
+  UN: 8,
+} as const;
+
+export const IP = {
+  TOS: 1,
+  TTL: 2,
+  HDRINCL: 3,
+  OPTIONS: 4,
+  RECVOPTS: 6,
+  RETOPTS: 7,
+  PKTINFO: 8,
+  MTU_DISCOVER: 10,
+  RECVERR: 11,
+  RECVTTL: 12,
+  RECVTOS: 13,
+  MTU: 14,
+  FREEBIND: 15,
+  TRANSPARENT: 19,
+  BIND_ADDRESS_NO_PORT: 24,
+  MULTICAST_IF: 32,
+  MULTICAST_TTL: 33,
+  MULTICAST_LOOP: 34,
+  ADD_MEMBERSHIP: 35,
+  DROP_MEMBERSHIP: 36,
+} as const;
+
+export const TCP = {
+  NODELAY: 1,
+  MAXSEG: 2,
+  CORK: 3,
+  KEEPIDLE: 4,
+  KEEPINTVL: 5,
+  KEEPCNT: 6,
+  SYNCNT: 7,
+  LINGER2: 8,
+  DEFER_ACCEPT: 9,
+  WINDOW_CLAMP: 10,
+  INFO: 11,
+  QUICKACK: 12,
+  CONGESTION: 13,
+  MD5SIG: 14,
+  THIN_LINEAR_TIMEOUTS: 16,
+  USER_TIMEOUT: 18,
+  FASTOPEN: 23,
+  NOTSENT_LOWAT: 25,
+  FASTOPEN_CONNECT: 30,
 } as const;

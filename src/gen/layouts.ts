@@ -157,6 +157,51 @@ export const kernel_sigaction = {
   },
 } as const;
 
+export const flock = {
+  size: 32,
+  fields: {
+    l_type: [0, 2],
+    l_whence: [2, 2],
+    l_start: [8, 8],
+    l_len: [16, 8],
+    l_pid: [24, 4],
+  },
+} as const;
+
+export const statx = {
+  size: 256,
+  fields: {
+    stx_mask: [0, 4],
+    stx_blksize: [4, 4],
+    stx_attributes: [8, 8],
+    stx_nlink: [16, 4],
+    stx_uid: [20, 4],
+    stx_gid: [24, 4],
+    stx_mode: [28, 2],
+    stx_ino: [32, 8],
+    stx_size: [40, 8],
+    stx_blocks: [48, 8],
+    stx_attributes_mask: [56, 8],
+    stx_atime: [64, 16],
+    stx_btime: [80, 16],
+    stx_ctime: [96, 16],
+    stx_mtime: [112, 16],
+    stx_rdev_major: [128, 4],
+    stx_rdev_minor: [132, 4],
+    stx_dev_major: [136, 4],
+    stx_dev_minor: [140, 4],
+    stx_mnt_id: [144, 8],
+  },
+} as const;
+
+export const statx_timestamp = {
+  size: 16,
+  fields: {
+    tv_sec: [0, 8],
+    tv_nsec: [8, 4],
+  },
+} as const;
+
 export const sockaddr_nl = {
   size: 12,
   fields: {
@@ -235,6 +280,17 @@ export const rtmsg = {
     rtm_scope: [6, 1],
     rtm_type: [7, 1],
     rtm_flags: [8, 4],
+  },
+} as const;
+
+export const ifreq = {
+  size: 40,
+  fields: {
+    ifr_name: [0, 16],
+    ifr_flags: [16, 2],
+    ifr_mtu: [16, 4],
+    ifr_ifindex: [16, 4],
+    ifr_addr: [16, 16],
   },
 } as const;
 
