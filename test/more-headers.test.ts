@@ -193,6 +193,29 @@ describe("futex", limit, () => {
   });
 });
 
+describe("robust list", limit, () => {
+  test("a child's robust list: at its exit the kernel gives the word it held FUTEX_OWNER_DIED", async () => {
+    const child = await thr.clone();
+    const tid = await child.task.gettid();
+    // In our memory, which the child shares: the entry (next, then the word 8 bytes on), and the head.
+    const entry = await thr.malloc(Buffer, 16);
+    const head = await thr.malloc(Buffer, 24);
+    const entryBytes = Buffer.alloc(16);
+    entryBytes.writeBigUInt64LE(BigInt(head.near), 0); // the list is circular: back to the head
+    entryBytes.writeUInt32LE(tid, 8); // the word: held by the child's tid
+    const headBytes = Buffer.alloc(24);
+    headBytes.writeBigUInt64LE(BigInt(entry.near), 0); // list.next
+    headBytes.writeBigInt64LE(8n, 8); // futex_offset: from the entry to its word
+    const entryWritten = await entry.write(entryBytes);
+    await child.task.setRobustList(await head.write(headBytes));
+    await assert.rejects(thr.task.setRobustList(await thr.ptr(Buffer.alloc(24))), /glibc/);
+    await child.exit(0);
+    const word = (await entryWritten.read()).readUInt32LE(8);
+    // The kernel took the word from the dead owner: its tid gone, FUTEX_OWNER_DIED in its place.
+    assert.equal(word, FUTEX.OWNER_DIED, `word ${word.toString(16)}`);
+  });
+});
+
 describe("socket options and limits", limit, () => {
   test("TCP_NODELAY, IP_TTL and TCP_CONGESTION round-trip through the kernel", async () => {
     const sock = await thr.socket(AF.INET, SOCK.STREAM);

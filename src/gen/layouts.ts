@@ -202,6 +202,145 @@ export const statx_timestamp = {
   },
 } as const;
 
+export const fuse_in_header = {
+  size: 40,
+  fields: {
+    len: [0, 4],
+    opcode: [4, 4],
+    unique: [8, 8],
+    nodeid: [16, 8],
+    uid: [24, 4],
+    gid: [28, 4],
+    pid: [32, 4],
+  },
+} as const;
+
+export const fuse_out_header = {
+  size: 16,
+  fields: {
+    len: [0, 4],
+    error: [4, 4],
+    unique: [8, 8],
+  },
+} as const;
+
+export const fuse_init_in = {
+  size: 64,
+  fields: {
+    major: [0, 4],
+    minor: [4, 4],
+    max_readahead: [8, 4],
+    flags: [12, 4],
+  },
+} as const;
+
+export const fuse_init_out = {
+  size: 64,
+  fields: {
+    major: [0, 4],
+    minor: [4, 4],
+    max_readahead: [8, 4],
+    flags: [12, 4],
+    max_background: [16, 2],
+    congestion_threshold: [18, 2],
+    max_write: [20, 4],
+    time_gran: [24, 4],
+    max_pages: [28, 2],
+  },
+} as const;
+
+export const fuse_attr = {
+  size: 88,
+  fields: {
+    ino: [0, 8],
+    size: [8, 8],
+    blocks: [16, 8],
+    atime: [24, 8],
+    mtime: [32, 8],
+    ctime: [40, 8],
+    atimensec: [48, 4],
+    mtimensec: [52, 4],
+    ctimensec: [56, 4],
+    mode: [60, 4],
+    nlink: [64, 4],
+    uid: [68, 4],
+    gid: [72, 4],
+    rdev: [76, 4],
+    blksize: [80, 4],
+  },
+} as const;
+
+export const fuse_entry_out = {
+  size: 128,
+  fields: {
+    nodeid: [0, 8],
+    generation: [8, 8],
+    entry_valid: [16, 8],
+    attr_valid: [24, 8],
+    entry_valid_nsec: [32, 4],
+    attr_valid_nsec: [36, 4],
+    attr: [40, 88],
+  },
+} as const;
+
+export const fuse_attr_out = {
+  size: 104,
+  fields: {
+    attr_valid: [0, 8],
+    attr_valid_nsec: [8, 4],
+    attr: [16, 88],
+  },
+} as const;
+
+export const fuse_open_out = {
+  size: 16,
+  fields: {
+    fh: [0, 8],
+    open_flags: [8, 4],
+  },
+} as const;
+
+export const fuse_read_in = {
+  size: 40,
+  fields: {
+    fh: [0, 8],
+    offset: [8, 8],
+    size: [16, 4],
+  },
+} as const;
+
+export const fuse_kstatfs = {
+  size: 80,
+  fields: {
+    blocks: [0, 8],
+    bfree: [8, 8],
+    bavail: [16, 8],
+    files: [24, 8],
+    ffree: [32, 8],
+    bsize: [40, 4],
+    namelen: [44, 4],
+    frsize: [48, 4],
+  },
+} as const;
+
+export const fuse_statfs_out = {
+  size: 80,
+  fields: {
+    st: [0, 80],
+  },
+} as const;
+
+export const fuse_dirent = {
+  size: 24,
+  fields: {
+    ino: [0, 8],
+    off: [8, 8],
+    namelen: [16, 4],
+    type: [20, 4],
+    name: [24, 0],
+  },
+} as const;
+
 export const sockaddr_nl = {
   size: 12,
   fields: {
