@@ -1,11 +1,12 @@
 // Benchmarks of child threads, each against its baseline in the same run: the C programs in c/
 // (compiled here with cc) and child_process.
-import { execFileSync, spawn } from "node:child_process";
+import { execFile, execFileSync, spawn } from "node:child_process";
 import { once } from "node:events";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { Command, localThread } from "../dist/index.js";
 import { CpuSet } from "../dist/sched.js";
 
@@ -13,6 +14,7 @@ import { medianOf, perCall, row, us } from "./util.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const ROUNDS = 7;
+const execFileAsync = promisify(execFile);
 
 function compile(name) {
   const dir = mkdtempSync(join(tmpdir(), "rsyscall-bench-"));
@@ -101,6 +103,25 @@ export async function benchChildren() {
       "child_process.spawn, 'exit' event",
       us(nodeSpawnNs),
       `  thr.run is ${(nodeSpawnNs / oursRun).toFixed(2)}x faster (target >= 3x)`,
+    );
+    // Output captured, the way execa and execFile users run a program.
+    const captured = { stdio: ["inherit", "pipe", "inherit"] };
+    const ourCapture = async (n) => {
+      for (let i = 0; i < n; i++) await localThread.run("echo", ["hi"], captured);
+    };
+    const nodeCapture = async (n) => {
+      for (let i = 0; i < n; i++) await execFileAsync("echo", ["hi"]);
+    };
+    await ourCapture(50);
+    await nodeCapture(50);
+    const ourCaptureNs = await medianOf(5, () => perCall(200, ourCapture));
+    const nodeCaptureNs = await medianOf(5, () => perCall(200, nodeCapture));
+    console.log("\nrun `echo hi` found through PATH, stdout captured, median of 5 rounds of 200");
+    row("child_process.execFile", us(nodeCaptureNs));
+    row(
+      'thr.run("echo", ["hi"], { stdio: [.., "pipe", ..] })',
+      us(ourCaptureNs),
+      `  ${(nodeCaptureNs / ourCaptureNs).toFixed(2)}x faster than execFile`,
     );
     await liveChildren(1000, liveC);
   } finally {

@@ -11,12 +11,14 @@
  */
 import { checkInt, checkPath, pathOf, withContext } from "./args.js";
 import * as gen from "./gen/constants.js";
+import * as layouts from "./gen/layouts.js";
 import { BaseFileDescriptor } from "./handle/fd.js";
-import type { WrittenPointer } from "./handle/pointer.js";
+import type { ReadablePointer, WrittenPointer } from "./handle/pointer.js";
 import { BaseTask } from "./handle/task.js";
 import { type Flag, family } from "./near/flags.js";
 import { asFd } from "./near/ids.js";
 import * as raw from "./near/syscalls.js";
+import { type Serializer, StructReader, StructWriter } from "./struct.js";
 
 /** open flags: `O_RDONLY` is `O.RDONLY` (open and openat always add O_CLOEXEC). */
 export const O = family("O", gen.O);
@@ -38,6 +40,48 @@ export type FD = Flag<"FD">;
 export const F_SEAL = family("F_SEAL", gen.F_SEAL);
 /** Seals, one or several joined with `F_SEAL.of`. */
 export type F_SEAL = Flag<"F_SEAL">;
+/** A record lock's type (`struct flock`'s l_type): `F_WRLCK` is `F_LOCK.WRLCK`. */
+export const F_LOCK = family("F_LOCK", gen.F_LOCK);
+export type F_LOCK = Flag<"F_LOCK">;
+
+/**
+ * `struct flock`: a record lock on bytes `start` to `start + len - 1` of a file (`len` 0: to its
+ * end, however far it grows), from `whence` (`SEEK.SET`, the default, is the file's start). F_GETLK
+ * fills in the lock in the way, with `pid` the process holding it (-1 for an open file
+ * description lock), or sets `type` to `F_LOCK.UNLCK` if none is.
+ */
+export class Flock {
+  static readonly sizeof = layouts.flock.size;
+  constructor(
+    readonly type: F_LOCK,
+    readonly start: number | bigint = 0,
+    readonly len: number | bigint = 0,
+    readonly whence = 0,
+    readonly pid = 0,
+  ) {}
+
+  static getSerializer(): Serializer<Flock> {
+    return {
+      toBytes: (f) =>
+        new StructWriter(layouts.flock)
+          .int("l_type", f.type)
+          .int("l_whence", f.whence)
+          .int("l_start", f.start)
+          .int("l_len", f.len)
+          .int("l_pid", f.pid).bytes,
+      fromBytes: (b) => {
+        const r = new StructReader(b, layouts.flock);
+        return new Flock(
+          r.int("l_type") as F_LOCK,
+          r.big("l_start", true),
+          r.big("l_len", true),
+          r.int("l_whence"),
+          r.int("l_pid"),
+        );
+      },
+    };
+  }
+}
 
 /** The `dirfd` that means "the current directory". */
 export const AT_FDCWD = asFd(gen.AT.FDCWD);
@@ -103,6 +147,23 @@ export class FcntlFileDescriptor extends BaseFileDescriptor {
     checkInt("arg", arg);
     const task = this.task;
     return withContext(raw.fcntl(task.sysif, this.borrow(task), cmd, arg), { fd: this.near });
+  }
+
+  /**
+   * `int fcntl(int fd, int cmd, struct flock *lock)`: record locks. `F.SETLK` and `F.OFD_SETLK`
+   * take or drop `lock` (EAGAIN when another holds a conflicting one), `F.SETLKW`/`F.OFD_SETLKW`
+   * wait for it (in the Node process that blocks the event loop: wait in a child), `F.GETLK`/
+   * `F.OFD_GETLK` fill `lock` with the one in the way. POSIX locks (`SETLK`) belong to the process
+   * and go at any close of the file by it; open file description locks (`OFD_*`) belong to the open file.
+   * @see https://man7.org/linux/man-pages/man2/fcntl.2.html
+   */
+  async fcntlLock(cmd: F, lock: WrittenPointer<Flock>): Promise<ReadablePointer<Flock>> {
+    checkInt("cmd", cmd);
+    if (![F.GETLK, F.SETLK, F.SETLKW, F.OFD_GETLK, F.OFD_SETLK, F.OFD_SETLKW].includes(cmd))
+      throw new TypeError(`fcntlLock: ${F.describe(cmd)} is not a record-lock command`);
+    const task = this.task;
+    await withContext(raw.fcntl(task.sysif, this.borrow(task), cmd, lock.borrow(task)), { fd: this.near });
+    return lock.filled();
   }
 
   /**

@@ -7,6 +7,7 @@ import { FcntlFileDescriptor, FcntlTask } from "./fcntl.js";
 import { GrpTask } from "./grp.js";
 import { BaseFileDescriptor } from "./handle/fd.js";
 import { BaseTask } from "./handle/task.js";
+import { FutexTask } from "./linux/futex.js";
 import type { Fd } from "./near/ids.js";
 import { SchedFileDescriptor, SchedTask } from "./sched.js";
 import { SignalTask } from "./signal.js";
@@ -14,7 +15,9 @@ import { StdioFileDescriptor, StdioTask } from "./stdio.js";
 import { CapabilityTask } from "./sys/capability.js";
 import { EpollFileDescriptor, EpollTask } from "./sys/epoll.js";
 import { EventfdTask } from "./sys/eventfd.js";
+import { FileLockFileDescriptor } from "./sys/file.js";
 import { InotifyFileDescriptor, InotifyTask } from "./sys/inotify.js";
+import { IoctlFileDescriptor } from "./sys/ioctl.js";
 import { MmanFileDescriptor, MmanTask } from "./sys/mman.js";
 import { MountTask } from "./sys/mount.js";
 import { PidfdFileDescriptor, PidfdTask } from "./sys/pidfd.js";
@@ -50,8 +53,10 @@ export interface FileDescriptor
     EpollFileDescriptor,
     ExecFileDescriptor,
     FcntlFileDescriptor,
+    FileLockFileDescriptor,
     FsFileDescriptor,
     InotifyFileDescriptor,
+    IoctlFileDescriptor,
     IoFileDescriptor,
     MmanFileDescriptor,
     MsgFileDescriptor,
@@ -74,8 +79,10 @@ compose(FileDescriptor, [
   EpollFileDescriptor,
   ExecFileDescriptor,
   FcntlFileDescriptor,
+  FileLockFileDescriptor,
   FsFileDescriptor,
   InotifyFileDescriptor,
+  IoctlFileDescriptor,
   IoFileDescriptor,
   MmanFileDescriptor,
   MsgFileDescriptor,
@@ -101,6 +108,7 @@ export interface Task
     ExecTask,
     FcntlTask,
     FsTask,
+    FutexTask,
     GrpTask,
     HostnameTask,
     InotifyTask,
@@ -135,6 +143,7 @@ compose(Task, [
   ExecTask,
   FcntlTask,
   FsTask,
+  FutexTask,
   GrpTask,
   HostnameTask,
   InotifyTask,

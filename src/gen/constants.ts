@@ -611,12 +611,20 @@ export const FUTEX = {
   WAIT: 0,
   /** `FUTEX_WAKE` */
   WAKE: 1,
+  /** `FUTEX_WAIT_BITSET` */
+  WAIT_BITSET: 9,
+  /** `FUTEX_WAKE_BITSET` */
+  WAKE_BITSET: 10,
   /** `FUTEX_PRIVATE_FLAG` */
   PRIVATE_FLAG: 128,
+  /** `FUTEX_CLOCK_REALTIME` */
+  CLOCK_REALTIME: 256,
   /** `FUTEX_OWNER_DIED` */
   OWNER_DIED: 1073741824,
   /** `FUTEX_WAITERS` */
   WAITERS: 2147483648,
+  /** `FUTEX_TID_MASK` */
+  TID_MASK: 1073741823,
   /** `FUTEX_BITSET_MATCH_ANY` */
   BITSET_MATCH_ANY: 4294967295,
 } as const;
@@ -887,6 +895,562 @@ export const PR = {
   CAPBSET_READ: 23,
   /** `PR_CAPBSET_DROP` */
   CAPBSET_DROP: 24,
+} as const;
+
+export const F_LOCK = {
+  /** `F_RDLCK` */
+  RDLCK: 0,
+  /** `F_WRLCK` */
+  WRLCK: 1,
+  /** `F_UNLCK` */
+  UNLCK: 2,
+} as const;
+
+export const STATX = {
+  /** `STATX_TYPE` */
+  TYPE: 1,
+  /** `STATX_MODE` */
+  MODE: 2,
+  /** `STATX_NLINK` */
+  NLINK: 4,
+  /** `STATX_UID` */
+  UID: 8,
+  /** `STATX_GID` */
+  GID: 16,
+  /** `STATX_ATIME` */
+  ATIME: 32,
+  /** `STATX_MTIME` */
+  MTIME: 64,
+  /** `STATX_CTIME` */
+  CTIME: 128,
+  /** `STATX_INO` */
+  INO: 256,
+  /** `STATX_SIZE` */
+  SIZE: 512,
+  /** `STATX_BLOCKS` */
+  BLOCKS: 1024,
+  /** `STATX_BASIC_STATS` */
+  BASIC_STATS: 2047,
+  /** `STATX_BTIME` */
+  BTIME: 2048,
+  /** `STATX_MNT_ID` */
+  MNT_ID: 4096,
+  /** `STATX_DIOALIGN` */
+  DIOALIGN: 8192,
+  /** `STATX_ALL` */
+  ALL: 4095,
+} as const;
+
+export const STATX_ATTR = {
+  /** `STATX_ATTR_COMPRESSED` */
+  COMPRESSED: 4,
+  /** `STATX_ATTR_IMMUTABLE` */
+  IMMUTABLE: 16,
+  /** `STATX_ATTR_APPEND` */
+  APPEND: 32,
+  /** `STATX_ATTR_NODUMP` */
+  NODUMP: 64,
+  /** `STATX_ATTR_ENCRYPTED` */
+  ENCRYPTED: 2048,
+  /** `STATX_ATTR_AUTOMOUNT` */
+  AUTOMOUNT: 4096,
+  /** `STATX_ATTR_MOUNT_ROOT` */
+  MOUNT_ROOT: 8192,
+  /** `STATX_ATTR_VERITY` */
+  VERITY: 1048576,
+  /** `STATX_ATTR_DAX` */
+  DAX: 2097152,
+} as const;
+
+export const FUSE_OP = {
+  /** `FUSE_LOOKUP` */
+  LOOKUP: 1,
+  /** `FUSE_FORGET` */
+  FORGET: 2,
+  /** `FUSE_GETATTR` */
+  GETATTR: 3,
+  /** `FUSE_SETATTR` */
+  SETATTR: 4,
+  /** `FUSE_READLINK` */
+  READLINK: 5,
+  /** `FUSE_SYMLINK` */
+  SYMLINK: 6,
+  /** `FUSE_MKNOD` */
+  MKNOD: 8,
+  /** `FUSE_MKDIR` */
+  MKDIR: 9,
+  /** `FUSE_UNLINK` */
+  UNLINK: 10,
+  /** `FUSE_RMDIR` */
+  RMDIR: 11,
+  /** `FUSE_RENAME` */
+  RENAME: 12,
+  /** `FUSE_LINK` */
+  LINK: 13,
+  /** `FUSE_OPEN` */
+  OPEN: 14,
+  /** `FUSE_READ` */
+  READ: 15,
+  /** `FUSE_WRITE` */
+  WRITE: 16,
+  /** `FUSE_STATFS` */
+  STATFS: 17,
+  /** `FUSE_RELEASE` */
+  RELEASE: 18,
+  /** `FUSE_FSYNC` */
+  FSYNC: 20,
+  /** `FUSE_SETXATTR` */
+  SETXATTR: 21,
+  /** `FUSE_GETXATTR` */
+  GETXATTR: 22,
+  /** `FUSE_LISTXATTR` */
+  LISTXATTR: 23,
+  /** `FUSE_REMOVEXATTR` */
+  REMOVEXATTR: 24,
+  /** `FUSE_FLUSH` */
+  FLUSH: 25,
+  /** `FUSE_INIT` */
+  INIT: 26,
+  /** `FUSE_OPENDIR` */
+  OPENDIR: 27,
+  /** `FUSE_READDIR` */
+  READDIR: 28,
+  /** `FUSE_RELEASEDIR` */
+  RELEASEDIR: 29,
+  /** `FUSE_FSYNCDIR` */
+  FSYNCDIR: 30,
+  /** `FUSE_GETLK` */
+  GETLK: 31,
+  /** `FUSE_SETLK` */
+  SETLK: 32,
+  /** `FUSE_SETLKW` */
+  SETLKW: 33,
+  /** `FUSE_ACCESS` */
+  ACCESS: 34,
+  /** `FUSE_CREATE` */
+  CREATE: 35,
+  /** `FUSE_INTERRUPT` */
+  INTERRUPT: 36,
+  /** `FUSE_BMAP` */
+  BMAP: 37,
+  /** `FUSE_DESTROY` */
+  DESTROY: 38,
+  /** `FUSE_IOCTL` */
+  IOCTL: 39,
+  /** `FUSE_POLL` */
+  POLL: 40,
+  /** `FUSE_NOTIFY_REPLY` */
+  NOTIFY_REPLY: 41,
+  /** `FUSE_BATCH_FORGET` */
+  BATCH_FORGET: 42,
+  /** `FUSE_FALLOCATE` */
+  FALLOCATE: 43,
+  /** `FUSE_READDIRPLUS` */
+  READDIRPLUS: 44,
+  /** `FUSE_RENAME2` */
+  RENAME2: 45,
+  /** `FUSE_LSEEK` */
+  LSEEK: 46,
+  /** `FUSE_COPY_FILE_RANGE` */
+  COPY_FILE_RANGE: 47,
+  /** `FUSE_SYNCFS` */
+  SYNCFS: 50,
+} as const;
+
+export const FUSE = {
+  /** `FUSE_KERNEL_VERSION` */
+  KERNEL_VERSION: 7,
+  /** `FUSE_ROOT_ID` */
+  ROOT_ID: 1,
+  /** `FUSE_MIN_READ_BUFFER` */
+  MIN_READ_BUFFER: 8192,
+  /** `FUSE_ASYNC_READ` */
+  ASYNC_READ: 1,
+  /** `FUSE_BIG_WRITES` */
+  BIG_WRITES: 32,
+  /** `FUSE_MAX_PAGES` */
+  MAX_PAGES: 4194304,
+} as const;
+
+export const FOPEN = {
+  /** `FOPEN_DIRECT_IO` */
+  DIRECT_IO: 1,
+  /** `FOPEN_KEEP_CACHE` */
+  KEEP_CACHE: 2,
+  /** `FOPEN_NONSEEKABLE` */
+  NONSEEKABLE: 4,
+  /** `FOPEN_CACHE_DIR` */
+  CACHE_DIR: 8,
+} as const;
+
+export const NETLINK = {
+  /** `NETLINK_ROUTE` */
+  ROUTE: 0,
+  /** `NETLINK_USERSOCK` */
+  USERSOCK: 2,
+  /** `NETLINK_SOCK_DIAG` */
+  SOCK_DIAG: 4,
+  /** `NETLINK_AUDIT` */
+  AUDIT: 9,
+  /** `NETLINK_KOBJECT_UEVENT` */
+  KOBJECT_UEVENT: 15,
+  /** `NETLINK_GENERIC` */
+  GENERIC: 16,
+} as const;
+
+export const NLM_F = {
+  /** `NLM_F_REQUEST` */
+  REQUEST: 1,
+  /** `NLM_F_MULTI` */
+  MULTI: 2,
+  /** `NLM_F_ACK` */
+  ACK: 4,
+  /** `NLM_F_ECHO` */
+  ECHO: 8,
+  /** `NLM_F_DUMP_INTR` */
+  DUMP_INTR: 16,
+  /** `NLM_F_DUMP_FILTERED` */
+  DUMP_FILTERED: 32,
+  /** `NLM_F_ROOT` */
+  ROOT: 256,
+  /** `NLM_F_MATCH` */
+  MATCH: 512,
+  /** `NLM_F_ATOMIC` */
+  ATOMIC: 1024,
+  /** `NLM_F_DUMP` */
+  DUMP: 768,
+  /** `NLM_F_REPLACE` */
+  REPLACE: 256,
+  /** `NLM_F_EXCL` */
+  EXCL: 512,
+  /** `NLM_F_CREATE` */
+  CREATE: 1024,
+  /** `NLM_F_APPEND` */
+  APPEND: 2048,
+  /** `NLM_F_CAPPED` */
+  CAPPED: 256,
+  /** `NLM_F_ACK_TLVS` */
+  ACK_TLVS: 512,
+} as const;
+
+export const NLMSG = {
+  /** `NLMSG_NOOP` */
+  NOOP: 1,
+  /** `NLMSG_ERROR` */
+  ERROR: 2,
+  /** `NLMSG_DONE` */
+  DONE: 3,
+  /** `NLMSG_OVERRUN` */
+  OVERRUN: 4,
+  /** `NLMSG_ALIGNTO` */
+  ALIGNTO: 4,
+} as const;
+
+export const NLA_F = {
+  /** `NLA_F_NESTED` */
+  NESTED: 32768,
+  /** `NLA_F_NET_BYTEORDER` */
+  NET_BYTEORDER: 16384,
+} as const;
+
+export const RTM = {
+  /** `RTM_NEWLINK` */
+  NEWLINK: 16,
+  /** `RTM_DELLINK` */
+  DELLINK: 17,
+  /** `RTM_GETLINK` */
+  GETLINK: 18,
+  /** `RTM_SETLINK` */
+  SETLINK: 19,
+  /** `RTM_NEWADDR` */
+  NEWADDR: 20,
+  /** `RTM_DELADDR` */
+  DELADDR: 21,
+  /** `RTM_GETADDR` */
+  GETADDR: 22,
+  /** `RTM_NEWROUTE` */
+  NEWROUTE: 24,
+  /** `RTM_DELROUTE` */
+  DELROUTE: 25,
+  /** `RTM_GETROUTE` */
+  GETROUTE: 26,
+} as const;
+
+export const IFLA = {
+  /** `IFLA_UNSPEC` */
+  UNSPEC: 0,
+  /** `IFLA_ADDRESS` */
+  ADDRESS: 1,
+  /** `IFLA_BROADCAST` */
+  BROADCAST: 2,
+  /** `IFLA_IFNAME` */
+  IFNAME: 3,
+  /** `IFLA_MTU` */
+  MTU: 4,
+  /** `IFLA_LINK` */
+  LINK: 5,
+  /** `IFLA_QDISC` */
+  QDISC: 6,
+  /** `IFLA_STATS` */
+  STATS: 7,
+  /** `IFLA_MASTER` */
+  MASTER: 10,
+  /** `IFLA_OPERSTATE` */
+  OPERSTATE: 16,
+  /** `IFLA_LINKMODE` */
+  LINKMODE: 17,
+  /** `IFLA_LINKINFO` */
+  LINKINFO: 18,
+  /** `IFLA_NET_NS_PID` */
+  NET_NS_PID: 19,
+  /** `IFLA_NET_NS_FD` */
+  NET_NS_FD: 28,
+  /** `IFLA_IFALIAS` */
+  IFALIAS: 20,
+  /** `IFLA_GROUP` */
+  GROUP: 27,
+  /** `IFLA_PROMISCUITY` */
+  PROMISCUITY: 30,
+  /** `IFLA_CARRIER` */
+  CARRIER: 33,
+} as const;
+
+export const IFLA_INFO = {
+  /** `IFLA_INFO_UNSPEC` */
+  UNSPEC: 0,
+  /** `IFLA_INFO_KIND` */
+  KIND: 1,
+  /** `IFLA_INFO_DATA` */
+  DATA: 2,
+  /** `IFLA_INFO_XSTATS` */
+  XSTATS: 3,
+  /** `IFLA_INFO_SLAVE_KIND` */
+  SLAVE_KIND: 4,
+  /** `IFLA_INFO_SLAVE_DATA` */
+  SLAVE_DATA: 5,
+} as const;
+
+export const VETH_INFO = {
+  /** `VETH_INFO_UNSPEC` */
+  UNSPEC: 0,
+  /** `VETH_INFO_PEER` */
+  PEER: 1,
+} as const;
+
+export const IFA = {
+  /** `IFA_UNSPEC` */
+  UNSPEC: 0,
+  /** `IFA_ADDRESS` */
+  ADDRESS: 1,
+  /** `IFA_LOCAL` */
+  LOCAL: 2,
+  /** `IFA_LABEL` */
+  LABEL: 3,
+  /** `IFA_BROADCAST` */
+  BROADCAST: 4,
+  /** `IFA_ANYCAST` */
+  ANYCAST: 5,
+  /** `IFA_CACHEINFO` */
+  CACHEINFO: 6,
+  /** `IFA_MULTICAST` */
+  MULTICAST: 7,
+  /** `IFA_FLAGS` */
+  FLAGS: 8,
+} as const;
+
+export const RTA = {
+  /** `RTA_UNSPEC` */
+  UNSPEC: 0,
+  /** `RTA_DST` */
+  DST: 1,
+  /** `RTA_SRC` */
+  SRC: 2,
+  /** `RTA_IIF` */
+  IIF: 3,
+  /** `RTA_OIF` */
+  OIF: 4,
+  /** `RTA_GATEWAY` */
+  GATEWAY: 5,
+  /** `RTA_PRIORITY` */
+  PRIORITY: 6,
+  /** `RTA_PREFSRC` */
+  PREFSRC: 7,
+  /** `RTA_METRICS` */
+  METRICS: 8,
+  /** `RTA_TABLE` */
+  TABLE: 15,
+} as const;
+
+export const RTN = {
+  /** `RTN_UNSPEC` */
+  UNSPEC: 0,
+  /** `RTN_UNICAST` */
+  UNICAST: 1,
+  /** `RTN_LOCAL` */
+  LOCAL: 2,
+  /** `RTN_BROADCAST` */
+  BROADCAST: 3,
+  /** `RTN_ANYCAST` */
+  ANYCAST: 4,
+  /** `RTN_MULTICAST` */
+  MULTICAST: 5,
+  /** `RTN_BLACKHOLE` */
+  BLACKHOLE: 6,
+  /** `RTN_UNREACHABLE` */
+  UNREACHABLE: 7,
+  /** `RTN_PROHIBIT` */
+  PROHIBIT: 8,
+} as const;
+
+export const RT_SCOPE = {
+  /** `RT_SCOPE_UNIVERSE` */
+  UNIVERSE: 0,
+  /** `RT_SCOPE_SITE` */
+  SITE: 200,
+  /** `RT_SCOPE_LINK` */
+  LINK: 253,
+  /** `RT_SCOPE_HOST` */
+  HOST: 254,
+  /** `RT_SCOPE_NOWHERE` */
+  NOWHERE: 255,
+} as const;
+
+export const RTPROT = {
+  /** `RTPROT_UNSPEC` */
+  UNSPEC: 0,
+  /** `RTPROT_REDIRECT` */
+  REDIRECT: 1,
+  /** `RTPROT_KERNEL` */
+  KERNEL: 2,
+  /** `RTPROT_BOOT` */
+  BOOT: 3,
+  /** `RTPROT_STATIC` */
+  STATIC: 4,
+} as const;
+
+export const RT_TABLE = {
+  /** `RT_TABLE_UNSPEC` */
+  UNSPEC: 0,
+  /** `RT_TABLE_DEFAULT` */
+  DEFAULT: 253,
+  /** `RT_TABLE_MAIN` */
+  MAIN: 254,
+  /** `RT_TABLE_LOCAL` */
+  LOCAL: 255,
+} as const;
+
+export const TUN = {
+  /** `TUNSETIFF` */
+  SETIFF: 1074025674,
+  /** `TUNGETIFF` */
+  GETIFF: 2147767506,
+  /** `TUNSETPERSIST` */
+  SETPERSIST: 1074025675,
+  /** `TUNSETOWNER` */
+  SETOWNER: 1074025676,
+  /** `TUNSETGROUP` */
+  SETGROUP: 1074025678,
+  /** `TUNGETFEATURES` */
+  GETFEATURES: 2147767503,
+} as const;
+
+export const IFF_TUN = {
+  /** `IFF_TUN` */
+  TUN: 1,
+  /** `IFF_TAP` */
+  TAP: 2,
+  /** `IFF_NAPI` */
+  NAPI: 16,
+  /** `IFF_NAPI_FRAGS` */
+  NAPI_FRAGS: 32,
+  /** `IFF_NO_PI` */
+  NO_PI: 4096,
+  /** `IFF_ONE_QUEUE` */
+  ONE_QUEUE: 8192,
+  /** `IFF_VNET_HDR` */
+  VNET_HDR: 16384,
+  /** `IFF_TUN_EXCL` */
+  TUN_EXCL: 32768,
+  /** `IFF_MULTI_QUEUE` */
+  MULTI_QUEUE: 256,
+  /** `IFF_ATTACH_QUEUE` */
+  ATTACH_QUEUE: 512,
+  /** `IFF_DETACH_QUEUE` */
+  DETACH_QUEUE: 1024,
+  /** `IFF_PERSIST` */
+  PERSIST: 2048,
+  /** `IFF_NOFILTER` */
+  NOFILTER: 4096,
+} as const;
+
+export const SIOC = {
+  /** `SIOCGIFNAME` */
+  GIFNAME: 35088,
+  /** `SIOCGIFCONF` */
+  GIFCONF: 35090,
+  /** `SIOCGIFFLAGS` */
+  GIFFLAGS: 35091,
+  /** `SIOCSIFFLAGS` */
+  SIFFLAGS: 35092,
+  /** `SIOCGIFADDR` */
+  GIFADDR: 35093,
+  /** `SIOCSIFADDR` */
+  SIFADDR: 35094,
+  /** `SIOCGIFNETMASK` */
+  GIFNETMASK: 35099,
+  /** `SIOCSIFNETMASK` */
+  SIFNETMASK: 35100,
+  /** `SIOCGIFMTU` */
+  GIFMTU: 35105,
+  /** `SIOCSIFMTU` */
+  SIFMTU: 35106,
+  /** `SIOCGIFHWADDR` */
+  GIFHWADDR: 35111,
+  /** `SIOCGIFINDEX` */
+  GIFINDEX: 35123,
+  /** `SIOCSIFNAME` */
+  SIFNAME: 35107,
+} as const;
+
+export const IFF = {
+  /** `IFF_UP` */
+  UP: 1,
+  /** `IFF_BROADCAST` */
+  BROADCAST: 2,
+  /** `IFF_DEBUG` */
+  DEBUG: 4,
+  /** `IFF_LOOPBACK` */
+  LOOPBACK: 8,
+  /** `IFF_POINTOPOINT` */
+  POINTOPOINT: 16,
+  /** `IFF_NOTRAILERS` */
+  NOTRAILERS: 32,
+  /** `IFF_RUNNING` */
+  RUNNING: 64,
+  /** `IFF_NOARP` */
+  NOARP: 128,
+  /** `IFF_PROMISC` */
+  PROMISC: 256,
+  /** `IFF_ALLMULTI` */
+  ALLMULTI: 512,
+  /** `IFF_MASTER` */
+  MASTER: 1024,
+  /** `IFF_SLAVE` */
+  SLAVE: 2048,
+  /** `IFF_MULTICAST` */
+  MULTICAST: 4096,
+  /** `IFF_PORTSEL` */
+  PORTSEL: 8192,
+  /** `IFF_AUTOMEDIA` */
+  AUTOMEDIA: 16384,
+  /** `IFF_DYNAMIC` */
+  DYNAMIC: 32768,
+  /** `IFF_LOWER_UP` */
+  LOWER_UP: 65536,
+  /** `IFF_DORMANT` */
+  DORMANT: 131072,
+  /** `IFF_ECHO` */
+  ECHO: 262144,
 } as const;
 
 export const MNT = {
@@ -1278,4 +1842,99 @@ export const LIMITS = {
   NAME_MAX: 255,
   /** `IOV_MAX` */
   IOV_MAX: 1024,
+} as const;
+
+export const LOCK = {
+  /** `LOCK_SH` */
+  SH: 1,
+  /** `LOCK_EX` */
+  EX: 2,
+  /** `LOCK_NB` */
+  NB: 4,
+  /** `LOCK_UN` */
+  UN: 8,
+} as const;
+
+export const IP = {
+  /** `IP_TOS` */
+  TOS: 1,
+  /** `IP_TTL` */
+  TTL: 2,
+  /** `IP_HDRINCL` */
+  HDRINCL: 3,
+  /** `IP_OPTIONS` */
+  OPTIONS: 4,
+  /** `IP_RECVOPTS` */
+  RECVOPTS: 6,
+  /** `IP_RETOPTS` */
+  RETOPTS: 7,
+  /** `IP_PKTINFO` */
+  PKTINFO: 8,
+  /** `IP_MTU_DISCOVER` */
+  MTU_DISCOVER: 10,
+  /** `IP_RECVERR` */
+  RECVERR: 11,
+  /** `IP_RECVTTL` */
+  RECVTTL: 12,
+  /** `IP_RECVTOS` */
+  RECVTOS: 13,
+  /** `IP_MTU` */
+  MTU: 14,
+  /** `IP_FREEBIND` */
+  FREEBIND: 15,
+  /** `IP_TRANSPARENT` */
+  TRANSPARENT: 19,
+  /** `IP_BIND_ADDRESS_NO_PORT` */
+  BIND_ADDRESS_NO_PORT: 24,
+  /** `IP_MULTICAST_IF` */
+  MULTICAST_IF: 32,
+  /** `IP_MULTICAST_TTL` */
+  MULTICAST_TTL: 33,
+  /** `IP_MULTICAST_LOOP` */
+  MULTICAST_LOOP: 34,
+  /** `IP_ADD_MEMBERSHIP` */
+  ADD_MEMBERSHIP: 35,
+  /** `IP_DROP_MEMBERSHIP` */
+  DROP_MEMBERSHIP: 36,
+} as const;
+
+export const TCP = {
+  /** `TCP_NODELAY` */
+  NODELAY: 1,
+  /** `TCP_MAXSEG` */
+  MAXSEG: 2,
+  /** `TCP_CORK` */
+  CORK: 3,
+  /** `TCP_KEEPIDLE` */
+  KEEPIDLE: 4,
+  /** `TCP_KEEPINTVL` */
+  KEEPINTVL: 5,
+  /** `TCP_KEEPCNT` */
+  KEEPCNT: 6,
+  /** `TCP_SYNCNT` */
+  SYNCNT: 7,
+  /** `TCP_LINGER2` */
+  LINGER2: 8,
+  /** `TCP_DEFER_ACCEPT` */
+  DEFER_ACCEPT: 9,
+  /** `TCP_WINDOW_CLAMP` */
+  WINDOW_CLAMP: 10,
+  /** `TCP_INFO` */
+  INFO: 11,
+  /** `TCP_QUICKACK` */
+  QUICKACK: 12,
+  /** `TCP_CONGESTION` */
+  CONGESTION: 13,
+  /** `TCP_MD5SIG` */
+  MD5SIG: 14,
+  /** `TCP_THIN_LINEAR_TIMEOUTS` */
+  THIN_LINEAR_TIMEOUTS: 16,
+  /** `TCP_USER_TIMEOUT` */
+  USER_TIMEOUT: 18,
+  /** `TCP_FASTOPEN` */
+  FASTOPEN: 23,
+  /** `TCP_NOTSENT_LOWAT` */
+  NOTSENT_LOWAT: 25,
+  /** `TCP_FASTOPEN_CONNECT` */
+  FASTOPEN_CONNECT: 30,
 } as const;

@@ -157,6 +157,282 @@ export const kernel_sigaction = {
   },
 } as const;
 
+export const flock = {
+  size: 32,
+  fields: {
+    l_type: [0, 2],
+    l_whence: [2, 2],
+    l_start: [8, 8],
+    l_len: [16, 8],
+    l_pid: [24, 4],
+  },
+} as const;
+
+export const statx = {
+  size: 256,
+  fields: {
+    stx_mask: [0, 4],
+    stx_blksize: [4, 4],
+    stx_attributes: [8, 8],
+    stx_nlink: [16, 4],
+    stx_uid: [20, 4],
+    stx_gid: [24, 4],
+    stx_mode: [28, 2],
+    stx_ino: [32, 8],
+    stx_size: [40, 8],
+    stx_blocks: [48, 8],
+    stx_attributes_mask: [56, 8],
+    stx_atime: [64, 16],
+    stx_btime: [80, 16],
+    stx_ctime: [96, 16],
+    stx_mtime: [112, 16],
+    stx_rdev_major: [128, 4],
+    stx_rdev_minor: [132, 4],
+    stx_dev_major: [136, 4],
+    stx_dev_minor: [140, 4],
+    stx_mnt_id: [144, 8],
+  },
+} as const;
+
+export const statx_timestamp = {
+  size: 16,
+  fields: {
+    tv_sec: [0, 8],
+    tv_nsec: [8, 4],
+  },
+} as const;
+
+export const fuse_in_header = {
+  size: 40,
+  fields: {
+    len: [0, 4],
+    opcode: [4, 4],
+    unique: [8, 8],
+    nodeid: [16, 8],
+    uid: [24, 4],
+    gid: [28, 4],
+    pid: [32, 4],
+  },
+} as const;
+
+export const fuse_out_header = {
+  size: 16,
+  fields: {
+    len: [0, 4],
+    error: [4, 4],
+    unique: [8, 8],
+  },
+} as const;
+
+export const fuse_init_in = {
+  size: 64,
+  fields: {
+    major: [0, 4],
+    minor: [4, 4],
+    max_readahead: [8, 4],
+    flags: [12, 4],
+  },
+} as const;
+
+export const fuse_init_out = {
+  size: 64,
+  fields: {
+    major: [0, 4],
+    minor: [4, 4],
+    max_readahead: [8, 4],
+    flags: [12, 4],
+    max_background: [16, 2],
+    congestion_threshold: [18, 2],
+    max_write: [20, 4],
+    time_gran: [24, 4],
+    max_pages: [28, 2],
+  },
+} as const;
+
+export const fuse_attr = {
+  size: 88,
+  fields: {
+    ino: [0, 8],
+    size: [8, 8],
+    blocks: [16, 8],
+    atime: [24, 8],
+    mtime: [32, 8],
+    ctime: [40, 8],
+    atimensec: [48, 4],
+    mtimensec: [52, 4],
+    ctimensec: [56, 4],
+    mode: [60, 4],
+    nlink: [64, 4],
+    uid: [68, 4],
+    gid: [72, 4],
+    rdev: [76, 4],
+    blksize: [80, 4],
+  },
+} as const;
+
+export const fuse_entry_out = {
+  size: 128,
+  fields: {
+    nodeid: [0, 8],
+    generation: [8, 8],
+    entry_valid: [16, 8],
+    attr_valid: [24, 8],
+    entry_valid_nsec: [32, 4],
+    attr_valid_nsec: [36, 4],
+    attr: [40, 88],
+  },
+} as const;
+
+export const fuse_attr_out = {
+  size: 104,
+  fields: {
+    attr_valid: [0, 8],
+    attr_valid_nsec: [8, 4],
+    attr: [16, 88],
+  },
+} as const;
+
+export const fuse_open_out = {
+  size: 16,
+  fields: {
+    fh: [0, 8],
+    open_flags: [8, 4],
+  },
+} as const;
+
+export const fuse_read_in = {
+  size: 40,
+  fields: {
+    fh: [0, 8],
+    offset: [8, 8],
+    size: [16, 4],
+  },
+} as const;
+
+export const fuse_kstatfs = {
+  size: 80,
+  fields: {
+    blocks: [0, 8],
+    bfree: [8, 8],
+    bavail: [16, 8],
+    files: [24, 8],
+    ffree: [32, 8],
+    bsize: [40, 4],
+    namelen: [44, 4],
+    frsize: [48, 4],
+  },
+} as const;
+
+export const fuse_statfs_out = {
+  size: 80,
+  fields: {
+    st: [0, 80],
+  },
+} as const;
+
+export const fuse_dirent = {
+  size: 24,
+  fields: {
+    ino: [0, 8],
+    off: [8, 8],
+    namelen: [16, 4],
+    type: [20, 4],
+    name: [24, 0],
+  },
+} as const;
+
+export const sockaddr_nl = {
+  size: 12,
+  fields: {
+    nl_family: [0, 2],
+    nl_pid: [4, 4],
+    nl_groups: [8, 4],
+  },
+} as const;
+
+export const nlmsghdr = {
+  size: 16,
+  fields: {
+    nlmsg_len: [0, 4],
+    nlmsg_type: [4, 2],
+    nlmsg_flags: [6, 2],
+    nlmsg_seq: [8, 4],
+    nlmsg_pid: [12, 4],
+  },
+} as const;
+
+export const nlmsgerr = {
+  size: 20,
+  fields: {
+    error: [0, 4],
+    msg: [4, 16],
+  },
+} as const;
+
+export const nlattr = {
+  size: 4,
+  fields: {
+    nla_len: [0, 2],
+    nla_type: [2, 2],
+  },
+} as const;
+
+export const rtattr = {
+  size: 4,
+  fields: {
+    rta_len: [0, 2],
+    rta_type: [2, 2],
+  },
+} as const;
+
+export const ifinfomsg = {
+  size: 16,
+  fields: {
+    ifi_family: [0, 1],
+    ifi_type: [2, 2],
+    ifi_index: [4, 4],
+    ifi_flags: [8, 4],
+    ifi_change: [12, 4],
+  },
+} as const;
+
+export const ifaddrmsg = {
+  size: 8,
+  fields: {
+    ifa_family: [0, 1],
+    ifa_prefixlen: [1, 1],
+    ifa_flags: [2, 1],
+    ifa_scope: [3, 1],
+    ifa_index: [4, 4],
+  },
+} as const;
+
+export const rtmsg = {
+  size: 12,
+  fields: {
+    rtm_family: [0, 1],
+    rtm_dst_len: [1, 1],
+    rtm_src_len: [2, 1],
+    rtm_tos: [3, 1],
+    rtm_table: [4, 1],
+    rtm_protocol: [5, 1],
+    rtm_scope: [6, 1],
+    rtm_type: [7, 1],
+    rtm_flags: [8, 4],
+  },
+} as const;
+
+export const ifreq = {
+  size: 40,
+  fields: {
+    ifr_name: [0, 16],
+    ifr_flags: [16, 2],
+    ifr_mtu: [16, 4],
+    ifr_ifindex: [16, 4],
+    ifr_addr: [16, 16],
+  },
+} as const;
+
 export const ucred = {
   size: 12,
   fields: {

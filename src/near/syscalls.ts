@@ -48,8 +48,20 @@ export const faccessat2 = (s: S, dirfd: Fd, path: Address, mode: Int, flags: Int
 export const fchdir = (s: S, fd: Fd): Ret => s.syscall(SYS.fchdir, fd);
 export const fchmod = (s: S, fd: Fd, mode: Int): Ret => s.syscall(SYS.fchmod, fd, mode);
 export const fcntl = (s: S, fd: Fd, cmd: Int, arg: number | bigint): Ret => s.syscall(SYS.fcntl, fd, cmd, arg);
+export const flock = (s: S, fd: Fd, operation: Int): Ret => s.syscall(SYS.flock, fd, operation);
 export const fstat = (s: S, fd: Fd, statbuf: Address): Ret => s.syscall(SYS.fstat, fd, statbuf);
 export const ftruncate = (s: S, fd: Fd, length: number | bigint): Ret => s.syscall(SYS.ftruncate, fd, length);
+export const futex = (
+  s: S,
+  uaddr: Address,
+  op: Int,
+  val: Int,
+  timeout: Address | 0,
+  uaddr2: Address | 0,
+  val3: Int,
+): Ret => s.syscall(SYS.futex, uaddr, op, val >>> 0, timeout, uaddr2, val3 >>> 0);
+export const get_robust_list = (s: S, pid: Pid, head_ptr: Address, len_ptr: Address): Ret =>
+  s.syscall(SYS.get_robust_list, pid, head_ptr, len_ptr);
 export const getdents64 = (s: S, fd: Fd, dirp: Address, count: Len): Ret => s.syscall(SYS.getdents64, fd, dirp, count);
 export const getgid = (s: S): Ret => s.syscall(SYS.getgid);
 export const getpeername = (s: S, fd: Fd, addr: Address, addrlen: Address): Ret =>
@@ -68,6 +80,8 @@ export const inotify_add_watch = (s: S, fd: Fd, path: Address, mask: Int): Ret =
   s.syscall(SYS.inotify_add_watch, fd, path, mask >>> 0);
 export const inotify_init1 = (s: S, flags: Int) => s.syscall(SYS.inotify_init1, flags) as Promise<Fd>;
 export const inotify_rm_watch = (s: S, fd: Fd, wd: Int): Ret => s.syscall(SYS.inotify_rm_watch, fd, wd);
+export const ioctl = (s: S, fd: Fd, request: Int, arg: Address | number): Ret =>
+  s.syscall(SYS.ioctl, fd, request >>> 0, arg);
 export const kcmp = (s: S, pid1: Pid | Int, pid2: Pid | Int, type: Int, idx1: Int, idx2: Int): Ret =>
   s.syscall(SYS.kcmp, pid1, pid2, type, idx1 >>> 0, idx2 >>> 0);
 export const kill = (s: S, pid: Pid | Int, sig: Int): Ret => s.syscall(SYS.kill, pid, sig);
@@ -149,6 +163,7 @@ export const sched_setaffinity = (s: S, pid: Pid | 0, size: Len, mask: Address):
 export const sendmsg = (s: S, fd: Fd, msg: Address, flags: Int): Ret => s.syscall(SYS.sendmsg, fd, msg, flags >>> 0);
 export const sendto = (s: S, fd: Fd, buf: Address, len: Len, flags: Int, addr: Address | 0, addrlen: Len): Ret =>
   s.syscall(SYS.sendto, fd, buf, len, flags, addr, addrlen);
+export const set_robust_list = (s: S, head: Address, len: Len): Ret => s.syscall(SYS.set_robust_list, head, len);
 export const setdomainname = (s: S, name: Address, len: Len): Ret => s.syscall(SYS.setdomainname, name, len);
 export const setgroups = (s: S, size: Int, list: Address | 0): Ret => s.syscall(SYS.setgroups, size, list);
 export const sethostname = (s: S, name: Address, len: Len): Ret => s.syscall(SYS.sethostname, name, len);
@@ -167,6 +182,8 @@ export const socket = (s: S, domain: Int, type: Int, protocol: Int) =>
   s.syscall(SYS.socket, domain, type, protocol) as Promise<Fd>;
 export const socketpair = (s: S, domain: Int, type: Int, protocol: Int, sv: Address): Ret =>
   s.syscall(SYS.socketpair, domain, type, protocol, sv);
+export const statx = (s: S, dirfd: Fd, pathname: Address, flags: Int, mask: Int, statxbuf: Address): Ret =>
+  s.syscall(SYS.statx, dirfd, pathname, flags, mask >>> 0, statxbuf);
 export const symlinkat = (s: S, target: Address, newdirfd: Fd, linkpath: Address): Ret =>
   s.syscall(SYS.symlinkat, target, newdirfd, linkpath);
 export const tgkill = (s: S, tgid: Pid, tid: Pid, sig: Int): Ret => s.syscall(SYS.tgkill, tgid, tid, sig);

@@ -172,3 +172,20 @@ function formatIPv6(bytes: Buffer): string {
 
 Sockaddr.register(AF.INET, SockaddrIn.fromBytes);
 Sockaddr.register(AF.INET6, SockaddrIn6.fromBytes);
+
+/**
+ * The bytes of an IPv4 ("10.0.0.1") or IPv6 ("fd00::1") address, as the kernel takes it in a
+ * struct or a netlink attribute (network byte order), and its family.
+ */
+export function addressBytes(text: string): { family: AF; bytes: Buffer } {
+  if (isIPv4(text)) return { family: AF.INET, bytes: Buffer.from(text.split(".").map(Number)) };
+  if (isIPv6(text)) return { family: AF.INET6, bytes: parseIPv6(text) };
+  throw new TypeError(`not an IP address: ${JSON.stringify(text)}`);
+}
+
+/** The text of 4 (IPv4) or 16 (IPv6) address bytes. */
+export function addressText(bytes: Buffer): string {
+  if (bytes.length === 4) return [...bytes].join(".");
+  if (bytes.length === 16) return formatIPv6(bytes);
+  throw new TypeError(`not an IP address: ${bytes.length} bytes`);
+}

@@ -1,5 +1,5 @@
 /**
- * `<sys/stat.h>`: file status and modes: fstat, mkdirat, fchmod.
+ * `<sys/stat.h>`: file status and modes: fstat, statx, mkdirat, fchmod.
  *
  * ```js
  * const st = await (await fd.fstat(await thr.malloc(Stat))).read();
@@ -9,13 +9,14 @@
  * @module rsyscall/sys/stat
  */
 import { checkInt, checkPath, checkPointer, pathOf, withContext } from "../args.js";
-import { AT_FDCWD, type PathPointer } from "../fcntl.js";
+import { type AT, AT_FDCWD, type PathPointer } from "../fcntl.js";
 import * as gen from "../gen/constants.js";
 import * as layouts from "../gen/layouts.js";
 import { BaseFileDescriptor } from "../handle/fd.js";
 import type { Pointer, ReadablePointer } from "../handle/pointer.js";
 import { BaseTask } from "../handle/task.js";
 import { type Flag, family } from "../near/flags.js";
+import type { Fd } from "../near/ids.js";
 import * as raw from "../near/syscalls.js";
 import { type Serializer, StructReader } from "../struct.js";
 import { Timespec } from "../time.js";
@@ -78,6 +79,18 @@ export class Stat {
   isSymbolicLink(): boolean {
     return this.type === S_IF.LNK;
   }
+  isFIFO(): boolean {
+    return this.type === S_IF.IFO;
+  }
+  isSocket(): boolean {
+    return this.type === S_IF.SOCK;
+  }
+  isCharacterDevice(): boolean {
+    return this.type === S_IF.CHR;
+  }
+  isBlockDevice(): boolean {
+    return this.type === S_IF.BLK;
+  }
 
   /** The serializer `malloc(Stat)` uses: how its bytes become a Stat and back. */
   static getSerializer(): Serializer<Stat> {
@@ -109,11 +122,126 @@ const statSerializer: Serializer<Stat> = {
   },
 };
 
+/** What to ask statx for (`STATX_MNT_ID` is `STATX.MNT_ID`). */
+export const STATX = family("STATX", gen.STATX);
+export type STATX = Flag<"STATX">;
+/** statx's file attributes (`STATX_ATTR_MOUNT_ROOT` is `STATX_ATTR.MOUNT_ROOT`). */
+export const STATX_ATTR = family("STATX_ATTR", gen.STATX_ATTR);
+export type STATX_ATTR = Flag<"STATX_ATTR">;
+
+const X = layouts.statx;
+const XT = layouts.statx_timestamp;
+
+/**
+ * `struct statx`: what statx filled in, as `mask` says (a field not in it is 0). Beyond fstat: the
+ * birth time, the mount id (`STATX.MNT_ID`), and attributes such as `STATX_ATTR.MOUNT_ROOT`.
+ */
+export class Statx {
+  static readonly sizeof = X.size;
+  constructor(
+    readonly mask: number,
+    readonly mode: number,
+    readonly nlink: number,
+    readonly uid: number,
+    readonly gid: number,
+    readonly ino: bigint,
+    readonly size: bigint,
+    readonly blocks: bigint,
+    readonly attributes: bigint,
+    readonly attributesMask: bigint,
+    readonly atime: Timespec,
+    readonly btime: Timespec,
+    readonly ctime: Timespec,
+    readonly mtime: Timespec,
+    /** The device this file is on, as major and minor. */
+    readonly dev: readonly [number, number],
+    /** For a device file, the device it is. */
+    readonly rdev: readonly [number, number],
+    readonly mountId: bigint,
+  ) {}
+
+  /** The file type bits (`mode & S_IF.MT`). */
+  get type(): S_IF {
+    return (this.mode & S_IF.MT) as S_IF;
+  }
+  isDirectory(): boolean {
+    return this.type === S_IF.DIR;
+  }
+  isSymbolicLink(): boolean {
+    return this.type === S_IF.LNK;
+  }
+  /** Whether the file is the root of a mount (where the kernel says whether it knows). */
+  isMountRoot(): boolean {
+    return (this.attributes & BigInt(STATX_ATTR.MOUNT_ROOT)) !== 0n;
+  }
+
+  static getSerializer(): Serializer<Statx> {
+    return {
+      toBytes: () => Buffer.alloc(X.size),
+      fromBytes(bytes) {
+        const r = new StructReader(bytes, X);
+        const time = (field: "stx_atime" | "stx_btime" | "stx_ctime" | "stx_mtime") => {
+          const t = new StructReader(r.raw(field), XT);
+          return new Timespec(Number(t.big("tv_sec", true)), t.uint("tv_nsec"));
+        };
+        return new Statx(
+          r.uint("stx_mask"),
+          r.uint("stx_mode"),
+          r.uint("stx_nlink"),
+          r.uint("stx_uid"),
+          r.uint("stx_gid"),
+          r.big("stx_ino"),
+          r.big("stx_size"),
+          r.big("stx_blocks"),
+          r.big("stx_attributes"),
+          r.big("stx_attributes_mask"),
+          time("stx_atime"),
+          time("stx_btime"),
+          time("stx_ctime"),
+          time("stx_mtime"),
+          [r.uint("stx_dev_major"), r.uint("stx_dev_minor")],
+          [r.uint("stx_rdev_major"), r.uint("stx_rdev_minor")],
+          r.big("stx_mnt_id"),
+        );
+      },
+    };
+  }
+}
+
+async function statx(
+  task: BaseTask,
+  dirfd: Fd,
+  path: PathPointer,
+  flags: AT,
+  mask: STATX,
+  buf: Pointer<Statx>,
+): Promise<ReadablePointer<Statx>> {
+  checkPath("path", path);
+  checkInt("flags", flags);
+  checkInt("mask", mask);
+  checkPointer("buf", buf);
+  if (buf.size() < Statx.sizeof) throw new TypeError(`statx: buf has ${buf.size()} bytes, needs ${Statx.sizeof}`);
+  await withContext(raw.statx(task.sysif, dirfd, path.borrow(task), flags, mask, buf.borrow(task)), {
+    path: pathOf(path),
+  });
+  return buf.filled();
+}
+
 /**
  * The `<sys/stat.h>` syscalls that are not made on an fd.
  * Composed onto every {@link rsyscall!Task}: call them as `thr.task.mkdir(...)`.
  */
 export class StatTask extends BaseTask {
+  /**
+   * `int statx(AT_FDCWD, const char *pathname, int flags, unsigned int mask, struct statx *statxbuf)`:
+   * a file's status by path, as much of it as `mask` asks (`STATX.BASIC_STATS`, `STATX.MNT_ID`...);
+   * `AT.SYMLINK_NOFOLLOW` reports a symlink itself.
+   * @see https://man7.org/linux/man-pages/man2/statx.2.html
+   */
+  statx(path: PathPointer, flags: AT, mask: STATX, buf: Pointer<Statx>): Promise<ReadablePointer<Statx>> {
+    return statx(this, AT_FDCWD, path, flags, mask, buf);
+  }
+
   /**
    * `int mkdirat(int dirfd, const char *pathname, mode_t mode)`, as
    * `mkdirat(AT_FDCWD, pathname, mode)`: make a directory.
@@ -131,6 +259,16 @@ export class StatTask extends BaseTask {
  * Composed onto every {@link rsyscall!FileDescriptor}: call them as `fd.fstat(...)`.
  */
 export class StatFileDescriptor extends BaseFileDescriptor {
+  /**
+   * `int statx(int dirfd, const char *pathname, int flags, unsigned int mask, struct statx *statxbuf)`
+   * with this fd as dirfd: a file in this directory, or this file itself with the path "" and
+   * `AT.EMPTY_PATH`.
+   * @see https://man7.org/linux/man-pages/man2/statx.2.html
+   */
+  statx(path: PathPointer, flags: AT, mask: STATX, buf: Pointer<Statx>): Promise<ReadablePointer<Statx>> {
+    return statx(this.task, this.borrow(this.task), path, flags, mask, buf);
+  }
+
   /**
    * `int fstat(int fd, struct stat *statbuf)`: this file's status, into `buf`.
    * @see https://man7.org/linux/man-pages/man2/fstat.2.html
