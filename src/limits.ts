@@ -1,6 +1,12 @@
-// <limits.h>: the kernel's limits on names and paths.
-//
-//   if (Buffer.byteLength(name) > NAME_MAX) throw ...
+/**
+ * `<limits.h>`: the kernel's limits on names and paths.
+ *
+ * ```js
+ * if (Buffer.byteLength(name) > NAME_MAX) throw ...
+ * ```
+ *
+ * @module rsyscall/limits
+ */
 import * as gen from "./gen/constants.js";
 
 /** The longest file name (one path component), in bytes, without its NUL. */

@@ -1,9 +1,15 @@
-// <stdlib.h>: mkdtemp (a C library function, not a syscall: mkdir with a random name until one is
-// free), and TemporaryDirectory, which removes itself without following a symlink or crossing into
-// another mount.
-//
-//   await using tmp = await mkdtemp(thr, "/tmp/build-");   // removed at the end of the scope
-//   await thr.spit(`${tmp.path}/out`, "...");
+/**
+ * `<stdlib.h>`: mkdtemp (a C library function, not a syscall: mkdir with a random name until one is
+ * free), and TemporaryDirectory, which removes itself without following a symlink or crossing into
+ * another mount.
+ *
+ * ```js
+ * await using tmp = await mkdtemp(thr, "/tmp/build-");   // removed at the end of the scope
+ * await thr.spit(`${tmp.path}/out`, "...");
+ * ```
+ *
+ * @module rsyscall/stdlib
+ */
 import { randomBytes } from "node:crypto";
 import { basename, dirname } from "node:path";
 import { describe } from "./args.js";

@@ -1,15 +1,21 @@
-// <linux/fuse.h>: the FUSE protocol (user-space file systems), and enough of a server to serve a
-// read-only file system held in memory from Node.
-//
-//   const box = await thr.clone(CLONE.of(CLONE.NEWUSER, CLONE.NEWNS), { inNamespaceUid: 0, inNamespaceGid: 0 });
-//   const fuse = await mountReadOnlyFuse(box, "/mnt", { "hello.txt": "hi\n", docs: { "a.md": "# a\n" } });
-//   // ... programs in box's mount namespace read /mnt/hello.txt ...
-//   await fuse.unmount();
-//
-// /dev/fuse must be opened inside the user namespace that mounts it (the kernel ties the
-// connection to the opener's namespace, and a mount from another fails with EINVAL), so the thread
-// mounting opens it too. The server reads requests through an AsyncFileDescriptor: a synchronous
-// syscall of the Node process on the mount would wait for an answer only Node's event loop can give.
+/**
+ * `<linux/fuse.h>`: the FUSE protocol (user-space file systems), and enough of a server to serve a
+ * read-only file system held in memory from Node.
+ *
+ * ```js
+ * const box = await thr.clone(CLONE.of(CLONE.NEWUSER, CLONE.NEWNS), { inNamespaceUid: 0, inNamespaceGid: 0 });
+ * const fuse = await mountReadOnlyFuse(box, "/mnt", { "hello.txt": "hi\n", docs: { "a.md": "# a\n" } });
+ * // ... programs in box's mount namespace read /mnt/hello.txt ...
+ * await fuse.unmount();
+ * ```
+ *
+ * /dev/fuse must be opened inside the user namespace that mounts it (the kernel ties the
+ * connection to the opener's namespace, and a mount from another fails with EINVAL), so the thread
+ * mounting opens it too. The server reads requests through an AsyncFileDescriptor: a synchronous
+ * syscall of the Node process on the mount would wait for an answer only Node's event loop can give.
+ *
+ * @module rsyscall/linux/fuse
+ */
 import { describe } from "../args.js";
 import { DT } from "../dirent.js";
 import type { AsyncFileDescriptor } from "../epoller.js";

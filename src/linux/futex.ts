@@ -1,8 +1,14 @@
-// <linux/futex.h>: futexes: wait until a 32-bit word changes, wake its waiters, and the robust
-// list the kernel walks when a thread dies.
-//
-//   await child.task.futexWait(word, 0);        // in a child: until someone wakes the word
-//   await thr.task.futexWake(word, 1);          // one waiter up
+/**
+ * `<linux/futex.h>`: futexes: wait until a 32-bit word changes, wake its waiters, and the robust
+ * list the kernel walks when a thread dies.
+ *
+ * ```js
+ * await child.task.futexWait(word, 0);        // in a child: until someone wakes the word
+ * await thr.task.futexWake(word, 1);          // one waiter up
+ * ```
+ *
+ * @module rsyscall/linux/futex
+ */
 import { checkInt, checkPointer, withContext } from "../args.js";
 import * as gen from "../gen/constants.js";
 import type { Pointer, WrittenPointer } from "../handle/pointer.js";

@@ -1,9 +1,15 @@
-// <linux/netlink.h>: netlink sockets, which talk to the kernel in messages: SockaddrNl, the message
-// and attribute formats, and NetlinkSocket, which sends a request and collects its answer.
-//
-//   const nl = await NetlinkSocket.open(thr, NETLINK.ROUTE);
-//   const replies = await nl.request(RTM.GETLINK, NLM_F.DUMP, body);   // every message of the answer
-//   await nl.close();
+/**
+ * `<linux/netlink.h>`: netlink sockets, which talk to the kernel in messages: SockaddrNl, the message
+ * and attribute formats, and NetlinkSocket, which sends a request and collects its answer.
+ *
+ * ```js
+ * const nl = await NetlinkSocket.open(thr, NETLINK.ROUTE);
+ * const replies = await nl.request(RTM.GETLINK, NLM_F.DUMP, body);   // every message of the answer
+ * await nl.close();
+ * ```
+ *
+ * @module rsyscall/linux/netlink
+ */
 import { describe } from "../args.js";
 import type { AsyncFileDescriptor } from "../epoller.js";
 import * as gen from "../gen/constants.js";

@@ -1,13 +1,19 @@
-// <linux/rtnetlink.h> (with <linux/if_link.h>, <linux/if_addr.h>, <linux/veth.h>): routing netlink,
-// how a container runtime sets up networks: links (veth pairs, moved between network namespaces,
-// set up), addresses and routes, and listing links and addresses. Rtnetlink speaks it from any
-// thread, in that thread's network namespace.
-//
-//   const rt = await Rtnetlink.open(child);           // the child's network namespace
-//   await rt.createVeth("veth0", "veth1", { peerNetnsPid: other.process.pid });
-//   await rt.addAddress("veth0", "10.0.0.1", 24);
-//   await rt.setUp("veth0");
-//   await rt.addRoute({ destination: "10.1.0.0", prefixlen: 16, gateway: "10.0.0.2" });
+/**
+ * `<linux/rtnetlink.h>` (with `<linux/if_link.h>`, `<linux/if_addr.h>`, `<linux/veth.h>`): routing netlink,
+ * how a container runtime sets up networks: links (veth pairs, moved between network namespaces,
+ * set up), addresses and routes, and listing links and addresses. Rtnetlink speaks it from any
+ * thread, in that thread's network namespace.
+ *
+ * ```js
+ * const rt = await Rtnetlink.open(child);           // the child's network namespace
+ * await rt.createVeth("veth0", "veth1", { peerNetnsPid: other.process.pid });
+ * await rt.addAddress("veth0", "10.0.0.1", 24);
+ * await rt.setUp("veth0");
+ * await rt.addRoute({ destination: "10.1.0.0", prefixlen: 16, gateway: "10.0.0.2" });
+ * ```
+ *
+ * @module rsyscall/linux/rtnetlink
+ */
 import { describe } from "../args.js";
 import * as gen from "../gen/constants.js";
 import * as layouts from "../gen/layouts.js";

@@ -1,9 +1,15 @@
-// <net/if.h>: network interfaces: their flags (IFF), `struct ifreq` for the interface ioctls
-// (`SIOC`), and TUN/TAP (<linux/if_tun.h>): `TUN.SETIFF` with `IFF_TUN` flags, a family of their
-// own, since they reuse values of net/if.h's IFF.
-//
-//   const tun = await thr.task.open(await thr.ptr("/dev/net/tun"), O.of(O.RDWR, O.NONBLOCK));
-//   await tun.ioctl(TUN.SETIFF, await thr.ptr(new Ifreq("tun0", IFF_TUN.of(IFF_TUN.TUN, IFF_TUN.NO_PI))));
+/**
+ * `<net/if.h>`: network interfaces: their flags (IFF), `struct ifreq` for the interface ioctls
+ * (`SIOC`), and TUN/TAP (`<linux/if_tun.h>`): `TUN.SETIFF` with `IFF_TUN` flags, a family of their
+ * own, since they reuse values of net/if.h's IFF.
+ *
+ * ```js
+ * const tun = await thr.task.open(await thr.ptr("/dev/net/tun"), O.of(O.RDWR, O.NONBLOCK));
+ * await tun.ioctl(TUN.SETIFF, await thr.ptr(new Ifreq("tun0", IFF_TUN.of(IFF_TUN.TUN, IFF_TUN.NO_PI))));
+ * ```
+ *
+ * @module rsyscall/net/if
+ */
 import * as gen from "../gen/constants.js";
 import * as layouts from "../gen/layouts.js";
 import { type Flag, family } from "../near/flags.js";

@@ -1,6 +1,12 @@
-// <sys/file.h>: advisory whole-file locks: flock.
-//
-//   await fd.flock(LOCK.of(LOCK.EX, LOCK.NB));   // EWOULDBLOCK if another open file holds one
+/**
+ * `<sys/file.h>`: advisory whole-file locks: flock.
+ *
+ * ```js
+ * await fd.flock(LOCK.of(LOCK.EX, LOCK.NB));   // EWOULDBLOCK if another open file holds one
+ * ```
+ *
+ * @module rsyscall/sys/file
+ */
 import { checkInt, withContext } from "../args.js";
 import * as gen from "../gen/constants.js";
 import { BaseFileDescriptor } from "../handle/fd.js";

@@ -1,7 +1,13 @@
-// <sys/ioctl.h>: device-specific requests on an fd: ioctl, with the request numbers each header
-// gives (`TUN.SETIFF` in rsyscall/net/if, `SIOC.GIFFLAGS`...).
-//
-//   await tun.ioctl(TUN.SETIFF, await thr.ptr(new Ifreq("tun0", IFF_TUN.of(IFF_TUN.TUN, IFF_TUN.NO_PI))));
+/**
+ * `<sys/ioctl.h>`: device-specific requests on an fd: ioctl, with the request numbers each header
+ * gives (`TUN.SETIFF` in rsyscall/net/if, `SIOC.GIFFLAGS`...).
+ *
+ * ```js
+ * await tun.ioctl(TUN.SETIFF, await thr.ptr(new Ifreq("tun0", IFF_TUN.of(IFF_TUN.TUN, IFF_TUN.NO_PI))));
+ * ```
+ *
+ * @module rsyscall/sys/ioctl
+ */
 import { checkInt, checkPointer, withContext } from "../args.js";
 import { BaseFileDescriptor } from "../handle/fd.js";
 import type { WrittenPointer } from "../handle/pointer.js";
