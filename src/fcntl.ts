@@ -51,15 +51,22 @@ export type F_LOCK = Flag<"F_LOCK">;
  * description lock), or sets `type` to `F_LOCK.UNLCK` if none is.
  */
 export class Flock {
+  /** Its size in bytes, always the same: `malloc(Flock)` needs no size. */
   static readonly sizeof = layouts.flock.size;
   constructor(
+    /** `l_type`: a read lock, a write lock, or none (`F_LOCK.UNLCK`). */
     readonly type: F_LOCK,
+    /** `l_start`: the first byte, counted from `whence`. */
     readonly start: number | bigint = 0,
+    /** `l_len`: how many bytes; 0 for all to the end of the file. */
     readonly len: number | bigint = 0,
+    /** `l_whence`: what `start` counts from (a SEEK value). */
     readonly whence = 0,
+    /** `l_pid`: from F_GETLK, the process holding the lock in the way (-1 for an OFD lock). */
     readonly pid = 0,
   ) {}
 
+  /** The serializer `malloc(Flock)` uses: how its bytes become a Flock and back. */
   static getSerializer(): Serializer<Flock> {
     return {
       toBytes: (f) =>
@@ -150,7 +157,7 @@ export class FcntlFileDescriptor extends BaseFileDescriptor {
   }
 
   /**
-   * `int fcntl(int fd, int cmd, struct flock *lock)`: record locks. `F.SETLK` and `F.OFD_SETLK`
+   * `int fcntl(int fd, int cmd, ...)`, as `fcntl(fd, cmd, lock)`: record locks. `F.SETLK` and `F.OFD_SETLK`
    * take or drop `lock` (EAGAIN when another holds a conflicting one), `F.SETLKW`/`F.OFD_SETLKW`
    * wait for it (in the Node process that blocks the event loop: wait in a child), `F.GETLK`/
    * `F.OFD_GETLK` fill `lock` with the one in the way. POSIX locks (`SETLK`) belong to the process

@@ -31,8 +31,12 @@ export class TemporaryDirectory {
   readonly #parent: FileDescriptor;
   readonly #name: string;
 
-  /** Internal: made by `mkdtemp`. */
+  /**
+   * Internal: made by `mkdtemp`.
+   * @internal
+   */
   constructor(
+    /** The thread that made it, and removes it. */
     readonly thread: Thread,
     /** Where it was made. */
     readonly path: string,
@@ -62,6 +66,7 @@ export class TemporaryDirectory {
     }
   }
 
+  /** For `await using`: `remove()`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.remove();
   }

@@ -92,6 +92,7 @@ function number(tree: FuseTree): Map<number, Node> {
 
 /** A FUSE file system being served; `done` settles when the connection ends (unmounted). */
 export interface FuseMount {
+  /** Where it is mounted, in the mounting thread's mount namespace. */
   readonly mountpoint: string;
   /** Resolves when the kernel ends the connection (ENODEV on read: unmounted); rejects on a server error. */
   readonly done: Promise<void>;

@@ -28,12 +28,17 @@ function checkWord(name: string, word: Pointer<unknown>): void {
   if (word.near % 4 !== 0) throw new TypeError(`${name} must be 4-byte aligned`);
 }
 
+/**
+ * The `<linux/futex.h>` syscalls that are not made on an fd.
+ * Composed onto every {@link rsyscall!Task}: call them as `thr.task.futexWait(...)`.
+ */
 export class FutexTask extends BaseTask {
   /**
-   * `long futex(uint32_t *uaddr, FUTEX_WAIT, uint32_t val, const struct timespec *timeout, ...)`:
-   * sleeps while the word at `word` holds `val` (EAGAIN if it does not now), until a wake, a
-   * signal (EINTR) or the relative `timeout` (ETIMEDOUT). Shared: a wake from any process mapping
-   * the same memory counts. Not in the Node process, whose event loop it would stop: wait in a child.
+   * `long futex(uint32_t *uaddr, int futex_op, uint32_t val, const struct timespec *timeout,
+   * uint32_t *uaddr2, uint32_t val3)`, as `futex(uaddr, FUTEX_WAIT, val, timeout, NULL, 0)`: sleeps
+   * while the word at `word` holds `val` (EAGAIN if it does not now), until a wake, a signal (EINTR)
+   * or the relative `timeout` (ETIMEDOUT). Shared: a wake from any process mapping the same memory
+   * counts. Not in the Node process, whose event loop it would stop: wait in a child.
    * @see https://man7.org/linux/man-pages/man2/futex.2.html
    */
   async futexWait(word: Pointer<unknown>, val: number, timeout?: WrittenPointer<Timespec>): Promise<void> {
@@ -46,8 +51,9 @@ export class FutexTask extends BaseTask {
   }
 
   /**
-   * `long futex(uint32_t *uaddr, FUTEX_WAKE, uint32_t val, ...)`: wakes up to `count` waiters of
-   * the word at `word` (all: 2147483647); resolves how many woke.
+   * `long futex(uint32_t *uaddr, int futex_op, uint32_t val, const struct timespec *timeout,
+   * uint32_t *uaddr2, uint32_t val3)`, as `futex(uaddr, FUTEX_WAKE, count, NULL, NULL, 0)`: wakes up
+   * to `count` waiters of the word at `word` (all: 2147483647); resolves how many woke.
    * @see https://man7.org/linux/man-pages/man2/futex.2.html
    */
   futexWake(word: Pointer<unknown>, count = 1): Promise<number> {

@@ -46,7 +46,9 @@ export function nlAlign(n: number): number {
 
 /** `struct sockaddr_nl`: a netlink port (0 is the kernel) and the multicast groups joined. */
 export class SockaddrNl extends Sockaddr {
+  /** Its size in bytes, always the same: `malloc(SockaddrNl)` needs no size. */
   static readonly sizeof = layouts.sockaddr_nl.size;
+  /** Always `AF.NETLINK`. */
   readonly family = AF.NETLINK;
 
   constructor(
@@ -71,12 +73,14 @@ export class SockaddrNl extends Sockaddr {
       .uint("nl_groups", this.groups).bytes;
   }
 
+  /** Reads a `struct sockaddr_nl`; throws unless its family is AF_NETLINK. */
   static fromBytes(bytes: Buffer): SockaddrNl {
     const r = new StructReader(bytes, layouts.sockaddr_nl);
     if (r.uint("nl_family") !== AF.NETLINK) throw new TypeError("not an AF_NETLINK address");
     return new SockaddrNl(r.uint("nl_pid"), r.uint("nl_groups"));
   }
 
+  /** The serializer `malloc(SockaddrNl)` uses: how its bytes become a SockaddrNl and back. */
   static getSerializer(): Serializer<SockaddrNl> {
     return { toBytes: (a) => a.toBytes(), fromBytes: (b) => SockaddrNl.fromBytes(b) };
   }
@@ -88,9 +92,13 @@ export class SockaddrNl extends Sockaddr {
 
 /** One netlink message: `struct nlmsghdr` and what follows it. */
 export interface NetlinkMessage {
+  /** `nlmsg_type`: the request or answer (RTM_NEWLINK, NLMSG_ERROR, NLMSG_DONE...). */
   type: number;
+  /** `nlmsg_flags`: NLM_F bits. */
   flags: number;
+  /** `nlmsg_seq`: the sequence number that pairs an answer with its request. */
   seq: number;
+  /** `nlmsg_pid`: the sender's port id (0: the kernel). */
   pid: number;
   /** The bytes after the header (the protocol's struct, then attributes). */
   body: Buffer;
@@ -136,7 +144,9 @@ export type AttrValue = Buffer | string | number | Attr[];
 
 /** One attribute (`struct rtattr`/`struct nlattr`): a type and a value. */
 export interface Attr {
+  /** `rta_type`: which attribute (IFLA_IFNAME, ...), as the message type gives it meaning. */
   type: number;
+  /** Its payload: bytes, a string, a u32, or nested attributes. */
   value: AttrValue;
 }
 
@@ -197,6 +207,7 @@ export class NetlinkSocket {
   #turn: Promise<unknown> = Promise.resolve();
 
   private constructor(
+    /** The socket, non-blocking, read through the event loop. */
     readonly afd: AsyncFileDescriptor,
     /** Names message types for errors ("RTM_NEWLINK"). */
     readonly nameOf: (type: number) => string,
@@ -252,6 +263,7 @@ export class NetlinkSocket {
     await this.afd.close();
   }
 
+  /** For `await using`: `close()`, unless closed already. */
   async [Symbol.asyncDispose](): Promise<void> {
     if (this.afd.handle.valid) await this.close();
   }

@@ -67,10 +67,13 @@ export type RT_TABLE = Flag<"RT_TABLE">;
 
 /** A network interface, as RTM_GETLINK reports it. */
 export interface Link {
+  /** The interface index, which names the link in later requests. */
   index: number;
+  /** IFLA_IFNAME: its name (`"lo"`, `"veth0"`). */
   name: string;
   /** IFF flags (`link.flags & IFF.UP`). */
   flags: number;
+  /** IFLA_MTU, when reported. */
   mtu: number | undefined;
   /** The hardware address, "aa:bb:..." (none for some kinds, such as lo's zeros or tun). */
   address: string | undefined;
@@ -80,13 +83,17 @@ export interface Link {
 
 /** An address on an interface, as RTM_GETADDR reports it. */
 export interface InterfaceAddress {
+  /** The index of the interface the address is on. */
   index: number;
+  /** `AF.INET` or `AF.INET6`. */
   family: number;
+  /** The network prefix length (24 for a /24). */
   prefixlen: number;
   /** IFA_ADDRESS: the address (the peer's, on a point-to-point link). */
   address: string | undefined;
   /** IFA_LOCAL: the local address, where it differs from `address`. */
   local: string | undefined;
+  /** IFA_LABEL: the address's label (IPv4; the interface name by default). */
   label: string | undefined;
 }
 
@@ -102,10 +109,13 @@ export interface PeerNamespace {
 export interface Route {
   /** The destination network ("10.1.0.0"), or undefined for the default route. */
   destination?: string;
+  /** The destination's prefix length (0 with no destination). */
   prefixlen?: number;
+  /** The next hop, if the destination is not on the link itself. */
   gateway?: string;
   /** The interface out (a name or an index). */
   dev?: string | number;
+  /** The routing table (RT_TABLE.MAIN by default). */
   table?: number;
 }
 
@@ -113,7 +123,10 @@ const NAMES = new Map(Object.entries(gen.RTM).map(([k, v]) => [v as number, `RTM
 
 /** Routing netlink in one thread's network namespace: links, addresses, routes. */
 export class Rtnetlink {
-  private constructor(readonly socket: NetlinkSocket) {}
+  private constructor(
+    /** The NETLINK_ROUTE socket requests go through. */
+    readonly socket: NetlinkSocket,
+  ) {}
 
   /** A NETLINK_ROUTE socket in `thread` (in its network namespace). */
   static async open(thread: Thread): Promise<Rtnetlink> {
@@ -233,6 +246,7 @@ export class Rtnetlink {
     return this.socket.close();
   }
 
+  /** For `await using`: closes the socket. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.socket[Symbol.asyncDispose]();
   }

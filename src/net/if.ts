@@ -36,9 +36,12 @@ const NAME_SIZE = layouts.ifreq.fields.ifr_name[1];
  * chose (for a name with `%d`).
  */
 export class Ifreq {
+  /** Its size in bytes, always the same: `malloc(Ifreq)` needs no size. */
   static readonly sizeof = layouts.ifreq.size;
   constructor(
+    /** `ifr_name`: the interface (at most 15 bytes). */
     readonly name: string,
+    /** `ifr_flags`: IFF bits, or IFF_TUN bits for TUN.SETIFF. */
     readonly flags = 0,
   ) {
     if (typeof name !== "string" || Buffer.byteLength(name) >= NAME_SIZE || name.includes("\0"))
@@ -49,6 +52,7 @@ export class Ifreq {
       throw new TypeError(`Ifreq: flags are 16 bits, got ${flags}`);
   }
 
+  /** The serializer `malloc(Ifreq)` uses: how its bytes become an Ifreq and back. */
   static getSerializer(): Serializer<Ifreq> {
     return {
       toBytes: (r) =>

@@ -177,7 +177,12 @@ Sockaddr.register(AF.INET6, SockaddrIn6.fromBytes);
  * The bytes of an IPv4 ("10.0.0.1") or IPv6 ("fd00::1") address, as the kernel takes it in a
  * struct or a netlink attribute (network byte order), and its family.
  */
-export function addressBytes(text: string): { family: AF; bytes: Buffer } {
+export function addressBytes(text: string): {
+  /** `AF.INET` or `AF.INET6`. */
+  family: AF;
+  /** 4 or 16 bytes, in network order. */
+  bytes: Buffer;
+} {
   if (isIPv4(text)) return { family: AF.INET, bytes: Buffer.from(text.split(".").map(Number)) };
   if (isIPv6(text)) return { family: AF.INET6, bytes: parseIPv6(text) };
   throw new TypeError(`not an IP address: ${JSON.stringify(text)}`);

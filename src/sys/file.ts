@@ -17,6 +17,10 @@ import * as raw from "../near/syscalls.js";
 export const LOCK = family("LOCK", gen.LOCK);
 export type LOCK = Flag<"LOCK">;
 
+/**
+ * The `<sys/file.h>` syscalls made on an fd.
+ * Composed onto every {@link rsyscall!FileDescriptor}: call them as `fd.flock(...)`.
+ */
 export class FileLockFileDescriptor extends BaseFileDescriptor {
   /**
    * `int flock(int fd, int operation)`: take (`LOCK.SH`, `LOCK.EX`) or drop (`LOCK.UN`) a lock on

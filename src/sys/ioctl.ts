@@ -13,6 +13,10 @@ import { BaseFileDescriptor } from "../handle/fd.js";
 import type { WrittenPointer } from "../handle/pointer.js";
 import * as raw from "../near/syscalls.js";
 
+/**
+ * The `<sys/ioctl.h>` syscalls made on an fd.
+ * Composed onto every {@link rsyscall!FileDescriptor}: call them as `fd.ioctl(...)`.
+ */
 export class IoctlFileDescriptor extends BaseFileDescriptor {
   /**
    * `int ioctl(int fd, unsigned long request, ...)`: a request to the device or socket this fd

@@ -79,15 +79,19 @@ export class Stat {
   isSymbolicLink(): boolean {
     return this.type === S_IF.LNK;
   }
+  /** Whether it is a FIFO (a named pipe, or a pipe's end). */
   isFIFO(): boolean {
     return this.type === S_IF.IFO;
   }
+  /** Whether it is a socket. */
   isSocket(): boolean {
     return this.type === S_IF.SOCK;
   }
+  /** Whether it is a character device. */
   isCharacterDevice(): boolean {
     return this.type === S_IF.CHR;
   }
+  /** Whether it is a block device. */
   isBlockDevice(): boolean {
     return this.type === S_IF.BLK;
   }
@@ -137,26 +141,42 @@ const XT = layouts.statx_timestamp;
  * birth time, the mount id (`STATX.MNT_ID`), and attributes such as `STATX_ATTR.MOUNT_ROOT`.
  */
 export class Statx {
+  /** Its size in bytes, always the same: `malloc(Statx)` needs no size. */
   static readonly sizeof = X.size;
   constructor(
+    /** `stx_mask`: which fields the kernel filled in (STATX bits). */
     readonly mask: number,
+    /** `stx_mode`: the file type bits and the permissions. */
     readonly mode: number,
+    /** `stx_nlink`: how many hard links name it. */
     readonly nlink: number,
+    /** `stx_uid`: the owner. */
     readonly uid: number,
+    /** `stx_gid`: the group. */
     readonly gid: number,
+    /** `stx_ino`: the inode number. */
     readonly ino: bigint,
+    /** `stx_size`: the size in bytes. */
     readonly size: bigint,
+    /** `stx_blocks`: 512-byte blocks allocated. */
     readonly blocks: bigint,
+    /** `stx_attributes`: STATX_ATTR bits that are set. */
     readonly attributes: bigint,
+    /** `stx_attributes_mask`: the STATX_ATTR bits this file system reports at all. */
     readonly attributesMask: bigint,
+    /** `stx_atime`: the last access. */
     readonly atime: Timespec,
+    /** `stx_btime`: the file's creation (with `STATX.BTIME`, where the file system keeps it). */
     readonly btime: Timespec,
+    /** `stx_ctime`: the last change of the inode. */
     readonly ctime: Timespec,
+    /** `stx_mtime`: the last change of the contents. */
     readonly mtime: Timespec,
     /** The device this file is on, as major and minor. */
     readonly dev: readonly [number, number],
     /** For a device file, the device it is. */
     readonly rdev: readonly [number, number],
+    /** `stx_mnt_id`: the mount the file is on, as /proc/self/mountinfo numbers it (`STATX.MNT_ID`). */
     readonly mountId: bigint,
   ) {}
 
@@ -164,9 +184,11 @@ export class Statx {
   get type(): S_IF {
     return (this.mode & S_IF.MT) as S_IF;
   }
+  /** Whether it is a directory. */
   isDirectory(): boolean {
     return this.type === S_IF.DIR;
   }
+  /** Whether it is a symbolic link (statx with `AT.SYMLINK_NOFOLLOW` reports the link itself). */
   isSymbolicLink(): boolean {
     return this.type === S_IF.LNK;
   }
@@ -175,6 +197,7 @@ export class Statx {
     return (this.attributes & BigInt(STATX_ATTR.MOUNT_ROOT)) !== 0n;
   }
 
+  /** The serializer `malloc(Statx)` uses: how its bytes become a Statx and back. */
   static getSerializer(): Serializer<Statx> {
     return {
       toBytes: () => Buffer.alloc(X.size),
@@ -233,8 +256,9 @@ async function statx(
  */
 export class StatTask extends BaseTask {
   /**
-   * `int statx(AT_FDCWD, const char *pathname, int flags, unsigned int mask, struct statx *statxbuf)`:
-   * a file's status by path, as much of it as `mask` asks (`STATX.BASIC_STATS`, `STATX.MNT_ID`...);
+   * `int statx(int dirfd, const char *pathname, int flags, unsigned int mask,
+   * struct statx *statxbuf)`, as `statx(AT_FDCWD, pathname, flags, mask, statxbuf)`: a file's
+   * status by path, as much of it as `mask` asks (`STATX.BASIC_STATS`, `STATX.MNT_ID`...);
    * `AT.SYMLINK_NOFOLLOW` reports a symlink itself.
    * @see https://man7.org/linux/man-pages/man2/statx.2.html
    */
