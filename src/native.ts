@@ -1,5 +1,7 @@
-// The JavaScript face of the native core (native/): the addon, built by `npm install`.
+// The JavaScript face of the native core (native/): the addon, provided by `npm install`
+// (scripts/build-native.mjs), and the rsyscall-server program made with it.
 import { createRequire } from "node:module";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export interface NativeCore {
@@ -51,9 +53,13 @@ export interface NativeCore {
 /** An opaque uv_poll handle made by `watch`. */
 export type WatchHandle = { readonly __watch: unique symbol };
 
-const buildDir = fileURLToPath(new URL("../build/Release/", import.meta.url));
+const require = createRequire(import.meta.url);
+// node-gyp-build (it ships no types) picks build/Release when there is one (a clone, or an install
+// where no prebuild fit, so built from source), else the packed prebuilds/linux-x64/.
+const nodeGypBuild = require("node-gyp-build") as { path(packageRoot: string): string };
+const addonPath = nodeGypBuild.path(fileURLToPath(new URL("..", import.meta.url)));
 
-export const native: NativeCore = createRequire(import.meta.url)(`${buildDir}rsyscall_native.node`);
+export const native: NativeCore = require(addonPath);
 
-/** Path of the standalone `rsyscall-server` program. */
-export const serverProgramPath = `${buildDir}rsyscall-server`;
+/** Path of the standalone `rsyscall-server` program: beside the addon, from the same build. */
+export const serverProgramPath = join(dirname(addonPath), "rsyscall-server");

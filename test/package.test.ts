@@ -1,6 +1,7 @@
-// The package as it ships: `npm pack` takes what an install needs, a `prepare` script builds
-// dist/ for installs from git, and source maps point at files that ship. (.ci/run installs the
-// packed tarball and a git+file clone into empty projects and runs them.)
+// The package as it ships: `npm pack` takes what an install needs (with the native parts prebuilt),
+// a `prepare` script builds dist/ for installs from git, and source maps point at files that ship.
+// (.ci/run installs the packed tarball with no compiler, and a git+file clone, into empty projects
+// and runs them.)
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -58,8 +59,11 @@ test("the API reference has a page for every subpath the package exports, named 
   }
 });
 
-test("installs from git build dist/ (prepare), and installing builds the native core", () => {
-  const { scripts } = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
+test("installs from git build dist/ (prepare); packing prebuilds the native core, which installing uses or builds", () => {
+  const { scripts, files, dependencies } = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
   assert.match(scripts.prepare, /npm run build/);
   assert.match(scripts.install, /build-native/);
+  assert.match(scripts.prepack, /build-native\.mjs --prebuild/);
+  assert.ok(files.includes("prebuilds"), "prebuilds/ does not ship");
+  assert.ok(dependencies["node-gyp-build"], "src/native.ts loads the addon through node-gyp-build");
 });
