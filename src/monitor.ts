@@ -137,7 +137,12 @@ export class AsyncChildProcess {
     if (options & (W.STOPPED | W.CONTINUED) && !this.#death) {
       const infop = await this.ram.malloc(Siginfo.getSerializer(), Siginfo.sizeof);
       const change = W.from((options & (W.STOPPED | W.CONTINUED)) | W.NOHANG | (options & W.NOWAIT));
-      const state = await this.#parentPidfd.waitid(change, infop);
+      // ECHILD: the child is dead already (a zombie is no child to a wait without W.EXITED), or the
+      // reaper took it meanwhile (its pidfd may be closed by then): its death, below, is the answer.
+      const state = await this.#parentPidfd.waitid(change, infop).catch((e: unknown) => {
+        if (this.#death || this.#reaping || (e instanceof SyscallError && e.code === "ECHILD")) return undefined;
+        throw e;
+      });
       if (state) return state;
     }
     const epoller = this.pidfd.epolled.epoller;

@@ -694,3 +694,16 @@ describe("workers", limit, () => {
     }
   });
 });
+
+describe("wait", () => {
+  test("wait() on a child that died a moment ago resolves its death, never ECHILD (30 times)", {
+    timeout: 30_000,
+  }, async () => {
+    for (let i = 0; i < 30; i++) {
+      const proc = await thr.spawn("true");
+      await new Promise((r) => setTimeout(r, i % 3)); // dead, reaped or not yet, as it falls
+      const state = await proc.wait();
+      assert.equal(state.exitCode, 0);
+    }
+  });
+});
