@@ -87,11 +87,17 @@ export async function benchChildren() {
     await ourRun(50);
     await ourSpawn(50);
     await nodeSpawn(50);
-    const oursRun = await medianOf(5, () => perCall(200, ourRun));
-    const oursSpawn = await medianOf(5, () => perCall(200, ourSpawn));
-    const nodeSpawnNs = await medianOf(5, () => perCall(200, nodeSpawn));
-    const cSpawn = spawnC.run(200);
-    console.log("\nclone + exec + wait of /bin/true, median of 5 rounds of 200");
+    // Rounds taken in turn with the baseline's, so that a change of the machine's load hits both.
+    const rounds = { c: [], run: [], spawn: [], node: [] };
+    for (let r = 0; r < 5; r++) {
+      rounds.c.push(spawnC.run(200, 1));
+      rounds.run.push(await perCall(200, ourRun));
+      rounds.spawn.push(await perCall(200, ourSpawn));
+      rounds.node.push(await perCall(200, nodeSpawn));
+    }
+    const median = (xs) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+    const [cSpawn, oursRun, oursSpawn, nodeSpawnNs] = [rounds.c, rounds.run, rounds.spawn, rounds.node].map(median);
+    console.log("\nclone + exec + wait of /bin/true, medians of 5 rounds of 200, taken in turn");
     row("C posix_spawn + waitpid", us(cSpawn));
     row(
       "thr.run(command): CLONE_VFORK into an exec stub",
@@ -114,9 +120,13 @@ export async function benchChildren() {
     };
     await ourCapture(50);
     await nodeCapture(50);
-    const ourCaptureNs = await medianOf(5, () => perCall(200, ourCapture));
-    const nodeCaptureNs = await medianOf(5, () => perCall(200, nodeCapture));
-    console.log("\nrun `echo hi` found through PATH, stdout captured, median of 5 rounds of 200");
+    const captures = { ours: [], node: [] };
+    for (let r = 0; r < 5; r++) {
+      captures.node.push(await perCall(200, nodeCapture));
+      captures.ours.push(await perCall(200, ourCapture));
+    }
+    const [ourCaptureNs, nodeCaptureNs] = [captures.ours, captures.node].map(median);
+    console.log("\nrun `echo hi` found through PATH, stdout captured, medians of 5 rounds of 200, taken in turn");
     row("child_process.execFile", us(nodeCaptureNs));
     row(
       'thr.run("echo", ["hi"], { stdio: [.., "pipe", ..] })',

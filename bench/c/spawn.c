@@ -1,4 +1,5 @@
-/* Baseline: posix_spawn of /bin/true and waitpid, N times. Prints the median of ROUNDS rounds, in
+/* Baseline: posix_spawn of /bin/true and waitpid, N times. Prints the median of ROUNDS rounds (5, or
+ * the second argument, at most 5), in
  * nanoseconds per spawn+wait. */
 #include <spawn.h>
 #include <stdio.h>
@@ -11,7 +12,9 @@ extern char **environ;
 
 int main(int argc, char **argv)
 {
-	int n = argc > 1 ? atoi(argv[1]) : 200, rounds = 5;
+	int n = argc > 1 ? atoi(argv[1]) : 200, rounds = argc > 2 ? atoi(argv[2]) : 5;
+	if (rounds < 1 || rounds > 5)
+		return 2;
 	char *args[] = {"true", NULL};
 	double samples[5];
 	for (int r = 0; r < rounds; r++) {
