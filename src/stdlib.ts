@@ -57,8 +57,8 @@ export class TemporaryDirectory {
     if (this.#removed) return;
     this.#removed = true;
     try {
-      const mountId = await mountIdOf(this.thread, this.#dir);
-      const busy = await removeContents(this.thread, this.#dir, mountId, this.path);
+      const top = await statxOf(this.thread, this.#dir);
+      const busy = await removeContents(this.thread, this.#dir, top, this.path);
       if (busy) throw new SyscallError(ERRNO.EBUSY, "rmdir", { path: busy }); // a mount is in the way
       await this.#parent.unlinkat(await this.thread.ptr(this.#name), AT.REMOVEDIR);
     } finally {
@@ -98,7 +98,8 @@ export async function mkdtemp(thread: Thread, prefix: string): Promise<Temporary
   }
 }
 
-async function mountIdOf(thread: Thread, fd: FileDescriptor, name = ""): Promise<Statx> {
+/** The type and mount id of `name` in the directory `fd` (not following a symlink), or of `fd` itself. */
+async function statxOf(thread: Thread, fd: FileDescriptor, name = ""): Promise<Statx> {
   const flags = name === "" ? AT.EMPTY_PATH : AT.SYMLINK_NOFOLLOW;
   const st = await fd.statx(
     await thread.ptr(name),
@@ -132,7 +133,7 @@ async function removeContents(
   }
   buf.free();
   for (const name of names) {
-    const st = await mountIdOf(thread, dir, name);
+    const st = await statxOf(thread, dir, name);
     if (!st.isDirectory()) {
       await dir.unlinkat(await thread.ptr(name), 0 as AT);
       continue;
@@ -143,7 +144,7 @@ async function removeContents(
     }
     const sub = await dir.openat(await thread.ptr(name), O.of(O.RDONLY, O.DIRECTORY, O.NOFOLLOW));
     try {
-      const opened = await mountIdOf(thread, sub);
+      const opened = await statxOf(thread, sub);
       if (opened.mountId !== top.mountId) {
         busy ??= `${path}/${name}`;
         continue;

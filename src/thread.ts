@@ -322,11 +322,12 @@ export class Thread {
   async pivotRoot(newRoot: string): Promise<void> {
     if (typeof newRoot !== "string" || !newRoot.startsWith("/"))
       throw new TypeError(`pivotRoot: newRoot must be an absolute path, got ${describe(newRoot)}`);
-    const putOld = `${newRoot.replace(/\/+$/, "")}/.old-root-${process.pid}-${oldRoots++}`;
+    // Where the old root goes, as seen before the pivot and after it.
+    const inside = `/.old-root-${process.pid}-${oldRoots++}`;
+    const putOld = `${newRoot.replace(/\/+$/, "")}${inside}`;
     await this.mkdir(putOld, 0o700);
     await this.task.pivotRoot(await this.ptr(newRoot), await this.ptr(putOld));
     await this.task.chdir(await this.ptr("/"));
-    const inside = putOld.slice(newRoot.replace(/\/+$/, "").length);
     await this.task.umount(await this.ptr(inside), MNT.DETACH);
     await this.task.rmdir(await this.ptr(inside));
   }

@@ -96,14 +96,15 @@ export abstract class ChildWords {
 }
 
 /** Offsets in a child's memory (see ChildMemory): its guard pages, the tops of the two stacks, the words. */
+const SIZE = PAGE + HELPER_STACK_SIZE + PAGE + STACK_SIZE;
 export const LAYOUT = {
-  size: PAGE + HELPER_STACK_SIZE + PAGE + STACK_SIZE,
+  size: SIZE,
   guards: [0, PAGE + HELPER_STACK_SIZE],
   page: PAGE,
   helperTop: PAGE + HELPER_STACK_SIZE,
   /** The words sit at the top of the main stack, above its frame: one page holds both. */
-  mainTop: PAGE + HELPER_STACK_SIZE + PAGE + STACK_SIZE - WORDS_SIZE,
-  words: PAGE + HELPER_STACK_SIZE + PAGE + STACK_SIZE - WORDS_SIZE,
+  mainTop: SIZE - WORDS_SIZE,
+  words: SIZE - WORDS_SIZE,
 } as const;
 
 /**
