@@ -71,8 +71,12 @@ export class EpolledFileDescriptor implements InvalidationListener {
   /** Counts edges from epoll, so that a stale EAGAIN does not clear a newer edge. */
   generation = 0;
   #waiters: Waiter[] = [];
-  /** Why this registration ended (removed, its fd closed, its process gone), once it has. */
-  #ended: Error | undefined;
+  /**
+   * Why this registration ended (removed, its fd closed, its process gone), once it has: the error,
+   * or what makes it. An error is made only for someone to reject with: capturing its stack costs
+   * more than the rest of a close, and most registrations end with nobody waiting.
+   */
+  #ended: Error | (() => Error) | undefined;
   /** AsyncFileDescriptors using this registration (withHandle makes more than one). */
   users = 0;
 
@@ -93,7 +97,7 @@ export class EpolledFileDescriptor implements InvalidationListener {
    * A `weak` wait does not keep the registration of a dropped AFD (see droppedAfds).
    */
   waitFor(mask: number, keepAlive = true, weak = false): Promise<void> {
-    if (this.#ended) return Promise.reject(this.#ended);
+    if (this.#ended) return Promise.reject(this.#endError());
     if (this.status & mask) return Promise.resolve();
     return new Promise((resolve, reject) => {
       this.#waiters.push({ mask, resolve, reject, keepAlive, weak });
@@ -106,7 +110,13 @@ export class EpolledFileDescriptor implements InvalidationListener {
    * @internal
    */
   handleInvalidated(fd: BaseFileDescriptor): void {
-    this.end(new ClosedFileDescriptorError(`${fd} was closed while registered with an epoller`));
+    this.end(() => new ClosedFileDescriptorError(`${fd} was closed while registered with an epoller`));
+  }
+
+  /** The error this registration ended with, made now if it was not yet. */
+  #endError(): Error {
+    if (typeof this.#ended === "function") this.#ended = this.#ended();
+    return this.#ended!;
   }
 
   /** Whether the registration still delivers events (it has not ended). */
@@ -173,14 +183,14 @@ export class EpolledFileDescriptor implements InvalidationListener {
    * epoller forgets it. For when the fd or its process is gone; events still arriving for it (an
    * entry made through a process that is gone lasts until its file's last close) are ignored.
    */
-  end(error: Error): void {
+  end(error: Error | (() => Error)): void {
     if (this.#ended) return;
     this.#ended = error;
     const waiters = this.#waiters;
     this.#waiters = [];
     for (const w of waiters) {
       this.epoller.waiterRemoved(w.keepAlive);
-      w.reject(error);
+      w.reject(this.#endError());
     }
     this.epoller.forget(this);
   }
@@ -188,7 +198,7 @@ export class EpolledFileDescriptor implements InvalidationListener {
   /** Removes the registration (EPOLL_CTL_DEL while the fd is open); waiters reject with ClosedFileDescriptorError. */
   async delete(): Promise<void> {
     if (this.#ended) return;
-    this.end(new ClosedFileDescriptorError(`${this.fd} was removed from its epoller while waiting`));
+    this.end(() => new ClosedFileDescriptorError(`${this.fd} was removed from its epoller while waiting`));
     await this.epoller.unregister(this);
   }
 }
@@ -303,7 +313,7 @@ export class Epoller {
         // through a process that shared or copied our table (and may be gone: its entry lasts as
         // long as the file). This registration takes the entry over; one still using it ends.
         const previous = key === undefined ? undefined : this.#byFile.get(key);
-        previous?.end(new ClosedFileDescriptorError(`${previous.fd}: its entry was taken over by ${fd}`));
+        previous?.end(() => new ClosedFileDescriptorError(`${previous.fd}: its entry was taken over by ${fd}`));
         await epfd.epollCtl(EPOLL_CTL.MOD, fd, event);
       });
     } finally {
@@ -313,7 +323,9 @@ export class Epoller {
     if (key !== undefined) this.#byFile.set(key, reg);
     fd.onInvalidate(reg);
     fd.task.sysif.hungUp?.then((reason) =>
-      reg.end(new SyscallHangupError("epoll_wait", reason, `waiting for ${fd}: its process went away (${reason})`)),
+      reg.end(
+        () => new SyscallHangupError("epoll_wait", reason, `waiting for ${fd}: its process went away (${reason})`),
+      ),
     );
     return reg;
   }

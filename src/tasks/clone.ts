@@ -37,6 +37,7 @@ import { LocalSyscall, rawSyscall } from "../near/local.js";
 import * as raw from "../near/syscalls.js";
 import type { CLONE } from "../sched.js";
 import { SIG } from "../signal.js";
+import { EPOLL } from "../sys/epoll.js";
 import { AF, SOCK } from "../sys/socket/index.js";
 import { P, W } from "../sys/wait.js";
 import { type FileDescriptor, Task } from "../task.js";
@@ -592,10 +593,12 @@ async function assemble(
 ): Promise<ChildThread> {
   // Our end is a socket just made, with no other status flag to keep.
   await links.ours.fcntl(F.SETFL, O.NONBLOCK);
-  const connection = new SyscallConnection(
-    await AsyncFileDescriptor.make(root.epoller, root.ram, links.ours),
-    root.ram,
-  );
+  const link = await AsyncFileDescriptor.make(root.epoller, root.ram, links.ours);
+  // Nothing comes from the child before our first request: no read needs trying at once (as a
+  // registration's first is). A hang-up meanwhile still brings an edge: epoll reports an entry
+  // ready as it is added.
+  link.epolled.negedge(EPOLL.IN, 0);
+  const connection = new SyscallConnection(link, root.ram);
   const pid = proc.pid;
   const forked = started.space;
   const childTask = new Task(connection, asPid(pid), {

@@ -40,6 +40,12 @@ const OP_SEND_MEMORY = -2;
 const WRITE_ROOM_FIRST = 4096;
 const WRITE_ROOM = 256 * 1024;
 const REPLY_SIZE = 8;
+/**
+ * Our memory replies are read into (kept, reused): it starts small and doubles each time a read
+ * fills it, up to READ_SIZE. Small at first because every child has one, and the view over it counts
+ * as external memory to V8, whose collector runs more often the more of that there is.
+ */
+const READ_SIZE_FIRST = 512 * REPLY_SIZE;
 const READ_SIZE = 8192 * REPLY_SIZE;
 const TWO_32 = 2 ** 32;
 
@@ -332,21 +338,28 @@ export class SyscallConnection implements SyscallInterface {
     }
   }
 
+  /** Memory to read `size` bytes of replies into, and our view of it. */
+  async #readRoom(size: number): Promise<{ room: Pointer<Buffer>; view: Buffer }> {
+    const room = await this.#ram.malloc(bytesSerializer, size);
+    return { room, view: Buffer.from(native.view(room.near, size)) };
+  }
+
   /** Reads replies while requests are outstanding; stops when none are, so an idle child never keeps Node alive. */
   async #read(): Promise<void> {
     this.#reading = true;
     try {
       while (this.#outstanding.length > 0 && !this.#gone) {
-        if (!this.#replies) {
-          const room = await this.#ram.malloc(bytesSerializer, READ_SIZE);
-          this.#replies = { room, view: Buffer.from(native.view(room.near, READ_SIZE)) };
-        }
-        const n = await this.#afd.readInto(this.#replies.room, true, this.holdsNode);
+        const replies = this.#replies ?? (this.#replies = await this.#readRoom(READ_SIZE_FIRST));
+        const n = await this.#afd.readInto(replies.room, true, this.holdsNode);
         if (n === 0) {
           this.hangup("the connection reached EOF");
           return;
         }
-        this.#dispatch(this.#replies.view.subarray(0, n));
+        this.#dispatch(replies.view.subarray(0, n));
+        if (n === replies.view.length && n < READ_SIZE) {
+          this.#replies = await this.#readRoom(2 * n);
+          replies.room.free();
+        }
       }
     } catch (e) {
       this.hangup(`reading the reply failed: ${(e as Error).message}`);

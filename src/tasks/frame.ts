@@ -105,6 +105,7 @@ export const LAYOUT = {
   /** The words sit at the top of the main stack, above its frame: one page holds both. */
   mainTop: SIZE - WORDS_SIZE,
   words: SIZE - WORDS_SIZE,
+  topPage: SIZE - PAGE,
 } as const;
 
 /**
@@ -121,11 +122,16 @@ export const LAYOUT = {
  */
 export class ChildMemory extends ChildWords {
   static readonly size = LAYOUT.size;
+  /**
+   * Our view of the main stack's top page (the frame and the words), at offsets from `topPage`. Only
+   * that page: V8 counts a view's length as external memory, and collects more often the more of it
+   * there is (a view of the whole mapping made a thousand live children cost ten collections).
+   */
   readonly #view: Buffer;
 
   private constructor(readonly mapping: MemoryMapping) {
     super();
-    this.#view = Buffer.from(native.view(mapping.address, mapping.length));
+    this.#view = Buffer.from(native.view(mapping.address + LAYOUT.topPage, PAGE));
   }
 
   /** Memory that served children that are gone, ready for the next (see `recycle`). */
@@ -167,8 +173,9 @@ export class ChildMemory extends ChildWords {
     return this.mapping.address + offset;
   }
 
+  /** The words' offset in our view. */
   get #words(): number {
-    return LAYOUT.words;
+    return LAYOUT.words - LAYOUT.topPage;
   }
 
   /** Writes the server or exec stub frame at the top of the main stack; returns the stack pointer. */
@@ -184,13 +191,15 @@ export class ChildMemory extends ChildWords {
   /** [trampoline, a1..a6, fn] at the 16-byte-aligned top below `top`. */
   #frame(top: number, fn: number, args: number[]): number {
     const offset = frameOffset(top);
-    frameBytes(native.trampolineAddress, fn, args).copy(this.#view, offset);
+    const bytes = frameBytes(native.trampolineAddress, fn, args);
+    if (offset >= LAYOUT.topPage) bytes.copy(this.#view, offset - LAYOUT.topPage);
+    else bytes.copy(Buffer.from(native.view(this.#at(offset), bytes.length))); // the helper's, rarely
     return this.#at(offset);
   }
 
   /** The address of the words. */
   protected get wordsAddress(): number {
-    return this.#at(this.#words);
+    return this.#at(LAYOUT.words);
   }
 
   readCtid(): number {
@@ -229,7 +238,7 @@ export class ChildMemory extends ChildWords {
     this.#view.writeInt32LE(-1, words + WORD.helperPidfd);
     this.#view.fill(0xff, words + WORD.masks, words + WORD.masks + 8);
     this.#view.write(name.slice(0, 15), words + WORD.childName, "latin1");
-    robustListBytes(this.#at(words)).copy(this.#view, words + WORD.robustHead);
+    robustListBytes(this.wordsAddress).copy(this.#view, words + WORD.robustHead);
   }
 }
 
