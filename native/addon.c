@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 
 #include <asm/unistd.h>
 
@@ -214,6 +215,29 @@ static napi_value view(napi_env env, napi_callback_info info)
 	return out;
 }
 
+/* peekOurMemory(pid): process_vm_readv of one byte of our memory, at the same address in process
+ * `pid`: 0 if it read, else the errno. EFAULT says its address space exists and lacks that address:
+ * it is no longer ours, nor a fork's copy of ours (it exec'd). ESRCH says it has none (it exited
+ * past exit_mm). A read, EPERM and the rest say nothing for sure. */
+static napi_value peek_our_memory(napi_env env, napi_callback_info info)
+{
+	static const char probe = 1;
+	size_t argc = 1;
+	napi_value argv[1];
+	int32_t pid;
+	CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+	if (argc != 1 || napi_get_value_int32(env, argv[0], &pid) != napi_ok || pid <= 0) {
+		napi_throw_type_error(env, NULL, "peekOurMemory(pid) takes a positive pid");
+		return NULL;
+	}
+	char byte;
+	struct iovec local = {&byte, 1}, remote = {(void *)&probe, 1};
+	long ret = rsys_raw_syscall(pid, (long)&local, 1, (long)&remote, 1, 0, __NR_process_vm_readv);
+	napi_value out;
+	CHECK(napi_create_int32(env, ret < 0 ? (int32_t)-ret : 0, &out));
+	return out;
+}
+
 static napi_value address_value(napi_env env, void (*fn)(void))
 {
 	napi_value out;
@@ -302,6 +326,7 @@ static napi_value init(napi_env env, napi_value exports)
 		{"memRead", NULL, mem_read, NULL, NULL, NULL, napi_enumerable, NULL},
 		{"memWrite", NULL, mem_write, NULL, NULL, NULL, napi_enumerable, NULL},
 		{"view", NULL, view, NULL, NULL, NULL, napi_enumerable, NULL},
+		{"peekOurMemory", NULL, peek_our_memory, NULL, NULL, NULL, napi_enumerable, NULL},
 		{"readFd", NULL, read_fd, NULL, NULL, NULL, napi_enumerable, NULL},
 		{"writeFd", NULL, write_fd, NULL, NULL, NULL, napi_enumerable, NULL},
 		{"watch", NULL, rsys_watch, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -47,6 +47,15 @@ export class Environment {
     this.#vars = vars instanceof Environment ? vars.#vars : new Map(Object.entries(vars));
   }
 
+  /**
+   * Internal: an object standing for these variables, the same for every Environment that shares
+   * them (a child's shares its parent's): a key to cache what is made from them.
+   * @internal
+   */
+  get variablesKey(): object {
+    return this.#vars;
+  }
+
   /** The value of `key`, or `fallback` when it is unset. */
   get(key: string): string | undefined;
   get(key: string, fallback: string): string;

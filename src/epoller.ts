@@ -25,7 +25,7 @@ import type { BaseFileDescriptor, InvalidationListener } from "./handle/fd.js";
 import type { Pointer, ReadablePointer, WrittenPointer } from "./handle/pointer.js";
 import type { RAM } from "./memory/ram.js";
 import { native, type WatchHandle } from "./native.js";
-import { SyscallError, SyscallHangupError, SyscallSendError } from "./near/errors.js";
+import { SyscallError, SyscallHangupError, SyscallSendError, withoutStack } from "./near/errors.js";
 import { asAddress } from "./near/ids.js";
 import { LocalSyscall, rawSyscall } from "./near/local.js";
 import * as raw from "./near/syscalls.js";
@@ -113,10 +113,14 @@ export class EpolledFileDescriptor implements InvalidationListener {
     this.end(() => new ClosedFileDescriptorError(`${fd} was closed while registered with an epoller`));
   }
 
-  /** The error this registration ended with, made now if it was not yet. */
-  #endError(): Error {
-    if (typeof this.#ended === "function") this.#ended = this.#ended();
-    return this.#ended!;
+  /**
+   * The error this registration ended with, made now if it was not yet: with the stack of the call
+   * that meets it, or with none for the waiters `end` rejects (it would show only our own frames).
+   */
+  #endError(stack = true): Error {
+    const make = this.#ended;
+    if (typeof make === "function") this.#ended = stack ? make() : withoutStack(make);
+    return this.#ended as Error;
   }
 
   /** Whether the registration still delivers events (it has not ended). */
@@ -190,7 +194,7 @@ export class EpolledFileDescriptor implements InvalidationListener {
     this.#waiters = [];
     for (const w of waiters) {
       this.epoller.waiterRemoved(w.keepAlive);
-      w.reject(this.#endError());
+      w.reject(this.#endError(false));
     }
     this.epoller.forget(this);
   }

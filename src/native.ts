@@ -17,6 +17,11 @@ export interface NativeCore {
   writeFd(fd: number, bytes: Uint8Array): number;
   /** An ArrayBuffer over `length` bytes at `address`; never freed by V8. */
   view(address: number, length: number): ArrayBuffer;
+  /**
+   * process_vm_readv of one byte of our memory, at the same address in process `pid`: 0 if it read,
+   * else the errno (EFAULT: its address space lacks the address; ESRCH: it has none).
+   */
+  peekOurMemory(pid: number): number;
   /** Calls `callback(status)` from the event loop whenever `fd` is readable (a uv_poll handle;
    *  a negative status is libuv's error, after which nothing more comes). The handle does not keep
    *  the loop alive until `setWatchRef(handle, true)`. */

@@ -65,6 +65,21 @@ export class SyscallError extends Error {
 }
 
 /**
+ * Makes an error without capturing its stack: for errors made in our event loop's callbacks (a
+ * hang-up, a registration ended under its waiters), whose stack holds only our own frames, and
+ * whose capture (with the async frames above it) cost more than the rest of a child's exec.
+ */
+export function withoutStack<E extends Error>(make: () => E): E {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
+  try {
+    return make();
+  } finally {
+    Error.stackTraceLimit = limit;
+  }
+}
+
+/**
  * The process serving syscalls went away (it exited, or exec'd) after a request was sent:
  * whether the syscall ran is unknown. For `execve` and `exit`, this is the success case.
  */

@@ -16,7 +16,7 @@ import type { AsyncFileDescriptor } from "../epoller.js";
 import type { Pointer } from "../handle/pointer.js";
 import type { RAM } from "../memory/ram.js";
 import { native } from "../native.js";
-import { SyscallError, SyscallHangupError, SyscallSendError } from "../near/errors.js";
+import { SyscallError, SyscallHangupError, SyscallSendError, withoutStack } from "../near/errors.js";
 import {
   checkSyscallNumber,
   isErrno,
@@ -446,7 +446,7 @@ export class SyscallConnection implements SyscallInterface {
     for (const request of this.#outstanding.drain()) {
       // The process is gone, so nothing uses the request's memory any more.
       releaseAll(request.held);
-      request.reject(new SyscallHangupError(requestName(request.nr), reason));
+      request.reject(withoutStack(() => new SyscallHangupError(requestName(request.nr), reason)));
     }
     void this.#afd.close().catch(() => {});
     if (!this.#reading) this.#replies?.room.free();

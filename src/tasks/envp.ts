@@ -16,8 +16,11 @@ function envKey(environ: Environment, updates: Readonly<Record<string, string>>)
   return JSON.stringify([environ.toEnvp(), Object.entries(updates)]);
 }
 
-/** The common case, an environment as it is: cached by identity (an Environment never changes). */
-const plainEnvironment = new WeakMap<Environment, WrittenPointer<ArgList>>();
+/**
+ * The common case, an environment as it is: cached by the identity of its variables (an Environment
+ * never changes, and a child's shares its parent's), so that no exec serializes them again.
+ */
+const plainEnvironment = new WeakMap<object, WrittenPointer<ArgList>>();
 
 /** An envp, and what to call once the exec is done with it (frees it unless it is cached). */
 export interface Envp {
@@ -45,12 +48,12 @@ export async function environmentArgList(
     return { envp: ptr, release: () => ptr.free() };
   }
   const plain = Object.keys(updates).length === 0;
-  const byIdentity = plain ? plainEnvironment.get(environ) : undefined;
+  const byIdentity = plain ? plainEnvironment.get(environ.variablesKey) : undefined;
   if (byIdentity) return { envp: byIdentity, release: keep };
   const key = envKey(environ, updates);
   const cached = cachedEnvironment.get(key);
   if (cached) {
-    if (plain) plainEnvironment.set(environ, cached);
+    if (plain) plainEnvironment.set(environ.variablesKey, cached);
     return { envp: cached, release: keep };
   }
   const env = { ...environ.toObject(), ...updates };
@@ -58,6 +61,6 @@ export async function environmentArgList(
   const ptr = await ram.ptr(list.getSelfSerializer(ram.task), list);
   if (cachedEnvironment.size >= MAX_CACHED_ENVIRONMENTS) return { envp: ptr, release: () => ptr.free() };
   cachedEnvironment.set(key, ptr);
-  if (plain) plainEnvironment.set(environ, ptr);
+  if (plain) plainEnvironment.set(environ.variablesKey, ptr);
   return { envp: ptr, release: keep };
 }
