@@ -653,6 +653,39 @@ describe("memory a child runs on", limit, () => {
     }
     assert.ok(reused, "the memory of a child that is gone serves the next");
   });
+
+  test("a burst of children's memory serves the next burst, and is unmapped once unused a while", async () => {
+    const out = await runNodeOk(`
+      import fs from "node:fs";
+      process.env.RSYSCALL_CHILD_MEMORY_KEEP_MS = "300";
+      const { localThread: thr } = await import("rsyscall");
+      // A child's memory is a mapping of its own, 76 KiB: 19 pages, the first and the third PROT_NONE.
+      const guards = () => fs.readFileSync("/proc/self/maps", "utf8").split("\\n").filter((l) => {
+        const [a, b] = l.split(" ")[0].split("-").map((x) => parseInt(x, 16));
+        return b - a === 4096 && l.split(" ")[1] === "---s";
+      }).length;
+      const burst = async () => {
+        const children = await Promise.all(Array.from({ length: 40 }, () => thr.clone()));
+        const pids = children.map((c) => c.task.pid);
+        await Promise.all(children.map((c) => c.exit(0)));
+        await Promise.all(children.map((c) => c.process.waitpid(4)));
+        return pids;
+      };
+      const base = guards();
+      await burst();
+      await new Promise((r) => setTimeout(r, 50));
+      const kept = guards() - base;
+      await burst();
+      await new Promise((r) => setTimeout(r, 50));
+      const keptAgain = guards() - base;
+      await new Promise((r) => setTimeout(r, 1000));
+      console.log(JSON.stringify({ kept, keptAgain, later: guards() - base }));
+    `);
+    const { kept, keptAgain, later } = JSON.parse(out) as Record<string, number>;
+    assert.equal(kept, 80, "forty children's memory kept (two guard pages each)");
+    assert.equal(keptAgain, 80, "the second burst ran on it: nothing more was mapped");
+    assert.equal(later, 32, "once unused, all but sixteen unmapped");
+  });
 });
 
 describe("workers", limit, () => {

@@ -134,24 +134,58 @@ export class ChildMemory extends ChildWords {
     this.#view = Buffer.from(native.view(mapping.address + LAYOUT.topPage, PAGE));
   }
 
-  /** Memory that served children that are gone, ready for the next (see `recycle`). */
-  static readonly #free: ChildMemory[] = [];
-  static readonly #keep = 16;
+  /**
+   * Memory that served children that are gone, ready for the next (see `recycle`), the most
+   * recently freed last, with when each was freed.
+   */
+  static readonly #free: { memory: ChildMemory; freed: number }[] = [];
+  /** Kept however long unused. */
+  static readonly #keepAlways = 16;
+  /** Kept at most: 4096 of 76 KiB, of which a used one has about 12 KiB resident. */
+  static readonly #keepAtMost = 4096;
+  /** Beyond #keepAlways, memory unused this long is unmapped (RSYSCALL_CHILD_MEMORY_KEEP_MS, to tune or test). */
+  static readonly #keepUnusedMs = Number(process.env.RSYSCALL_CHILD_MEMORY_KEEP_MS) || 10_000;
+  static #trimming: NodeJS.Timeout | undefined;
+  /** Taken, not yet recycled. */
+  #inUse = false;
 
   /**
-   * Memory for a new child: one that served a child now gone, or a new mapping. Reuse spares the
-   * mmap, mprotect and munmap of each child, which in a process whose memory other CPUs are using
-   * (Node's threads, other children) cost a TLB shootdown each.
+   * Memory for a new child: the last freed of those that served children now gone, or a new
+   * mapping. Reuse spares the mmap, mprotect and munmap of each child, which in a process whose
+   * memory other CPUs are using (Node's threads, other children) cost a TLB shootdown each, and the
+   * page fault of its first use: 50 to 100 us a child on our test machine, a burst of a thousand.
    */
   static async take(task: MmanTask): Promise<ChildMemory> {
-    return ChildMemory.#free.pop() ?? (await ChildMemory.map(task));
+    const memory = ChildMemory.#free.pop()?.memory ?? (await ChildMemory.map(task));
+    memory.#inUse = true;
+    return memory;
   }
 
-  /** Gives the memory back for another child: only once nothing runs on it. Keeps a few; unmaps the rest. */
+  /**
+   * Gives the memory back for another child: only once nothing runs on it. Kept for the next
+   * burst of children, up to #keepAtMost, until it has gone unused for #keepUnusedMs.
+   */
   async recycle(): Promise<void> {
-    if (!this.mapping.mapped || ChildMemory.#free.includes(this)) return;
-    if (ChildMemory.#free.length < ChildMemory.#keep) ChildMemory.#free.push(this);
-    else await this.mapping.munmap();
+    if (!this.mapping.mapped || !this.#inUse) return;
+    this.#inUse = false;
+    if (ChildMemory.#free.length >= ChildMemory.#keepAtMost) return this.mapping.munmap();
+    ChildMemory.#free.push({ memory: this, freed: performance.now() });
+    ChildMemory.#trimLater();
+  }
+
+  /** While more than #keepAlways are kept, unmaps those unused for #keepUnusedMs, every few seconds. */
+  static #trimLater(): void {
+    if (ChildMemory.#trimming || ChildMemory.#free.length <= ChildMemory.#keepAlways) return;
+    ChildMemory.#trimming = setTimeout(() => {
+      ChildMemory.#trimming = undefined;
+      const free = ChildMemory.#free;
+      const before = performance.now() - ChildMemory.#keepUnusedMs;
+      // The oldest first: drop from the front while they are old and more than #keepAlways remain.
+      let drop = 0;
+      while (free.length - drop > ChildMemory.#keepAlways && free[drop]!.freed < before) drop++;
+      for (const { memory } of free.splice(0, drop)) memory.mapping.munmap().catch(() => {});
+      ChildMemory.#trimLater();
+    }, ChildMemory.#keepUnusedMs / 2).unref();
   }
 
   /** Maps the memory through `task` (the Node process) and protects the guard pages. */
