@@ -14,6 +14,7 @@
 //   const afd = await thr.makeAfd(fd, true);
 //   const bytes = await afd.readSomeBytes();
 //   await afd.writeAllBytes(Buffer.from("hello"));
+import { fstatSync } from "node:fs";
 import * as util from "node:util";
 import { checkChunkSize } from "./args.js";
 import { F, O } from "./fcntl.js";
@@ -32,13 +33,15 @@ import * as raw from "./near/syscalls.js";
 import { isErrno, type SyscallInterface } from "./near/sysif.js";
 import { bytesSerializer, Int32 } from "./struct.js";
 import { EPOLL, EPOLL_CTL, EpollEvent } from "./sys/epoll.js";
-import { SO, type SOCK, SOL, Sockaddr, SockaddrStorage, Sockbuf } from "./sys/socket/index.js";
+import { AF, SO, SOCK, SOL, Sockaddr, SockaddrStorage, Sockbuf } from "./sys/socket/index.js";
 import type { FileDescriptor, Task } from "./task.js";
 
 const READ_EVENTS = EPOLL.IN | EPOLL.RDHUP | EPOLL.HUP | EPOLL.ERR;
 const WRITE_EVENTS = EPOLL.OUT | EPOLL.ERR | EPOLL.HUP;
 const ALL_EVENTS = EPOLL.of(EPOLL.IN, EPOLL.OUT, EPOLL.RDHUP, EPOLL.PRI, EPOLL.ERR, EPOLL.HUP, EPOLL.ET);
 const EVENTS_PER_WAIT = 64;
+/** What native.recvFd adds to its result when control messages came with the bytes. */
+const CONTROL_FLAG = 2 ** 32;
 /** The registration id of a blocking Epoller's wake-up eventfd; real ones start at 1. */
 const WAKE_ID = 0;
 
@@ -170,6 +173,19 @@ export class EpolledFileDescriptor implements InvalidationListener {
       if (result !== undefined) return result;
       this.negedge(mask, generation);
     }
+  }
+
+  /**
+   * One synchronous attempt now if an event in `mask` is known ready (none otherwise): what `attempt`
+   * gives, undefined for EAGAIN (noted, as retryUntilDefined notes it). Spares a read or write that
+   * need not wait the promises of a retry loop.
+   */
+  tryNow<T>(mask: number, attempt: () => T | undefined): T | undefined {
+    if (!(this.status & mask) || this.#ended) return undefined;
+    const generation = this.generation;
+    const result = attempt();
+    if (result === undefined) this.negedge(mask, generation);
+    return result;
   }
 
   /** Runs `op` once the events in `mask` are ready, again after each EAGAIN it throws. */
@@ -653,19 +669,27 @@ export class AsyncFileDescriptor {
    * Writes `length` bytes, `write(done)` making one write(2) from offset `done` and giving its raw
    * result; waits for room after EAGAIN.
    */
-  async #writeAll(length: number, write: (done: number) => number | Promise<number>): Promise<void> {
+  async #writeAll(length: number, write: (done: number) => number | Promise<number>, from = 0): Promise<void> {
     const epolled = this.epolled;
-    for (let done = 0; done < length; ) {
+    for (let done = from; done < length; ) {
+      const at = done;
       done += await epolled.retryUntilDefined(WRITE_EVENTS, async () => {
         const generation = epolled.generation;
-        const n = await write(done);
-        if (n === -ERRNO.EAGAIN) return undefined;
-        if (isErrno(n)) throw new SyscallError(-n, "write", { fd: this.handle.near });
-        // A short write on a socket or pipe means it is full: the next try would only say EAGAIN.
-        if (n < length - done) epolled.negedge(EPOLL.OUT, generation);
-        return n;
+        return this.#wrote(length, at, await write(at), generation);
       });
     }
+  }
+
+  /**
+   * What one write(2) of the bytes from `done` to `length` returned, `generation` read before it:
+   * how many, or undefined for EAGAIN.
+   */
+  #wrote(length: number, done: number, n: number, generation: number): number | undefined {
+    if (n === -ERRNO.EAGAIN) return undefined;
+    if (isErrno(n)) throw new SyscallError(-n, "write", { fd: this.handle.near });
+    // A short write on a socket or pipe means it is full: the next try would only say EAGAIN.
+    if (n < length - done) this.epolled.negedge(EPOLL.OUT, generation);
+    return n;
   }
 
   /**
@@ -673,9 +697,17 @@ export class AsyncFileDescriptor {
    * caller's: on an fd of the Node process straight into it, elsewhere through memory this AFD
    * keeps between calls (one copy out of it).
    */
-  async readSomeBytes(count = 4096): Promise<Buffer> {
-    checkChunkSize("count", count);
-    if (this.handle.task.sysif instanceof LocalSyscall) return this.#readHere(count);
+  readSomeBytes(count = 4096): Promise<Buffer> {
+    try {
+      checkChunkSize("count", count);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.handle.task.sysif instanceof LocalSyscall ? this.#readHere(count) : this.#readThere(count);
+  }
+
+  /** readSomeBytes on an fd of another process: through our scratch memory there. */
+  async #readThere(count: number): Promise<Buffer> {
     const scratch = await this.#takeScratch(count);
     try {
       const n = await this.readInto(scratch.pointer, false, true, count);
@@ -700,8 +732,12 @@ export class AsyncFileDescriptor {
    * Writes all of `data`: on an fd of the Node process straight from it (do not change it until
    * this settles), elsewhere copied into memory this AFD keeps between calls (up to 1 MiB at a time).
    */
-  async writeAllBytes(data: Buffer | Uint8Array): Promise<void> {
-    if (this.handle.task.sysif instanceof LocalSyscall) return this.#writeHere(data);
+  writeAllBytes(data: Buffer | Uint8Array): Promise<void> {
+    return this.handle.task.sysif instanceof LocalSyscall ? this.#writeHere(data) : this.#writeThere(data);
+  }
+
+  /** writeAllBytes on an fd of another process: through our scratch memory there. */
+  async #writeThere(data: Buffer | Uint8Array): Promise<void> {
     const scratch = await this.#takeScratch(Math.min(data.length, SCRATCH_MAX));
     try {
       const room = scratch.pointer.size();
@@ -715,25 +751,105 @@ export class AsyncFileDescriptor {
     }
   }
 
-  /** readSomeBytes on an fd of the Node process: the kernel reads straight into the new Buffer. */
+  /**
+   * readSomeBytes on an fd of the Node process: the kernel reads straight into the new Buffer. Tried
+   * at once when the fd is known readable, without a promise per try.
+   */
   #readHere(count: number): Promise<Buffer> {
     const fd = this.handle;
+    const epolled = this.epolled;
     const out = Buffer.allocUnsafe(count);
-    return this.epolled.retryUntilDefined(READ_EVENTS, async () => {
-      const n = native.readFd(fd.borrow(fd.task), out);
+    const attempt = (): Buffer | undefined => {
+      const generation = epolled.generation;
+      const how = this.#shortRead;
+      let n = how === "unix-stream" ? native.recvFd(fd.borrow(fd.task), out) : native.readFd(fd.borrow(fd.task), out);
+      const control = n >= CONTROL_FLAG;
+      if (control) n -= CONTROL_FLAG;
       if (n === -ERRNO.EAGAIN) return undefined;
       if (isErrno(n)) throw new SyscallError(-n, "read", { fd: fd.near });
+      if (n > 0 && n < count) this.#readShort(generation, control);
       // A short read keeps only what it needs.
       return n < count / 2 ? Buffer.from(out.subarray(0, n)) : out.subarray(0, n);
-    });
+    };
+    try {
+      const now = epolled.tryNow(READ_EVENTS, attempt);
+      if (now !== undefined) return Promise.resolve(now);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return epolled.retryUntilDefined(READ_EVENTS, async () => attempt());
+  }
+
+  /**
+   * What a short read of this fd says (for readSomeBytes on the Node process's own fds), found out
+   * at the first one. Of a pipe (not a packet pipe, O_DIRECT), and of a unix stream socket read with
+   * recvmsg that brought no control message while no out-of-band byte is pending (EPOLLPRI), that
+   * it was drained: the read that would only say EAGAIN is spared (libuv spares it so too). Of
+   * anything else, nothing: a terminal returns a line, a datagram socket a datagram, a TCP socket
+   * stops at urgent data, and we wait for edges, so taking a short read for drained could wait
+   * forever with bytes unread.
+   */
+  #shortRead: "unknown" | "asking" | "nothing" | "pipe" | "unix-stream" = "unknown";
+
+  #readShort(generation: number, control: boolean): void {
+    const how = this.#shortRead;
+    if (how === "unknown") {
+      this.#shortRead = "asking";
+      void this.#askShortRead();
+    } else if (how === "pipe" || (how === "unix-stream" && !control && !(this.epolled.status & EPOLL.PRI))) {
+      this.epolled.negedge(EPOLL.IN, generation);
+    }
+  }
+
+  /** Sets #shortRead from the fd's type: fstat, then the pipe's flags or the socket's type and domain. */
+  async #askShortRead(): Promise<void> {
+    let how: "nothing" | "pipe" | "unix-stream" = "nothing";
+    try {
+      const fd = this.handle;
+      const stat = fstatSync(fd.near);
+      if (stat.isFIFO()) {
+        if (!((await fd.fcntl(F.GETFL)) & O.DIRECT)) how = "pipe";
+      } else if (stat.isSocket()) {
+        const [type, domain] = [await this.#intOption(SO.TYPE), await this.#intOption(SO.DOMAIN)];
+        if (type === SOCK.STREAM && domain === AF.UNIX) how = "unix-stream";
+      }
+    } catch {
+      // Closed meanwhile, or not to be asked: nothing is taken for drained.
+    }
+    this.#shortRead = how;
+  }
+
+  /** An int socket option at SOL_SOCKET. */
+  async #intOption(name: SO): Promise<number> {
+    const room = await this.ram.malloc(Int32.getSerializer(), Int32.sizeof);
+    const request = new Sockbuf(room);
+    const sockbuf = await this.ram.ptr(request.getSelfSerializer(), request);
+    const result = await (await this.handle.getsockopt(SOL.SOCKET, name, sockbuf)).read();
+    return (await result.buf.read()).value;
   }
 
   /** writeAllBytes on an fd of the Node process: the kernel copies straight from the caller's bytes. */
   #writeHere(bytes: Uint8Array): Promise<void> {
     const fd = this.handle;
-    return this.#writeAll(bytes.length, (done) =>
-      native.writeFd(fd.borrow(fd.task), done === 0 ? bytes : bytes.subarray(done)),
-    );
+    const epolled = this.epolled;
+    const write = (done: number) => native.writeFd(fd.borrow(fd.task), done === 0 ? bytes : bytes.subarray(done));
+    const length = bytes.length;
+    // Written at once while the fd is known writable, without a promise per write.
+    let done = 0;
+    try {
+      while (done < length) {
+        const at = done;
+        const n = epolled.tryNow(WRITE_EVENTS, () => {
+          const generation = epolled.generation;
+          return this.#wrote(length, at, write(at), generation);
+        });
+        if (n === undefined) break;
+        done += n;
+      }
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return done >= length ? Promise.resolve() : this.#writeAll(length, write, done);
   }
 
   /** Our memory that writeAllBytes and readSomeBytes copy through, kept between calls; one call at a time uses it. */

@@ -1,13 +1,15 @@
 // Async IO: the Epoller in Node's event loop and AsyncFileDescriptor, against real pipes and sockets.
 import assert from "node:assert/strict";
 import { once } from "node:events";
+import { readdirSync } from "node:fs";
 import * as net from "node:net";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { ClosedFileDescriptorError, type SyscallArg, type SyscallInterface, Task, localThread as thr } from "rsyscall";
 import { SockaddrIn } from "rsyscall/netinet/in";
 import { EPOLL } from "rsyscall/sys/epoll";
-import { AF, SHUT, SOCK } from "rsyscall/sys/socket";
+import { AF, CmsgList, CmsgSCMRights, MSG, SendMsghdr, SHUT, SOCK } from "rsyscall/sys/socket";
+import { IovecList } from "rsyscall/sys/uio";
 import { SockaddrUn } from "rsyscall/sys/un";
 import { scratchDir } from "./util.js";
 
@@ -249,5 +251,72 @@ describe("AsyncFileDescriptor over sockets", limit, () => {
     assert.equal((await client.readSomeBytes()).toString(), "echo me");
     await client.close();
     server.close();
+  });
+});
+
+describe("a short read taken for drained (readSomeBytes on our own fds)", limit, () => {
+  /** Rejects instead of hanging: a wrong guess that the fd was drained waits for an edge that never comes. */
+  const soon = <T>(p: Promise<T>, what: string) =>
+    Promise.race([
+      p,
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`${what}: no answer`)), 3000)),
+    ]);
+  /** Until the epoller has heard the edges of what was sent. */
+  const settle = () => new Promise((r) => setTimeout(r, 30));
+  const fdCount = () => readdirSync("/proc/self/fd").length;
+
+  test("of a pipe: bytes written after it still arrive, and a read in between waits for them", async () => {
+    const { read, write } = await thr.pipe();
+    const [r, w] = [await thr.makeAfd(read, true), await thr.makeAfd(write, true)];
+    try {
+      for (let i = 0; i < 50; i++) {
+        await w.writeAllBytes(Buffer.from(`chunk ${i};`));
+        assert.equal((await soon(r.readSomeBytes(4096), "a short read")).toString(), `chunk ${i};`);
+        const next = r.readSomeBytes(4096);
+        await w.writeAllBytes(Buffer.from("more"));
+        assert.equal((await soon(next, "the read after it")).toString(), "more");
+      }
+      await w.close();
+      assert.equal((await soon(r.readSomeBytes(10), "EOF")).length, 0);
+    } finally {
+      // A read left waiting (a failure) would hold Node open: closing ends it.
+      await Promise.all([r.close(), w.close()].map((p) => p.catch(() => {})));
+    }
+  });
+
+  test("of a unix stream socket: not after bytes that came with fds, nor before an out-of-band byte", async () => {
+    const { first, second } = await thr.socketpair(AF.UNIX, SOCK.STREAM);
+    const r = await thr.makeAfd(second, true);
+    const one = (bytes: string, flags = 0 as MSG) => thr.ptr(Buffer.from(bytes)).then((p) => first.send(p, flags));
+    // A first short read has the kind of fd found out.
+    await one("x");
+    assert.equal((await soon(r.readSomeBytes(4096), "the first read")).toString(), "x");
+    await settle();
+    const { read, write } = await thr.pipe();
+    const before = fdCount();
+    try {
+      for (let i = 0; i < 3; i++) {
+        // A read stops at bytes that carried fds, with more queued behind: no edge will come for those.
+        const iov = await thr.ptr(new IovecList([await thr.ptr(Buffer.from("a"))]));
+        await first.sendmsg(
+          await thr.ptr(new SendMsghdr(iov, await thr.ptr(new CmsgList([new CmsgSCMRights([write])])))),
+        );
+        await one("bbb");
+        await settle();
+        assert.equal((await soon(r.readSomeBytes(4096), "the bytes with the fd")).toString(), "a");
+        assert.equal((await soon(r.readSomeBytes(4096), "the bytes behind them")).toString(), "bbb");
+        assert.equal(fdCount(), before, "the fds that came are closed, as read(2) drops them");
+        // The same before an out-of-band byte (EPOLLPRI): the read stops short of it.
+        await one("cc");
+        await one("!", MSG.OOB);
+        await one("ddd");
+        await settle();
+        assert.equal((await soon(r.readSomeBytes(4096), "the bytes before the mark")).toString(), "cc");
+        assert.equal((await soon(r.readSomeBytes(4096), "the bytes after it")).toString(), "ddd");
+      }
+    } finally {
+      // A read left waiting (a failure) would hold Node open: closing ends it.
+      await Promise.all([r.close(), first.close(), read.close(), write.close()].map((p) => p.catch(() => {})));
+    }
   });
 });
