@@ -615,19 +615,35 @@ export class AsyncFileDescriptor {
   readInto(buf: Pointer<unknown>, drainedWhenShort = false, keepAlive = true, length = buf.size()): Promise<number> {
     const fd = this.handle;
     const epolled = this.epolled;
-    return epolled.retryUntilDefined(
-      READ_EVENTS,
-      async () => {
-        const task = fd.task;
-        const generation = epolled.generation;
-        const n = await raw.readRaw(task.sysif, fd.borrow(task), buf.borrow(task), length);
-        if (n === -ERRNO.EAGAIN) return undefined;
-        if (isErrno(n)) throw new SyscallError(-n, "read", { fd: fd.near });
-        if (drainedWhenShort && n > 0 && n < length) epolled.negedge(EPOLL.IN, generation);
-        return n;
-      },
-      keepAlive,
-    );
+    const got = (n: number, generation: number): number | undefined => {
+      if (n === -ERRNO.EAGAIN) return undefined;
+      if (isErrno(n)) throw new SyscallError(-n, "read", { fd: fd.near });
+      if (drainedWhenShort && n > 0 && n < length) epolled.negedge(EPOLL.IN, generation);
+      return n;
+    };
+    if (!(fd.task.sysif instanceof LocalSyscall)) {
+      return epolled.retryUntilDefined(
+        READ_EVENTS,
+        async () => {
+          const task = fd.task;
+          const generation = epolled.generation;
+          return got(await raw.readRaw(task.sysif, fd.borrow(task), buf.borrow(task), length), generation);
+        },
+        keepAlive,
+      );
+    }
+    // Our own fd: tried at once when known readable, without a promise per try.
+    const attempt = () => {
+      const generation = epolled.generation;
+      return got(rawSyscall(SYS.read, fd.borrow(fd.task), buf.borrow(fd.task), length), generation);
+    };
+    try {
+      const now = epolled.tryNow(READ_EVENTS, attempt);
+      if (now !== undefined) return Promise.resolve(now);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return epolled.retryUntilDefined(READ_EVENTS, async () => attempt(), keepAlive);
   }
 
   /**
@@ -654,14 +670,23 @@ export class AsyncFileDescriptor {
    * Writes the first `length` bytes of `buf` without consuming it, however many partial writes it
    * takes: for loops that reuse one buffer (the counterpart of readInto).
    */
-  async writeAllFrom(buf: Pointer<unknown>, length: number): Promise<void> {
+  writeAllFrom(buf: Pointer<unknown>, length: number): Promise<void> {
     const fd = this.handle;
-    if (!Number.isSafeInteger(length) || length < 0 || length > buf.size()) {
-      throw new RangeError(`writeAllFrom: length ${length} is not within ${buf}`);
+    try {
+      if (!Number.isSafeInteger(length) || length < 0 || length > buf.size()) {
+        throw new RangeError(`writeAllFrom: length ${length} is not within ${buf}`);
+      }
+    } catch (e) {
+      return Promise.reject(e);
     }
     const task = fd.task;
-    await this.#writeAll(length, (done) =>
-      raw.writeRaw(task.sysif, fd.borrow(task), asAddress(buf.borrow(task) + done), length - done),
+    if (!(task.sysif instanceof LocalSyscall)) {
+      return this.#writeAll(length, (done) =>
+        raw.writeRaw(task.sysif, fd.borrow(task), asAddress(buf.borrow(task) + done), length - done),
+      );
+    }
+    return this.#writeSoon(length, (done) =>
+      rawSyscall(SYS.write, fd.borrow(task), buf.borrow(task) + done, length - done),
     );
   }
 
@@ -831,10 +856,17 @@ export class AsyncFileDescriptor {
   /** writeAllBytes on an fd of the Node process: the kernel copies straight from the caller's bytes. */
   #writeHere(bytes: Uint8Array): Promise<void> {
     const fd = this.handle;
+    return this.#writeSoon(bytes.length, (done) =>
+      native.writeFd(fd.borrow(fd.task), done === 0 ? bytes : bytes.subarray(done)),
+    );
+  }
+
+  /**
+   * #writeAll for a `write` that is synchronous (an fd of the Node process): written at once while
+   * the fd is known writable, without a promise per write; the rest waits for room.
+   */
+  #writeSoon(length: number, write: (done: number) => number): Promise<void> {
     const epolled = this.epolled;
-    const write = (done: number) => native.writeFd(fd.borrow(fd.task), done === 0 ? bytes : bytes.subarray(done));
-    const length = bytes.length;
-    // Written at once while the fd is known writable, without a promise per write.
     let done = 0;
     try {
       while (done < length) {
