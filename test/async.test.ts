@@ -306,9 +306,20 @@ describe("a short read taken for drained (readSomeBytes on our own fds)", limit,
         assert.equal((await soon(r.readSomeBytes(4096), "the bytes with the fd")).toString(), "a");
         assert.equal((await soon(r.readSomeBytes(4096), "the bytes behind them")).toString(), "bbb");
         assert.equal(fdCount(), before, "the fds that came are closed, as read(2) drops them");
-        // The same before an out-of-band byte (EPOLLPRI): the read stops short of it.
+        // The same before an out-of-band byte (EPOLLPRI): the read stops short of it. (A kernel
+        // built without CONFIG_AF_UNIX_OOB refuses the byte: nothing to check there.)
         await one("cc");
-        await one("!", MSG.OOB);
+        const oob = await one("!", MSG.OOB).then(
+          () => true,
+          (e: { code?: string }) => {
+            if (e.code !== "EOPNOTSUPP") throw e;
+            return false;
+          },
+        );
+        if (!oob) {
+          assert.equal((await soon(r.readSomeBytes(4096), "the bytes")).toString(), "cc");
+          continue;
+        }
         await one("ddd");
         await settle();
         assert.equal((await soon(r.readSomeBytes(4096), "the bytes before the mark")).toString(), "cc");
