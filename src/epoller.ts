@@ -273,8 +273,10 @@ export class Epoller {
   static async make(task: Task, ram: RAM): Promise<Epoller> {
     if (!(task.sysif instanceof LocalSyscall)) throw new TypeError("Epoller.make: the task must be our own process");
     const epfd = await task.epollCreate();
-    const events = await ram.malloc(bytesSerializer, EVENTS_PER_WAIT * EpollEvent.sizeof);
+    // One event more than a wait takes: the room #ctlHere writes its event in.
+    const events = await ram.malloc(bytesSerializer, (EVENTS_PER_WAIT + 1) * EpollEvent.sizeof);
     const epoller = new Epoller(epfd, ram, events);
+    epoller.#ctlRoom = EVENTS_PER_WAIT * EpollEvent.sizeof;
     epoller.#watch = native.watch(epfd.near, (status) => epoller.#collect(status));
     // Closing the epoll fd behind our back would leave every waiter waiting forever.
     epfd.onInvalidate({
@@ -322,22 +324,34 @@ export class Epoller {
   async register(fd: FileDescriptor, ram: RAM = this.ram): Promise<EpolledFileDescriptor> {
     if (this.#dead) throw this.#dead;
     const reg = new EpolledFileDescriptor(this, this.#nextId++, fd);
-    // epoll_ctl runs in the fd's process: the event must be in its memory (a fork's is not ours).
-    const event = await ram.ptr(EpollEvent.getSerializer(), new EpollEvent(reg.id, ALL_EVENTS));
     const key = fileKey(fd);
-    try {
-      const epfd = this.#epfdFor(fd.task);
-      await epfd.epollCtl(EPOLL_CTL.ADD, fd, event).catch(async (e: unknown) => {
-        if (!(e instanceof SyscallError && e.code === "EEXIST")) throw e;
-        // The same open file at the same number is in this epoll instance already: registered
-        // through a process that shared or copied our table (and may be gone: its entry lasts as
-        // long as the file). This registration takes the entry over; one still using it ends.
-        const previous = key === undefined ? undefined : this.#byFile.get(key);
-        previous?.end(() => new ClosedFileDescriptorError(`${previous.fd}: its entry was taken over by ${fd}`));
-        await epfd.epollCtl(EPOLL_CTL.MOD, fd, event);
-      });
-    } finally {
-      event.free();
+    // The same open file at the same number may be in this epoll instance already (EEXIST):
+    // registered through a process that shared or copied our table (and may be gone: its entry
+    // lasts as long as the file). This registration takes the entry over; one still using it ends.
+    const takeOver = () => {
+      const previous = key === undefined ? undefined : this.#byFile.get(key);
+      previous?.end(() => new ClosedFileDescriptorError(`${previous.fd}: its entry was taken over by ${fd}`));
+    };
+    const epfd = this.#epfdFor(fd.task);
+    if (epfd === this.epfd && this.#ctlRoom !== undefined) {
+      let ret = this.#ctlHere(EPOLL_CTL.ADD, fd, reg.id);
+      if (ret === -ERRNO.EEXIST) {
+        takeOver();
+        ret = this.#ctlHere(EPOLL_CTL.MOD, fd, reg.id);
+      }
+      if (isErrno(ret)) throw new SyscallError(-ret, "epoll_ctl", { fd: fd.near });
+    } else {
+      // epoll_ctl runs in the fd's process: the event must be in its memory (a fork's is not ours).
+      const event = await ram.ptr(EpollEvent.getSerializer(), new EpollEvent(reg.id, ALL_EVENTS));
+      try {
+        await epfd.epollCtl(EPOLL_CTL.ADD, fd, event).catch(async (e: unknown) => {
+          if (!(e instanceof SyscallError && e.code === "EEXIST")) throw e;
+          takeOver();
+          await epfd.epollCtl(EPOLL_CTL.MOD, fd, event);
+        });
+      } finally {
+        event.free();
+      }
     }
     this.#registrations.set(reg.id, reg);
     if (key !== undefined) this.#byFile.set(key, reg);
@@ -357,6 +371,11 @@ export class Epoller {
   async unregister(reg: EpolledFileDescriptor): Promise<void> {
     this.forget(reg);
     if (!reg.fd.valid) return;
+    if (this.#epfdFor(reg.fd.task) === this.epfd && this.#ctlRoom !== undefined) {
+      const ret = this.#ctlHere(EPOLL_CTL.DEL, reg.fd, 0);
+      if (isErrno(ret)) throw new SyscallError(-ret, "epoll_ctl", { fd: reg.fd.near });
+      return;
+    }
     await this.#epfdFor(reg.fd.task)
       .epollCtl(EPOLL_CTL.DEL, reg.fd)
       .catch((e: unknown) => {
@@ -380,6 +399,27 @@ export class Epoller {
    * being registered. A child cloned after this Epoller was made holds a copy of the epoll fd, so
    * its fds join this same epoll instance, which our event loop watches.
    */
+  /**
+   * For an epoller of the Node process: where in our events memory #ctlHere writes the event it
+   * passes (the slot after the ones epoll_wait fills).
+   */
+  #ctlRoom: number | undefined;
+
+  /**
+   * `epoll_ctl(op)` of one of our own fds in our own epoll instance, now, for registration `id`: the
+   * raw result. No allocation, serialization or promise, which cost more than the syscall.
+   */
+  #ctlHere(op: EPOLL_CTL, fd: FileDescriptor, id: number): number {
+    const at = this.#ctlRoom!;
+    const view = this.#eventsView;
+    const f = layouts.epoll_event.fields;
+    view.writeUInt32LE(ALL_EVENTS >>> 0, at + f.events[0]);
+    view.writeUInt32LE(id % 2 ** 32, at + f.data[0]);
+    view.writeUInt32LE(Math.floor(id / 2 ** 32), at + f.data[0] + 4);
+    const epfd = this.epfd;
+    return rawSyscall(SYS.epoll_ctl, epfd.borrow(epfd.task), op, fd.borrow(fd.task), this.#events.near + at);
+  }
+
   #epfdFor(task: Task): FileDescriptor {
     if (task === this.epfd.task) return this.epfd;
     let handle = this.#epfds.get(task);

@@ -320,12 +320,19 @@ describe("exec and child monitoring", limit, () => {
       };
     };
     for (let i = 0; i < 200; i++) await cycle(); // warm up the JIT first
-    const before = await snapshot();
+    let before = await snapshot();
     for (let i = 0; i < 1000; i++) await cycle();
-    const after = await snapshot();
+    let after = await snapshot();
     assert.equal(after.fds, before.fds);
     assert.equal(after.registrations, before.registrations);
     assert.equal(after.arenas, before.arenas);
+    if (after.heap - before.heap >= 2 ** 20) {
+      // On a loaded machine the JIT may still be at work after the warm-up (a CI run saw 1.2 MB
+      // once): a leak grows again over the next thousand, a one-off does not.
+      before = after;
+      for (let i = 0; i < 1000; i++) await cycle();
+      after = await snapshot();
+    }
     assert.ok(after.heap - before.heap < 2 ** 20, `live heap grew ${before.heap} -> ${after.heap}`); // measured: ~50 bytes a cycle
   });
 });
