@@ -199,9 +199,13 @@ static napi_value write_fd(napi_env env, napi_callback_info info)
 	return fd_io(env, info, __NR_write);
 }
 
+#ifndef SCM_PIDFD
+#define SCM_PIDFD 0x04 /* Linux 6.5, asm-generic/socket.h */
+#endif
+
 /* recvFd(fd, bytes): recvmsg(2) on a socket of this process into a Uint8Array of the caller's, with
  * room for control messages: how many bytes, plus 2^32 when control messages came with them
- * (credentials, or fds, which are closed at once: read(2) would have dropped them); -errno on
+ * (credentials, or fds and pidfds, which are closed at once: read(2) would have dropped them); -errno on
  * failure. A stream socket's read stops short at such a message with more queued behind it, so
  * only a short read without one says the socket was drained. */
 static napi_value recv_fd(napi_env env, napi_callback_info info)
@@ -233,7 +237,8 @@ static napi_value recv_fd(napi_env env, napi_callback_info info)
 	if (ret >= 0 && (msg.msg_controllen > 0 || (msg.msg_flags & MSG_CTRUNC))) {
 		out += 4294967296.0;
 		for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-			if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			/* Fds come in SCM_RIGHTS, and a pidfd in SCM_PIDFD (with SO_PASSPIDFD). */
+			if (c->cmsg_level != SOL_SOCKET || (c->cmsg_type != SCM_RIGHTS && c->cmsg_type != SCM_PIDFD))
 				continue;
 			size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
 			for (size_t i = 0; i < n; i++) {

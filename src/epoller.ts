@@ -847,34 +847,30 @@ export class AsyncFileDescriptor {
 
   /**
    * What a short read of this fd says (for readSomeBytes on the Node process's own fds), found out
-   * at the first one. Of a pipe (not a packet pipe, O_DIRECT), and of a unix stream socket read with
-   * recvmsg that brought no control message while no out-of-band byte is pending (EPOLLPRI), that
-   * it was drained: the read that would only say EAGAIN is spared (libuv spares it so too). Of
-   * anything else, nothing: a terminal returns a line, a datagram socket a datagram, a TCP socket
-   * stops at urgent data, and we wait for edges, so taking a short read for drained could wait
-   * forever with bytes unread.
+   * at its first one. Of a unix stream socket read with recvmsg that brought no control message,
+   * while no out-of-band byte is pending (EPOLLPRI), that it was drained: the read that would only
+   * say EAGAIN is spared (libuv spares it so too). Of anything else, nothing: a terminal returns a
+   * line, a datagram socket a datagram, a TCP socket stops at urgent data, and a pipe stops after a
+   * packet when its writer's end is O_DIRECT (which the reader's flags do not show). We wait for
+   * edges, so taking such a read for drained could wait forever with bytes unread.
    */
-  #shortRead: "unknown" | "asking" | "nothing" | "pipe" | "unix-stream" = "unknown";
+  #shortRead: "unknown" | "asking" | "nothing" | "unix-stream" = "unknown";
 
   #readShort(generation: number, control: boolean): void {
     const how = this.#shortRead;
     if (how === "unknown") {
       this.#shortRead = "asking";
       void this.#askShortRead();
-    } else if (how === "pipe" || (how === "unix-stream" && !control && !(this.epolled.status & EPOLL.PRI))) {
+    } else if (how === "unix-stream" && !control && !(this.epolled.status & EPOLL.PRI)) {
       this.epolled.negedge(EPOLL.IN, generation);
     }
   }
 
-  /** Sets #shortRead from the fd's type: fstat, then the pipe's flags or the socket's type and domain. */
+  /** Sets #shortRead from the fd's type: fstat, then the socket's type and domain. */
   async #askShortRead(): Promise<void> {
-    let how: "nothing" | "pipe" | "unix-stream" = "nothing";
+    let how: "nothing" | "unix-stream" = "nothing";
     try {
-      const fd = this.handle;
-      const stat = fstatSync(fd.near);
-      if (stat.isFIFO()) {
-        if (!((await fd.fcntl(F.GETFL)) & O.DIRECT)) how = "pipe";
-      } else if (stat.isSocket()) {
+      if (fstatSync(this.handle.near).isSocket()) {
         const [type, domain] = [await this.#intOption(SO.TYPE), await this.#intOption(SO.DOMAIN)];
         if (type === SOCK.STREAM && domain === AF.UNIX) how = "unix-stream";
       }

@@ -31,6 +31,8 @@ export interface ChildOptions {
   server?: boolean;
   /** `pid` is the child's pid in our own pid namespace too (not so for a child of a child in a pid namespace of its own). */
   pidIsOurs?: boolean;
+  /** The child runs on the Node process's memory until it execs (CLONE_VM: not a fork, nor another address space's child). */
+  sharesOurMemory?: boolean;
 }
 
 /**
@@ -51,6 +53,7 @@ export class AsyncChildProcess {
   /** Still a syscall server, as far as we know (see diedBeforeExec). */
   #server: boolean;
   readonly #pidIsOurs: boolean;
+  readonly #sharesOurMemory: boolean;
 
   /** The pidfd waitid and pidfd_send_signal go through: the parent's (our own unless given). */
   readonly #parentPidfd: FileDescriptor;
@@ -68,6 +71,7 @@ export class AsyncChildProcess {
     this.#parentPidfd = options.parentPidfd ?? pidfd.handle;
     this.#server = options.server ?? false;
     this.#pidIsOurs = options.pidIsOurs ?? false;
+    this.#sharesOurMemory = options.sharesOurMemory ?? false;
     // A registration starts out assuming its fd ready, to try it at once; for a pidfd, almost never
     // so (a waitid and a look in /proc wasted per child). A pidfd already readable when registered
     // brings an edge all the same: epoll reports an entry ready as it is added.
@@ -123,9 +127,12 @@ export class AsyncChildProcess {
     if (this.#death || this.#reaping) return this.#diedAsServer;
     const pid = this.#pidHere();
     if (pid === undefined) return false;
-    // The common case, without /proc (whose open and read took 150 us here): an address space that
-    // lacks an address of ours is neither ours nor a fork's copy of ours, so a new program's.
-    if (native.peekOurMemory(pid) === ERRNO.EFAULT) return false;
+    // The common case, without /proc (whose open and read took 150 us here): a child that ran on
+    // our memory and now has an address space without an address of ours has a new program's. Not
+    // for a fork (a dying fork's memory can be reaped, and then faults) nor another process's child
+    // (its memory never held ours). Like the read of /proc, this waits while an exec holds the
+    // child's exec_update_lock (a close-on-exec file's flush, say).
+    if (this.#sharesOurMemory && native.peekOurMemory(pid) === ERRNO.EFAULT) return false;
     const stat = readStat(pid);
     return stat !== undefined && (stat.flags & PF_EXITING) !== 0 && stat.comm === SERVER_COMM;
   }

@@ -6,9 +6,11 @@ import * as net from "node:net";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { ClosedFileDescriptorError, type SyscallArg, type SyscallInterface, Task, localThread as thr } from "rsyscall";
+import { F, O } from "rsyscall/fcntl";
 import { SockaddrIn } from "rsyscall/netinet/in";
+import { Int32 } from "rsyscall/struct";
 import { EPOLL } from "rsyscall/sys/epoll";
-import { AF, CmsgList, CmsgSCMRights, MSG, SendMsghdr, SHUT, SOCK } from "rsyscall/sys/socket";
+import { AF, CmsgList, CmsgSCMRights, MSG, SendMsghdr, SHUT, SOCK, SOL } from "rsyscall/sys/socket";
 import { IovecList } from "rsyscall/sys/uio";
 import { SockaddrUn } from "rsyscall/sys/un";
 import { scratchDir } from "./util.js";
@@ -281,6 +283,52 @@ describe("a short read taken for drained (readSomeBytes on our own fds)", limit,
     } finally {
       // A read left waiting (a failure) would hold Node open: closing ends it.
       await Promise.all([r.close(), w.close()].map((p) => p.catch(() => {})));
+    }
+  });
+
+  test("of a pipe whose writer's end is O_DIRECT: a read stops after a packet, with more queued", async () => {
+    const { read, write } = await thr.pipe();
+    await write.fcntl(F.SETFL, O.DIRECT); // the reader's flags do not show it
+    const [r, w] = [await thr.makeAfd(read, true), await thr.makeAfd(write, true)];
+    try {
+      for (let i = 0; i < 3; i++) {
+        await w.writeAllBytes(Buffer.from("x"));
+        assert.equal((await soon(r.readSomeBytes(4096), "a short read")).toString(), "x");
+        await settle();
+        await w.writeAllBytes(Buffer.from("aa"));
+        await w.writeAllBytes(Buffer.from("bbb"));
+        await settle();
+        assert.equal((await soon(r.readSomeBytes(4096), "the first packet")).toString(), "aa");
+        assert.equal((await soon(r.readSomeBytes(4096), "the packet behind it")).toString(), "bbb");
+      }
+    } finally {
+      await Promise.all([r.close(), w.close()].map((p) => p.catch(() => {})));
+    }
+  });
+
+  test("of a unix stream socket passing pidfds (SO_PASSPIDFD): each read's pidfd is closed", async (t) => {
+    const { first, second } = await thr.socketpair(AF.UNIX, SOCK.STREAM);
+    const SO_PASSPIDFD = 76; // Linux 6.5
+    try {
+      await second.setsockopt(SOL.SOCKET, SO_PASSPIDFD, await thr.ptr(new Int32(1)));
+    } catch (e) {
+      await Promise.all([first.close(), second.close()]);
+      return t.skip(`no SO_PASSPIDFD here: ${(e as Error).message}`);
+    }
+    const r = await thr.makeAfd(second, true);
+    try {
+      const one = async (bytes: string) => first.send(await thr.ptr(Buffer.from(bytes)));
+      await one("x");
+      assert.equal((await soon(r.readSomeBytes(4096), "the first read")).toString(), "x");
+      await settle();
+      const before = fdCount();
+      for (let i = 0; i < 50; i++) {
+        await one(`message ${i}`);
+        assert.equal((await soon(r.readSomeBytes(4096), "a read")).toString(), `message ${i}`);
+      }
+      assert.equal(fdCount(), before, "no pidfd left open");
+    } finally {
+      await Promise.all([r.close(), first.close()].map((p) => p.catch(() => {})));
     }
   });
 

@@ -344,6 +344,7 @@ async function cloneChild(parent: Thread, flags: number, fork: boolean): Promise
       server: true,
       // A child of a child in a pid namespace of its own has its pid from that namespace.
       pidIsOurs: !ownNamespace,
+      sharesOurMemory: !fork,
     });
     const word = fork
       ? robustWord(

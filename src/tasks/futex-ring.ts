@@ -140,7 +140,7 @@ export class FutexRing {
     // completes at once with -EAGAIN, so the delay loses no wake.
     if (!this.#submitQueued) {
       this.#submitQueued = true;
-      setImmediate(() => this.#submit()).unref();
+      setImmediate(() => this.#submit());
     }
     return true;
   }
