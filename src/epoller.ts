@@ -40,6 +40,8 @@ const READ_EVENTS = EPOLL.IN | EPOLL.RDHUP | EPOLL.HUP | EPOLL.ERR;
 const WRITE_EVENTS = EPOLL.OUT | EPOLL.ERR | EPOLL.HUP;
 const ALL_EVENTS = EPOLL.of(EPOLL.IN, EPOLL.OUT, EPOLL.RDHUP, EPOLL.PRI, EPOLL.ERR, EPOLL.HUP, EPOLL.ET);
 const EVENTS_PER_WAIT = 64;
+/** Where in an epoller of the Node process's events memory #ctlHere writes its event: after the ones a wait fills. */
+const CTL_AT = EVENTS_PER_WAIT * EpollEvent.sizeof;
 /** What native.recvFd adds to its result when control messages came with the bytes. */
 const CONTROL_FLAG = 2 ** 32;
 /** The registration id of a blocking Epoller's wake-up eventfd; real ones start at 1. */
@@ -188,6 +190,20 @@ export class EpolledFileDescriptor implements InvalidationListener {
     return result;
   }
 
+  /**
+   * retryUntilDefined for a synchronous `attempt` (a syscall of the Node process): tried at once if
+   * `mask` is known ready, so a read or write that need not wait costs one promise, not a loop's.
+   */
+  retrySoon<T>(mask: number, attempt: () => T | undefined, keepAlive = true): Promise<T> {
+    try {
+      const now = this.tryNow(mask, attempt);
+      if (now !== undefined) return Promise.resolve(now);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return this.retryUntilDefined(mask, async () => attempt(), keepAlive);
+  }
+
   /** Runs `op` once the events in `mask` are ready, again after each EAGAIN it throws. */
   retry<T>(mask: number, op: () => Promise<T>): Promise<T> {
     return this.retryUntilDefined(mask, () =>
@@ -273,10 +289,9 @@ export class Epoller {
   static async make(task: Task, ram: RAM): Promise<Epoller> {
     if (!(task.sysif instanceof LocalSyscall)) throw new TypeError("Epoller.make: the task must be our own process");
     const epfd = await task.epollCreate();
-    // One event more than a wait takes: the room #ctlHere writes its event in.
-    const events = await ram.malloc(bytesSerializer, (EVENTS_PER_WAIT + 1) * EpollEvent.sizeof);
+    // One event more than a wait takes: the slot #ctlHere writes its event in.
+    const events = await ram.malloc(bytesSerializer, CTL_AT + EpollEvent.sizeof);
     const epoller = new Epoller(epfd, ram, events);
-    epoller.#ctlRoom = EVENTS_PER_WAIT * EpollEvent.sizeof;
     epoller.#watch = native.watch(epfd.near, (status) => epoller.#collect(status));
     // Closing the epoll fd behind our back would leave every waiter waiting forever.
     epfd.onInvalidate({
@@ -333,7 +348,7 @@ export class Epoller {
       previous?.end(() => new ClosedFileDescriptorError(`${previous.fd}: its entry was taken over by ${fd}`));
     };
     const epfd = this.#epfdFor(fd.task);
-    if (epfd === this.epfd && this.#ctlRoom !== undefined) {
+    if (this.#ctlsHere(epfd)) {
       let ret = this.#ctlHere(EPOLL_CTL.ADD, fd, reg.id);
       if (ret === -ERRNO.EEXIST) {
         takeOver();
@@ -371,7 +386,7 @@ export class Epoller {
   async unregister(reg: EpolledFileDescriptor): Promise<void> {
     this.forget(reg);
     if (!reg.fd.valid) return;
-    if (this.#epfdFor(reg.fd.task) === this.epfd && this.#ctlRoom !== undefined) {
+    if (this.#ctlsHere(this.#epfdFor(reg.fd.task))) {
       const ret = this.#ctlHere(EPOLL_CTL.DEL, reg.fd, 0);
       if (isErrno(ret)) throw new SyscallError(-ret, "epoll_ctl", { fd: reg.fd.near });
       return;
@@ -382,6 +397,25 @@ export class Epoller {
         // A process that went away cannot be asked; its entry goes with the file's last close.
         if (!(e instanceof SyscallSendError || e instanceof SyscallHangupError)) throw e;
       });
+  }
+
+  /** Whether epoll_ctl through `epfd` is made by #ctlHere: our own epoll fd, in an epoller with the slot. */
+  #ctlsHere(epfd: FileDescriptor): boolean {
+    return epfd === this.epfd && this.#eventsView.length > CTL_AT;
+  }
+
+  /**
+   * `epoll_ctl(op)` of one of our own fds in our own epoll instance, now, for registration `id`: the
+   * raw result. No allocation, serialization or promise, which cost more than the syscall.
+   */
+  #ctlHere(op: EPOLL_CTL, fd: FileDescriptor, id: number): number {
+    const view = this.#eventsView;
+    const f = layouts.epoll_event.fields;
+    view.writeUInt32LE(ALL_EVENTS >>> 0, CTL_AT + f.events[0]);
+    view.writeUInt32LE(id % 2 ** 32, CTL_AT + f.data[0]);
+    view.writeUInt32LE(Math.floor(id / 2 ** 32), CTL_AT + f.data[0] + 4);
+    const epfd = this.epfd;
+    return rawSyscall(SYS.epoll_ctl, epfd.borrow(epfd.task), op, fd.borrow(fd.task), this.#events.near + CTL_AT);
   }
 
   /**
@@ -399,27 +433,6 @@ export class Epoller {
    * being registered. A child cloned after this Epoller was made holds a copy of the epoll fd, so
    * its fds join this same epoll instance, which our event loop watches.
    */
-  /**
-   * For an epoller of the Node process: where in our events memory #ctlHere writes the event it
-   * passes (the slot after the ones epoll_wait fills).
-   */
-  #ctlRoom: number | undefined;
-
-  /**
-   * `epoll_ctl(op)` of one of our own fds in our own epoll instance, now, for registration `id`: the
-   * raw result. No allocation, serialization or promise, which cost more than the syscall.
-   */
-  #ctlHere(op: EPOLL_CTL, fd: FileDescriptor, id: number): number {
-    const at = this.#ctlRoom!;
-    const view = this.#eventsView;
-    const f = layouts.epoll_event.fields;
-    view.writeUInt32LE(ALL_EVENTS >>> 0, at + f.events[0]);
-    view.writeUInt32LE(id % 2 ** 32, at + f.data[0]);
-    view.writeUInt32LE(Math.floor(id / 2 ** 32), at + f.data[0] + 4);
-    const epfd = this.epfd;
-    return rawSyscall(SYS.epoll_ctl, epfd.borrow(epfd.task), op, fd.borrow(fd.task), this.#events.near + at);
-  }
-
   #epfdFor(task: Task): FileDescriptor {
     if (task === this.epfd.task) return this.epfd;
     let handle = this.#epfds.get(task);
@@ -672,18 +685,14 @@ export class AsyncFileDescriptor {
         keepAlive,
       );
     }
-    // Our own fd: tried at once when known readable, without a promise per try.
-    const attempt = () => {
-      const generation = epolled.generation;
-      return got(rawSyscall(SYS.read, fd.borrow(fd.task), buf.borrow(fd.task), length), generation);
-    };
-    try {
-      const now = epolled.tryNow(READ_EVENTS, attempt);
-      if (now !== undefined) return Promise.resolve(now);
-    } catch (e) {
-      return Promise.reject(e);
-    }
-    return epolled.retryUntilDefined(READ_EVENTS, async () => attempt(), keepAlive);
+    return epolled.retrySoon(
+      READ_EVENTS,
+      () => {
+        const generation = epolled.generation;
+        return got(rawSyscall(SYS.read, fd.borrow(fd.task), buf.borrow(fd.task), length), generation);
+      },
+      keepAlive,
+    );
   }
 
   /**
@@ -817,14 +826,13 @@ export class AsyncFileDescriptor {
   }
 
   /**
-   * readSomeBytes on an fd of the Node process: the kernel reads straight into the new Buffer. Tried
-   * at once when the fd is known readable, without a promise per try.
+   * readSomeBytes on an fd of the Node process: the kernel reads straight into the new Buffer.
    */
   #readHere(count: number): Promise<Buffer> {
     const fd = this.handle;
     const epolled = this.epolled;
     const out = Buffer.allocUnsafe(count);
-    const attempt = (): Buffer | undefined => {
+    return epolled.retrySoon(READ_EVENTS, () => {
       const generation = epolled.generation;
       const how = this.#shortRead;
       let n = how === "unix-stream" ? native.recvFd(fd.borrow(fd.task), out) : native.readFd(fd.borrow(fd.task), out);
@@ -835,14 +843,7 @@ export class AsyncFileDescriptor {
       if (n > 0 && n < count) this.#readShort(generation, control);
       // A short read keeps only what it needs.
       return n < count / 2 ? Buffer.from(out.subarray(0, n)) : out.subarray(0, n);
-    };
-    try {
-      const now = epolled.tryNow(READ_EVENTS, attempt);
-      if (now !== undefined) return Promise.resolve(now);
-    } catch (e) {
-      return Promise.reject(e);
-    }
-    return epolled.retryUntilDefined(READ_EVENTS, async () => attempt());
+    });
   }
 
   /**
@@ -989,11 +990,7 @@ export class AsyncFileDescriptor {
     // An unconnected socket already reports EPOLLOUT; only an edge after connect counts.
     this.epolled.negedge(EPOLL.OUT, generation);
     await this.epolled.waitFor(EPOLL.OUT | EPOLL.ERR | EPOLL.HUP);
-    const room = await this.ram.malloc(Int32.getSerializer(), Int32.sizeof);
-    const request = new Sockbuf(room);
-    const sockbuf = await this.ram.ptr(request.getSelfSerializer(), request);
-    const result = await (await this.handle.getsockopt(SOL.SOCKET, SO.ERROR, sockbuf)).read();
-    const errno = (await result.buf.read()).value;
+    const errno = await this.#intOption(SO.ERROR);
     if (errno !== 0) {
       const path = (addr.value as { path?: unknown }).path;
       throw new SyscallError(errno, "connect", typeof path === "string" ? { path } : { fd: this.handle.near });

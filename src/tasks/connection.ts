@@ -316,9 +316,9 @@ export class SyscallConnection implements SyscallInterface {
         if (size < Math.min(pending, WRITE_ROOM) || size === 0) {
           let want = Math.max(WRITE_ROOM_FIRST, size);
           while (want < Math.min(pending, WRITE_ROOM)) want *= 2;
-          const room = await this.#ram.malloc(bytesSerializer, want);
+          const requests = await this.#room(want);
           this.#requests?.room.free();
-          this.#requests = { room, view: Buffer.from(native.view(room.near, want)) };
+          this.#requests = requests;
         }
         const requests = this.#requests!;
         // Taken off the batch before any await: requests queued meanwhile may move what is left.
@@ -338,8 +338,8 @@ export class SyscallConnection implements SyscallInterface {
     }
   }
 
-  /** Memory to read `size` bytes of replies into, and our view of it. */
-  async #readRoom(size: number): Promise<{ room: Pointer<Buffer>; view: Buffer }> {
+  /** `size` bytes of our memory for requests or replies, and our view of it. */
+  async #room(size: number): Promise<{ room: Pointer<Buffer>; view: Buffer }> {
     const room = await this.#ram.malloc(bytesSerializer, size);
     return { room, view: Buffer.from(native.view(room.near, size)) };
   }
@@ -349,7 +349,7 @@ export class SyscallConnection implements SyscallInterface {
     this.#reading = true;
     try {
       while (this.#outstanding.length > 0 && !this.#gone) {
-        const replies = this.#replies ?? (this.#replies = await this.#readRoom(READ_SIZE_FIRST));
+        const replies = this.#replies ?? (this.#replies = await this.#room(READ_SIZE_FIRST));
         const n = await this.#afd.readInto(replies.room, true, this.holdsNode);
         if (n === 0) {
           this.hangup("the connection reached EOF");
@@ -357,7 +357,7 @@ export class SyscallConnection implements SyscallInterface {
         }
         this.#dispatch(replies.view.subarray(0, n));
         if (n === replies.view.length && n < READ_SIZE) {
-          this.#replies = await this.#readRoom(2 * n);
+          this.#replies = await this.#room(2 * n);
           replies.room.free();
         }
       }

@@ -227,7 +227,7 @@ export class ChildMemory extends ChildWords {
     const offset = frameOffset(top);
     const bytes = frameBytes(native.trampolineAddress, fn, args);
     if (offset >= LAYOUT.topPage) bytes.copy(this.#view, offset - LAYOUT.topPage);
-    else bytes.copy(Buffer.from(native.view(this.#at(offset), bytes.length))); // the helper's, rarely
+    else native.memWrite(this.#at(offset), bytes); // the helper's, rarely
     return this.#at(offset);
   }
 
