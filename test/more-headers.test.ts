@@ -22,6 +22,7 @@ import { LOCK } from "rsyscall/sys/file";
 import { MS } from "rsyscall/sys/mount";
 import { AF, type MSG, SOCK, SOL, Sockbuf } from "rsyscall/sys/socket";
 import { STATX, Statx } from "rsyscall/sys/stat";
+import { W } from "rsyscall/sys/wait";
 import { Timespec } from "rsyscall/time";
 import { scratchDir } from "./util.js";
 
@@ -165,6 +166,9 @@ describe("locks", limit, () => {
     await assert.rejects(ours.fcntlLock(F.OFD_SETLK, await thr.ptr(new Flock(F_LOCK.WRLCK, 0, 1))), { code: "EAGAIN" });
     await assert.rejects(ours.fcntlLock(F.GETFL, await thr.ptr(new Flock(F_LOCK.WRLCK))), TypeError);
     await child.exit(0);
+    // exit() resolves when the child's link hangs up, which can be before the kernel closed its
+    // other files (and dropped their locks) in exit_files: wait until it is reaped.
+    await child.process.waitpid(W.EXITED);
     const free = await (await ours.fcntlLock(F.OFD_GETLK, await thr.ptr(new Flock(F_LOCK.WRLCK, 0, 10)))).read();
     assert.equal(free.type, F_LOCK.UNLCK, "their locks went with them");
     await ours.close();
