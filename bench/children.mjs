@@ -14,6 +14,8 @@ import { medianOf, perCall, row, us } from "./util.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const ROUNDS = 7;
+/** Cycles run before a clone-and-exec benchmark's rounds: see the spawn section. */
+const WARMUP_CYCLES = 1500;
 const execFileAsync = promisify(execFile);
 
 function compile(name) {
@@ -84,9 +86,12 @@ export async function benchChildren() {
         await once(p, "exit");
       }
     };
-    await ourRun(50);
-    await ourSpawn(50);
-    await nodeSpawn(50);
+    // Warm-up until V8's optimizing compiler has settled: each cycle runs our code once, so its hot
+    // functions take about a thousand cycles to be compiled (about 1.5 s of compiling on this
+    // machine's other CPU, where the children run too); before that, a round measures the compiler.
+    await ourRun(WARMUP_CYCLES);
+    await ourSpawn(WARMUP_CYCLES);
+    await nodeSpawn(200);
     // Rounds taken in turn with the baseline's, so that a change of the machine's load hits both.
     const rounds = { c: [], run: [], spawn: [], node: [] };
     for (let r = 0; r < 5; r++) {
@@ -97,7 +102,9 @@ export async function benchChildren() {
     }
     const median = (xs) => xs.sort((a, b) => a - b)[Math.floor(xs.length / 2)];
     const [cSpawn, oursRun, oursSpawn, nodeSpawnNs] = [rounds.c, rounds.run, rounds.spawn, rounds.node].map(median);
-    console.log("\nclone + exec + wait of /bin/true, medians of 5 rounds of 200, taken in turn");
+    console.log(
+      `\nclone + exec + wait of /bin/true, medians of 5 rounds of 200, taken in turn, after ${WARMUP_CYCLES} warm-up cycles`,
+    );
     row("C posix_spawn + waitpid", us(cSpawn));
     row(
       "thr.run(command): CLONE_VFORK into an exec stub",
@@ -122,8 +129,8 @@ export async function benchChildren() {
     const nodeCapture = async (n) => {
       for (let i = 0; i < n; i++) await execFileAsync("echo", ["hi"]);
     };
-    await ourCapture(50);
-    await nodeCapture(50);
+    await ourCapture(WARMUP_CYCLES);
+    await nodeCapture(200);
     const captures = { ours: [], node: [] };
     for (let r = 0; r < 5; r++) {
       captures.node.push(await perCall(200, nodeCapture));
@@ -189,13 +196,13 @@ function childCount() {
 /**
  * `n` children alive at once, each cloned and making one call: the time to have them all, Node's
  * RSS growth per child, the processes each costs, and whether all are gone after they exit.
- * Median of 3 rounds, after one that warms the JIT up (its time is left out, its RSS growth, the
- * largest, is not).
+ * Median of 3 rounds, after two that warm the JIT up (their times are left out, their RSS growth,
+ * the largest, is not).
  */
 async function liveChildren(n, liveC) {
   const rounds = [];
   let coldPerChild = 0;
-  for (let r = -1; r < 3; r++) {
+  for (let r = -2; r < 3; r++) {
     globalThis.gc?.();
     const rss = process.memoryUsage().rss;
     const start = process.hrtime.bigint();
@@ -216,7 +223,7 @@ async function liveChildren(n, liveC) {
       await new Promise((res) => setTimeout(res, 10));
       left = childCount();
     }
-    if (r < 0) coldPerChild = perChild;
+    if (r < 0) coldPerChild = Math.max(coldPerChild, perChild);
     else rounds.push({ ns, perChild, processes, left });
   }
   rounds.sort((a, b) => a.ns - b.ns);
@@ -224,7 +231,7 @@ async function liveChildren(n, liveC) {
   const perChild = Math.max(coldPerChild, ...rounds.map((x) => x.perChild));
   const left = Math.max(...rounds.map((x) => x.left));
   const c = liveC.run(n);
-  console.log(`\n${n} live children: clone each and make one call in each, median of 3 rounds after a warm-up`);
+  console.log(`\n${n} live children: clone each and make one call in each, median of 3 rounds after two of warm-up`);
   row("C: clone(CLONE_VM), socketpair, one call each", `${(c / 1e6).toFixed(0).padStart(7)} ms`);
   row(
     "all made, a call answered in each",

@@ -1,9 +1,12 @@
 // Benchmarks, each against a baseline measured in the same run, so the ratios mean something on a
 // shared, noisy machine. Run with `npm run bench`.
+import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { Socket } from "node:net";
 import { cpus } from "node:os";
+import { dirname, join } from "node:path";
 import { Readable } from "node:stream";
+import { fileURLToPath } from "node:url";
 import { SYS } from "../dist/gen/sys.js";
 import { localThread } from "../dist/index.js";
 import { native } from "../dist/native.js";
@@ -267,11 +270,12 @@ for (const { r, write } of pipes) {
   await write.close();
 }
 
-const { benchChildren } = await import("./children.mjs");
-await benchChildren();
-
-const { benchAddressSpaces } = await import("./address-spaces.mjs");
-await benchAddressSpaces();
-
-const { benchSsh } = await import("./ssh.mjs");
-await benchSsh();
+// Each of the rest in a fresh process: what one section leaves behind (a heap grown to hundreds of
+// MiB by the calls above, thousands of fds, children) would otherwise weigh on the next one's timings.
+for (const section of ["children", "address-spaces", "ssh"]) {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const { status, signal } = spawnSync(process.execPath, ["--expose-gc", join(here, "section.mjs"), section], {
+    stdio: "inherit",
+  });
+  if (status !== 0) throw new Error(`bench: the ${section} section failed (${signal ?? `exit status ${status}`})`);
+}
