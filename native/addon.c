@@ -13,7 +13,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/uio.h>
 
 #include <asm/unistd.h>
@@ -169,7 +168,7 @@ static int get_bytes(napi_env env, napi_value v, void **data, size_t *length)
 /* readFd(fd, bytes) and writeFd(fd, bytes): read(2) into, write(2) from a Uint8Array of the
  * caller's, on an fd of this process: the raw result (-errno on failure). For the copying stream
  * calls, so that the kernel copies straight between the fd and JavaScript's memory. */
-/* The (fd, bytes) arguments of readFd, writeFd and recvFd; 0 (an exception thrown) if they are not. */
+/* The (fd, bytes) arguments of readFd and writeFd; 0 (an exception thrown) if they are not. */
 static int get_fd_and_bytes(napi_env env, napi_callback_info info, const char *usage, int32_t *fd, void **data,
                             size_t *length)
 {
@@ -208,53 +207,6 @@ static napi_value read_fd(napi_env env, napi_callback_info info)
 static napi_value write_fd(napi_env env, napi_callback_info info)
 {
 	return fd_io(env, info, __NR_write);
-}
-
-#ifndef SCM_PIDFD
-#define SCM_PIDFD 0x04 /* Linux 6.5, asm-generic/socket.h */
-#endif
-
-/* recvFd(fd, bytes): recvmsg(2) on a socket of this process into a Uint8Array of the caller's, with
- * room for control messages: how many bytes, plus 2^32 when control messages came with them
- * (credentials, or fds and pidfds, which are closed at once: read(2) would have dropped them); -errno on
- * failure. A stream socket's read stops short at such a message with more queued behind it, so
- * only a short read without one says the socket was drained. */
-static napi_value recv_fd(napi_env env, napi_callback_info info)
-{
-	int32_t fd;
-	void *data;
-	size_t length;
-	if (!get_fd_and_bytes(env, info, "recvFd(fd, bytes) takes an fd number and a Uint8Array", &fd, &data, &length))
-		return NULL;
-	union {
-		struct cmsghdr align;
-		char bytes[CMSG_SPACE(sizeof(int) * 253)]; /* SCM_MAX_FD */
-	} control;
-	struct iovec iov = {data, length};
-	struct msghdr msg = {0};
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = control.bytes;
-	msg.msg_controllen = sizeof(control.bytes);
-	long ret = rsys_raw_syscall(fd, (long)&msg, MSG_CMSG_CLOEXEC, 0, 0, 0, __NR_recvmsg);
-	double out = (double)ret;
-	if (ret >= 0 && (msg.msg_controllen > 0 || (msg.msg_flags & MSG_CTRUNC))) {
-		out += 4294967296.0;
-		for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-			/* Fds come in SCM_RIGHTS, and a pidfd in SCM_PIDFD (with SO_PASSPIDFD). */
-			if (c->cmsg_level != SOL_SOCKET || (c->cmsg_type != SCM_RIGHTS && c->cmsg_type != SCM_PIDFD))
-				continue;
-			size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-			for (size_t i = 0; i < n; i++) {
-				int got;
-				memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-				rsys_raw_syscall(got, 0, 0, 0, 0, 0, __NR_close);
-			}
-		}
-	}
-	napi_value result;
-	CHECK(napi_create_double(env, out, &result));
-	return result;
 }
 
 /* view(address, length): an ArrayBuffer over memory we own and never free behind V8's back
@@ -388,7 +340,6 @@ static napi_value init(napi_env env, napi_value exports)
 		{"peekOurMemory", NULL, peek_our_memory, NULL, NULL, NULL, napi_enumerable, NULL},
 		{"readFd", NULL, read_fd, NULL, NULL, NULL, napi_enumerable, NULL},
 		{"writeFd", NULL, write_fd, NULL, NULL, NULL, napi_enumerable, NULL},
-		{"recvFd", NULL, recv_fd, NULL, NULL, NULL, napi_enumerable, NULL},
 		{"watch", NULL, rsys_watch, NULL, NULL, NULL, napi_enumerable, NULL},
 		{"setWatchRef", NULL, rsys_set_watch_ref, NULL, NULL, NULL, napi_enumerable, NULL},
 		{"unwatch", NULL, rsys_unwatch, NULL, NULL, NULL, napi_enumerable, NULL},

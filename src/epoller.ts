@@ -14,7 +14,6 @@
 //   const afd = await thr.makeAfd(fd, true);
 //   const bytes = await afd.readSomeBytes();
 //   await afd.writeAllBytes(Buffer.from("hello"));
-import { fstatSync } from "node:fs";
 import * as util from "node:util";
 import { checkChunkSize } from "./args.js";
 import { F, O } from "./fcntl.js";
@@ -33,7 +32,7 @@ import * as raw from "./near/syscalls.js";
 import { isErrno, type SyscallInterface } from "./near/sysif.js";
 import { bytesSerializer, Int32 } from "./struct.js";
 import { EPOLL, EPOLL_CTL, EpollEvent } from "./sys/epoll.js";
-import { AF, SO, SOCK, SOL, Sockaddr, SockaddrStorage, Sockbuf } from "./sys/socket/index.js";
+import { SO, type SOCK, SOL, Sockaddr, SockaddrStorage, Sockbuf } from "./sys/socket/index.js";
 import type { FileDescriptor, Task } from "./task.js";
 
 const READ_EVENTS = EPOLL.IN | EPOLL.RDHUP | EPOLL.HUP | EPOLL.ERR;
@@ -42,8 +41,6 @@ const ALL_EVENTS = EPOLL.of(EPOLL.IN, EPOLL.OUT, EPOLL.RDHUP, EPOLL.PRI, EPOLL.E
 const EVENTS_PER_WAIT = 64;
 /** Where in an epoller of the Node process's events memory #ctlHere writes its event: after the ones a wait fills. */
 const CTL_AT = EVENTS_PER_WAIT * EpollEvent.sizeof;
-/** What native.recvFd adds to its result when control messages came with the bytes. */
-const CONTROL_FLAG = 2 ** 32;
 /** The registration id of a blocking Epoller's wake-up eventfd; real ones start at 1. */
 const WAKE_ID = 0;
 
@@ -660,9 +657,12 @@ export class AsyncFileDescriptor {
   /**
    * `ssize_t read(int fd, void *buf, size_t count)` into `buf` without consuming it: resolves with
    * the number of bytes read (0 at end of file), which sit at the start of `buf`. For loops that
-   * reuse one buffer. With `drainedWhenShort` (true of pipes and stream sockets, not of terminals),
-   * a short read is taken to mean nothing is left, which saves the read that would only say EAGAIN.
-   * Unless `keepAlive`, waiting does not keep Node's event loop alive.
+   * reuse one buffer. With `drainedWhenShort`, a short read is taken to mean nothing is left, which
+   * saves the read that would only say EAGAIN; since we wait for edges, that is only for a stream
+   * whose writer you know: a pipe or unix stream socket written plainly (no fds or credentials
+   * passed, no out-of-band bytes, no O_DIRECT writer), as the link to a syscall server is. Anywhere
+   * else a wrong guess waits forever with bytes unread. Unless `keepAlive`, waiting does not keep
+   * Node's event loop alive.
    * @see https://man7.org/linux/man-pages/man2/read.2.html
    */
   readInto(buf: Pointer<unknown>, drainedWhenShort = false, keepAlive = true, length = buf.size()): Promise<number> {
@@ -826,59 +826,22 @@ export class AsyncFileDescriptor {
   }
 
   /**
-   * readSomeBytes on an fd of the Node process: the kernel reads straight into the new Buffer.
+   * readSomeBytes on an fd of the Node process: the kernel reads straight into the new Buffer. A
+   * short read is not taken to mean the fd was drained: we wait for edges, and a short read proves
+   * nothing on a unix stream socket (it stops at bytes that came with fds, at a change of sender
+   * credentials, at an out-of-band byte's place even after someone took the byte), a pipe whose
+   * writer is O_DIRECT, a terminal or a datagram socket. Taking it so saved nothing measurable.
    */
   #readHere(count: number): Promise<Buffer> {
     const fd = this.handle;
-    const epolled = this.epolled;
     const out = Buffer.allocUnsafe(count);
-    return epolled.retrySoon(READ_EVENTS, () => {
-      const generation = epolled.generation;
-      const how = this.#shortRead;
-      let n = how === "unix-stream" ? native.recvFd(fd.borrow(fd.task), out) : native.readFd(fd.borrow(fd.task), out);
-      const control = n >= CONTROL_FLAG;
-      if (control) n -= CONTROL_FLAG;
+    return this.epolled.retrySoon(READ_EVENTS, () => {
+      const n = native.readFd(fd.borrow(fd.task), out);
       if (n === -ERRNO.EAGAIN) return undefined;
       if (isErrno(n)) throw new SyscallError(-n, "read", { fd: fd.near });
-      if (n > 0 && n < count) this.#readShort(generation, control);
       // A short read keeps only what it needs.
       return n < count / 2 ? Buffer.from(out.subarray(0, n)) : out.subarray(0, n);
     });
-  }
-
-  /**
-   * What a short read of this fd says (for readSomeBytes on the Node process's own fds), found out
-   * at its first one. Of a unix stream socket read with recvmsg that brought no control message,
-   * while no out-of-band byte is pending (EPOLLPRI), that it was drained: the read that would only
-   * say EAGAIN is spared (libuv spares it so too). Of anything else, nothing: a terminal returns a
-   * line, a datagram socket a datagram, a TCP socket stops at urgent data, and a pipe stops after a
-   * packet when its writer's end is O_DIRECT (which the reader's flags do not show). We wait for
-   * edges, so taking such a read for drained could wait forever with bytes unread.
-   */
-  #shortRead: "unknown" | "asking" | "nothing" | "unix-stream" = "unknown";
-
-  #readShort(generation: number, control: boolean): void {
-    const how = this.#shortRead;
-    if (how === "unknown") {
-      this.#shortRead = "asking";
-      void this.#askShortRead();
-    } else if (how === "unix-stream" && !control && !(this.epolled.status & EPOLL.PRI)) {
-      this.epolled.negedge(EPOLL.IN, generation);
-    }
-  }
-
-  /** Sets #shortRead from the fd's type: fstat, then the socket's type and domain. */
-  async #askShortRead(): Promise<void> {
-    let how: "nothing" | "unix-stream" = "nothing";
-    try {
-      if (fstatSync(this.handle.near).isSocket()) {
-        const [type, domain] = [await this.#intOption(SO.TYPE), await this.#intOption(SO.DOMAIN)];
-        if (type === SOCK.STREAM && domain === AF.UNIX) how = "unix-stream";
-      }
-    } catch {
-      // Closed meanwhile, or not to be asked: nothing is taken for drained.
-    }
-    this.#shortRead = how;
   }
 
   /** An int socket option at SOL_SOCKET. */

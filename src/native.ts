@@ -15,11 +15,6 @@ export interface NativeCore {
   readFd(fd: number, bytes: Uint8Array): number;
   /** `write(fd, bytes, bytes.length)` on an fd of this process, from the caller's memory: the raw result. */
   writeFd(fd: number, bytes: Uint8Array): number;
-  /**
-   * `recvmsg` on a socket of this process into the caller's memory, with room for control messages:
-   * the raw result, plus 2^32 when control messages came with the bytes (any fds in them closed).
-   */
-  recvFd(fd: number, bytes: Uint8Array): number;
   /** An ArrayBuffer over `length` bytes at `address`; never freed by V8. */
   view(address: number, length: number): ArrayBuffer;
   /**

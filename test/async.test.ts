@@ -256,8 +256,8 @@ describe("AsyncFileDescriptor over sockets", limit, () => {
   });
 });
 
-describe("a short read taken for drained (readSomeBytes on our own fds)", limit, () => {
-  /** Rejects instead of hanging: a wrong guess that the fd was drained waits for an edge that never comes. */
+describe("a short read is not taken for drained (readSomeBytes on our own fds)", limit, () => {
+  /** Rejects instead of hanging: taking the fd for drained wrongly waits for an edge that never comes. */
   const soon = <T>(p: Promise<T>, what: string) =>
     Promise.race([
       p,
@@ -306,7 +306,7 @@ describe("a short read taken for drained (readSomeBytes on our own fds)", limit,
     }
   });
 
-  test("of a unix stream socket passing pidfds (SO_PASSPIDFD): each read's pidfd is closed", async (t) => {
+  test("of a unix stream socket passing pidfds (SO_PASSPIDFD): no pidfd is left open", async (t) => {
     const { first, second } = await thr.socketpair(AF.UNIX, SOCK.STREAM);
     const SO_PASSPIDFD = 76; // Linux 6.5
     try {
@@ -376,6 +376,38 @@ describe("a short read taken for drained (readSomeBytes on our own fds)", limit,
     } finally {
       // A read left waiting (a failure) would hold Node open: closing ends it.
       await Promise.all([r.close(), first.close(), read.close(), write.close()].map((p) => p.catch(() => {})));
+    }
+  });
+
+  test("of a unix stream socket: not at the place of an out-of-band byte someone already took", async (t) => {
+    const { first, second } = await thr.socketpair(AF.UNIX, SOCK.STREAM);
+    const r = await thr.makeAfd(second, true);
+    const one = (bytes: string, flags = 0 as MSG) => thr.ptr(Buffer.from(bytes)).then((p) => first.send(p, flags));
+    try {
+      await one("x");
+      assert.equal((await soon(r.readSomeBytes(4096), "the first read")).toString(), "x");
+      await settle();
+      for (let i = 0; i < 3; i++) {
+        await one("aaa");
+        const oob = await one("!", MSG.OOB).then(
+          () => true,
+          (e: { code?: string }) => {
+            if (e.code !== "EOPNOTSUPP") throw e;
+            return false;
+          },
+        );
+        if (!oob) return t.skip("no out-of-band bytes on unix sockets here (CONFIG_AF_UNIX_OOB)");
+        await one("ccc");
+        // The urgent byte is taken before epoll is heard: the read still stops at its place, and
+        // epoll no longer says EPOLLPRI.
+        const [urgent] = await second.recv(await thr.malloc(Buffer, 1), MSG.OOB);
+        assert.equal((await urgent.read()).toString(), "!");
+        await settle();
+        assert.equal((await soon(r.readSomeBytes(4096), "the bytes before the mark")).toString(), "aaa");
+        assert.equal((await soon(r.readSomeBytes(4096), "the bytes after it")).toString(), "ccc");
+      }
+    } finally {
+      await Promise.all([r.close(), first.close()].map((p) => p.catch(() => {})));
     }
   });
 });
