@@ -350,6 +350,9 @@ export class SyscallConnection implements SyscallInterface {
     try {
       while (this.#outstanding.length > 0 && !this.#gone) {
         const replies = this.#replies ?? (this.#replies = await this.#room(READ_SIZE_FIRST));
+        // A short read is taken for drained (the read that would say EAGAIN costs a round trip
+        // about 4 us here): replies come written plainly, by the server or by a program relaying
+        // its output (ssh, sudo), never with fds or out-of-band bytes.
         const n = await this.#afd.readInto(replies.room, true, this.holdsNode);
         if (n === 0) {
           this.hangup("the connection reached EOF");

@@ -242,7 +242,8 @@ function collect(root: Thread, afd: AsyncFileDescriptor): Collected {
     const view = Buffer.from(native.view(room.near, 4096));
     try {
       for (;;) {
-        const n = await afd.readInto(room, true, false);
+        // Not taken for drained when short: the writer is any program, which may write packets.
+        const n = await afd.readInto(room, false, false);
         if (n === 0) return;
         const chunk = Buffer.from(view.subarray(0, n));
         if (forwarding) process.stderr.write(chunk);
