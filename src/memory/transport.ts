@@ -12,6 +12,7 @@
 import type { MemoryMapping } from "../handle/mapping.js";
 import type { MemoryGateway } from "../handle/pointer.js";
 import { native } from "../native.js";
+import { SyscallSendError } from "../near/errors.js";
 import type { Address } from "../near/ids.js";
 import { isMemoryLink, type MemoryLink, type SyscallInterface } from "../near/sysif.js";
 import type { Mapper } from "./allocator.js";
@@ -116,7 +117,8 @@ export class SharedWindowGateway implements MemoryGateway, Mapper {
   }
 
   async map(length: number): Promise<MemoryMapping> {
-    if (this.#set.users === 0) throw new Error("the process of this memory exec'd or exited");
+    // As any call to a process that is gone: it was not made.
+    if (this.#set.users === 0) throw new SyscallSendError("mmap", "the process of this memory exec'd or exited");
     const { remote, local } = await this.mapBoth(length);
     this.#set.windows.set(remote.address, { local, view: Buffer.from(native.view(local.address, local.length)) });
     return remote;

@@ -20,6 +20,13 @@ import { environmentArgList } from "./envp.js";
 
 export { closeAll } from "./connected.js";
 
+/** What `exec` rejects with when the child died before it could exec. */
+function diedBeforeExec(cmd: Command, cause?: unknown): SyscallHangupError {
+  const error = new SyscallHangupError("execve", "died", `the child died before it could exec ${cmd.executablePath}`);
+  if (cause !== undefined) error.cause = cause;
+  return error;
+}
+
 /** A child process made by `Thread.clone`, serving syscalls until it execs or exits. */
 export class ChildThread extends ConnectedThread {
   /** The program an exec under way is for. */
@@ -67,7 +74,8 @@ export class ChildThread extends ConnectedThread {
    * `int execve(const char *pathname, char *const argv[], char *const envp[])`, as
    * `execve(path, argv, environ + envUpdates)`: replaces the child's program. Its stdio (fds 0-2)
    * is made inheritable first (Node marks them close-on-exec). Resolves once the exec happened;
-   * a failed exec rejects with SyscallError and leaves the child usable.
+   * a failed exec rejects with SyscallError and leaves the child usable; a child that died before
+   * it could exec (killed, say) rejects with SyscallHangupError (`syscall` "execve").
    * @see https://man7.org/linux/man-pages/man2/execve.2.html
    */
   async execve(
@@ -108,15 +116,19 @@ export class ChildThread extends ConnectedThread {
       );
       await this.task.execve(pathPtr, argvPtr, envp);
       await Promise.all([unshared?.catch(() => {}), stdioInheritable]);
+    } catch (e) {
+      // A child that died before it could exec may fail any step on the way (a hang-up, a call not
+      // sent, EPIPE passing a fork the memory it is reached through): it says so one way, whichever
+      // step met the death.
+      if (this.process.diedBeforeExec()) throw diedBeforeExec(cmd, e);
+      throw e;
     } finally {
       // Either the exec failed (the child goes on) or the child is gone: nothing reads these now.
       for (const p of owned) p.free();
       this.#execing = undefined;
     }
     // The process went away under the execve: it exec'd, or it died first (it was killed, say).
-    if (this.process.diedBeforeExec()) {
-      throw new SyscallHangupError("execve", "died", `the child died before it could exec ${cmd.executablePath}`);
-    }
+    if (this.process.diedBeforeExec()) throw diedBeforeExec(cmd);
     this.process.didExec(cmd);
     return this.process;
   }
