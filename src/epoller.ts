@@ -805,6 +805,8 @@ export class AsyncFileDescriptor {
   /**
    * Writes all of `data`: on an fd of the Node process straight from it (do not change it until
    * this settles), elsewhere copied into memory this AFD keeps between calls (up to 1 MiB at a time).
+   * It may take several writes: two calls in flight at once on one fd can interleave their bytes
+   * (unlike Node's streams, which queue), so await one before starting the next.
    */
   writeAllBytes(data: Buffer | Uint8Array): Promise<void> {
     return this.handle.task.sysif instanceof LocalSyscall ? this.#writeHere(data) : this.#writeThere(data);
