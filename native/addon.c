@@ -168,30 +168,19 @@ static int get_bytes(napi_env env, napi_value v, void **data, size_t *length)
 /* readFd(fd, bytes) and writeFd(fd, bytes): read(2) into, write(2) from a Uint8Array of the
  * caller's, on an fd of this process: the raw result (-errno on failure). For the copying stream
  * calls, so that the kernel copies straight between the fd and JavaScript's memory. */
-/* The (fd, bytes) arguments of readFd and writeFd; 0 (an exception thrown) if they are not. */
-static int get_fd_and_bytes(napi_env env, napi_callback_info info, const char *usage, int32_t *fd, void **data,
-                            size_t *length)
+static napi_value fd_io(napi_env env, napi_callback_info info, long nr)
 {
 	size_t argc = 2;
 	napi_value argv[2];
-	if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) {
-		napi_throw_error(env, NULL, "rsyscall native: napi_get_cb_info failed");
-		return 0;
-	}
-	if (argc != 2 || napi_get_value_int32(env, argv[0], fd) != napi_ok) {
-		napi_throw_type_error(env, NULL, usage);
-		return 0;
-	}
-	return get_bytes(env, argv[1], data, length);
-}
-
-static napi_value fd_io(napi_env env, napi_callback_info info, long nr)
-{
+	CHECK(napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
 	int32_t fd;
 	void *data;
 	size_t length;
-	if (!get_fd_and_bytes(env, info, "readFd/writeFd(fd, bytes) take an fd number and a Uint8Array", &fd, &data,
-	                      &length))
+	if (argc != 2 || napi_get_value_int32(env, argv[0], &fd) != napi_ok) {
+		napi_throw_type_error(env, NULL, "readFd/writeFd(fd, bytes) take an fd number and a Uint8Array");
+		return NULL;
+	}
+	if (!get_bytes(env, argv[1], &data, &length))
 		return NULL;
 	long ret = rsys_raw_syscall(fd, (long)data, (long)length, 0, 0, 0, nr);
 	napi_value out;

@@ -846,15 +846,6 @@ export class AsyncFileDescriptor {
     });
   }
 
-  /** An int socket option at SOL_SOCKET. */
-  async #intOption(name: SO): Promise<number> {
-    const room = await this.ram.malloc(Int32.getSerializer(), Int32.sizeof);
-    const request = new Sockbuf(room);
-    const sockbuf = await this.ram.ptr(request.getSelfSerializer(), request);
-    const result = await (await this.handle.getsockopt(SOL.SOCKET, name, sockbuf)).read();
-    return (await result.buf.read()).value;
-  }
-
   /** writeAllBytes on an fd of the Node process: the kernel copies straight from the caller's bytes. */
   #writeHere(bytes: Uint8Array): Promise<void> {
     const fd = this.handle;
@@ -955,7 +946,11 @@ export class AsyncFileDescriptor {
     // An unconnected socket already reports EPOLLOUT; only an edge after connect counts.
     this.epolled.negedge(EPOLL.OUT, generation);
     await this.epolled.waitFor(EPOLL.OUT | EPOLL.ERR | EPOLL.HUP);
-    const errno = await this.#intOption(SO.ERROR);
+    const room = await this.ram.malloc(Int32.getSerializer(), Int32.sizeof);
+    const request = new Sockbuf(room);
+    const sockbuf = await this.ram.ptr(request.getSelfSerializer(), request);
+    const result = await (await this.handle.getsockopt(SOL.SOCKET, SO.ERROR, sockbuf)).read();
+    const errno = (await result.buf.read()).value;
     if (errno !== 0) {
       const path = (addr.value as { path?: unknown }).path;
       throw new SyscallError(errno, "connect", typeof path === "string" ? { path } : { fd: this.handle.near });
