@@ -136,8 +136,8 @@ export class FutexRing {
     w[r.sqTail] = tail + 1;
     this.#toSubmit++;
     // What is queued until the event loop turns goes to the kernel in one io_uring_enter: a
-    // thousand clones in a row make a few, not a thousand. A wait that reaches the kernel after its word changed
-    // completes at once with -EAGAIN, so the delay loses no wake.
+    // thousand clones in a row make a few, not a thousand. A wait that reaches the kernel after its
+    // word changed completes at once with -EAGAIN, so the delay loses no wake.
     if (!this.#submitQueued) {
       this.#submitQueued = true;
       setImmediate(() => this.#submit());
